@@ -1,0 +1,243 @@
+//! Mobility traces (spec section 2): one position per terminal per slot.
+//! Built-in generators: random waypoint, Gauss–Markov, Manhattan grid.
+
+use rand::Rng;
+use rand_distr::StandardNormal;
+
+use crate::config::{MobilityConfig, MobilityModel};
+
+/// Positions on the slot grid. `present[t·U + u]` is false where a terminal is
+/// absent from the trace (it is then inactive in that slot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub slots: usize,
+    pub terminals: usize,
+    pub pos: Vec<[f64; 2]>,
+    pub present: Vec<bool>,
+}
+
+impl Trace {
+    pub fn position(&self, slot: usize, terminal: usize) -> [f64; 2] {
+        self.pos[slot * self.terminals + terminal]
+    }
+    pub fn is_present(&self, slot: usize, terminal: usize) -> bool {
+        self.present[slot * self.terminals + terminal]
+    }
+    /// Velocity seen at the start of `slot`: displacement over the previous slot
+    /// (zero at slot 0 or after an absence).
+    pub fn velocity(&self, slot: usize, terminal: usize, slot_s: f64) -> [f64; 2] {
+        if slot == 0 || !self.is_present(slot - 1, terminal) {
+            return [0.0, 0.0];
+        }
+        let a = self.position(slot - 1, terminal);
+        let b = self.position(slot, terminal);
+        [(b[0] - a[0]) / slot_s, (b[1] - a[1]) / slot_s]
+    }
+}
+
+/// Generate a trace with the configured model inside `[0, area]`.
+pub fn generate<R: Rng>(rng: &mut R, cfg: &MobilityConfig, area: [f64; 2], terminals: usize, slots: usize, slot_s: f64) -> Trace {
+    let mut pos = vec![[0.0; 2]; slots * terminals];
+    for u in 0..terminals {
+        let path = match cfg.model {
+            MobilityModel::RandomWaypoint => random_waypoint(rng, cfg, area, slots, slot_s),
+            MobilityModel::GaussMarkov => gauss_markov(rng, cfg, area, slots, slot_s),
+            MobilityModel::Manhattan => manhattan(rng, cfg, area, slots, slot_s),
+        };
+        for (t, p) in path.into_iter().enumerate() {
+            pos[t * terminals + u] = p;
+        }
+    }
+    Trace { slots, terminals, pos, present: vec![true; slots * terminals] }
+}
+
+fn uniform<R: Rng>(rng: &mut R, r: [f64; 2]) -> f64 {
+    r[0] + (r[1] - r[0]) * rng.gen::<f64>()
+}
+
+/// Slowest speed drawn, m/s: a zero speed would freeze a waypoint walker.
+const MIN_SPEED: f64 = 0.05;
+
+fn random_waypoint<R: Rng>(rng: &mut R, cfg: &MobilityConfig, area: [f64; 2], slots: usize, dt: f64) -> Vec<[f64; 2]> {
+    let point = |rng: &mut R| [rng.gen::<f64>() * area[0], rng.gen::<f64>() * area[1]];
+    let mut p = point(rng);
+    let mut dest = point(rng);
+    let mut speed = uniform(rng, cfg.speed_mps).max(MIN_SPEED);
+    let mut pause: f64 = 0.0;
+    let mut out = Vec::with_capacity(slots);
+    for _ in 0..slots {
+        out.push(p);
+        let mut time = dt;
+        while time > 1e-12 {
+            if pause > 0.0 {
+                let d = pause.min(time);
+                pause -= d;
+                time -= d;
+                continue;
+            }
+            let (dx, dy) = (dest[0] - p[0], dest[1] - p[1]);
+            let dist = (dx * dx + dy * dy).sqrt();
+            if speed * time >= dist {
+                p = dest;
+                time -= dist / speed;
+                pause = uniform(rng, cfg.pause_s);
+                dest = point(rng);
+                speed = uniform(rng, cfg.speed_mps).max(MIN_SPEED);
+            } else {
+                let f = speed * time / dist;
+                p = [p[0] + dx * f, p[1] + dy * f];
+                time = 0.0;
+            }
+        }
+    }
+    out
+}
+
+fn gauss_markov<R: Rng>(rng: &mut R, cfg: &MobilityConfig, area: [f64; 2], slots: usize, dt: f64) -> Vec<[f64; 2]> {
+    let a = cfg.gm_alpha;
+    let b = (1.0 - a * a).sqrt();
+    let mean_speed = (cfg.speed_mps[0] + cfg.speed_mps[1]) / 2.0;
+    let mut p = [rng.gen::<f64>() * area[0], rng.gen::<f64>() * area[1]];
+    let mut speed = mean_speed;
+    let mut dir = rng.gen::<f64>() * std::f64::consts::TAU;
+    let mut mean_dir = dir;
+    // Near a border (within 10 % of the shorter side) the mean direction turns
+    // to the centre (Camp, Boleng, Davies 2002).
+    let edge = 0.1 * area[0].min(area[1]);
+    let mut out = Vec::with_capacity(slots);
+    for _ in 0..slots {
+        out.push(p);
+        if p[0] < edge || p[0] > area[0] - edge || p[1] < edge || p[1] > area[1] - edge {
+            mean_dir = (area[1] / 2.0 - p[1]).atan2(area[0] / 2.0 - p[0]);
+        }
+        let w1: f64 = rng.sample(StandardNormal);
+        let w2: f64 = rng.sample(StandardNormal);
+        speed = (a * speed + (1.0 - a) * mean_speed + b * cfg.gm_speed_sigma * w1).clamp(cfg.speed_mps[0], cfg.speed_mps[1]);
+        // Turn by the shortest angle towards the mean direction.
+        let delta = (mean_dir - dir + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+        dir += (1.0 - a) * delta + b * cfg.gm_direction_sigma * w2;
+        let mut q = [p[0] + speed * dt * dir.cos(), p[1] + speed * dt * dir.sin()];
+        // Reflect off the borders.
+        for k in 0..2 {
+            if q[k] < 0.0 {
+                q[k] = -q[k];
+            }
+            if q[k] > area[k] {
+                q[k] = 2.0 * area[k] - q[k];
+            }
+            q[k] = q[k].clamp(0.0, area[k]);
+        }
+        if q[0] != p[0] + speed * dt * dir.cos() || q[1] != p[1] + speed * dt * dir.sin() {
+            dir = (q[1] - p[1]).atan2(q[0] - p[0]);
+        }
+        p = q;
+    }
+    out
+}
+
+/// Manhattan grid: streets every `block_m` in both axes across the area; a
+/// walker keeps its street and, at each intersection, turns left or right
+/// with probability `turn_prob` (else goes straight), never leaving the grid;
+/// its speed is redrawn at every intersection.
+fn manhattan<R: Rng>(rng: &mut R, cfg: &MobilityConfig, area: [f64; 2], slots: usize, dt: f64) -> Vec<[f64; 2]> {
+    let b = cfg.block_m;
+    let lines = [(area[0] / b).floor() as i64, (area[1] / b).floor() as i64];
+    let max = [lines[0] as f64 * b, lines[1] as f64 * b];
+    // Start on a random street: axis 0 moves along x (on a horizontal street).
+    let mut axis = usize::from(rng.gen::<bool>());
+    let other = 1 - axis;
+    let mut p = [0.0; 2];
+    p[other] = rng.gen_range(0..=lines[other]) as f64 * b;
+    p[axis] = rng.gen::<f64>() * max[axis];
+    let mut sign: f64 = if rng.gen::<bool>() { 1.0 } else { -1.0 };
+    if max[axis] == 0.0 {
+        // A degenerate grid (area narrower than a block) has no street along this axis.
+        axis = other;
+    }
+    let mut speed = uniform(rng, cfg.speed_mps).max(MIN_SPEED);
+    let mut out = Vec::with_capacity(slots);
+    for _ in 0..slots {
+        out.push(p);
+        let mut dist = speed * dt;
+        let mut guard = 0;
+        while dist > 1e-9 && guard < 10_000 {
+            guard += 1;
+            let x = p[axis];
+            let next = if sign > 0.0 { ((x / b + 1e-9).floor() + 1.0) * b } else { ((x / b - 1e-9).ceil() - 1.0) * b };
+            let to_next = (next - x).abs();
+            if dist < to_next {
+                p[axis] = x + sign * dist;
+                break;
+            }
+            p[axis] = next;
+            dist -= to_next;
+            // At an intersection: choose among straight, left, right that stay on the grid.
+            let cross = 1 - axis;
+            let can = |ax: usize, s: f64, p: &[f64; 2]| {
+                let n = p[ax] + s * b;
+                n >= -1e-9 && n <= max[ax] + 1e-9 && max[ax] > 0.0
+            };
+            let straight = can(axis, sign, &p);
+            let turns: Vec<f64> = [-1.0, 1.0].into_iter().filter(|&s| can(cross, s, &p)).collect();
+            let turn = !turns.is_empty() && (!straight || rng.gen::<f64>() < cfg.turn_prob);
+            if turn {
+                sign = turns[rng.gen_range(0..turns.len())];
+                axis = cross;
+            } else if !straight {
+                sign = -sign;
+            }
+            speed = uniform(rng, cfg.speed_mps).max(MIN_SPEED);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::stream;
+
+    fn cfg(model: MobilityModel) -> MobilityConfig {
+        MobilityConfig { model, ..MobilityConfig::default() }
+    }
+
+    #[test]
+    fn every_generator_stays_in_the_area_and_respects_max_speed() {
+        for model in [MobilityModel::RandomWaypoint, MobilityModel::GaussMarkov, MobilityModel::Manhattan] {
+            let c = cfg(model);
+            let t = generate(&mut stream(5, "m"), &c, [700.0, 500.0], 20, 400, 1.0);
+            for p in &t.pos {
+                assert!(p[0] >= -1e-6 && p[0] <= 700.0 + 1e-6 && p[1] >= -1e-6 && p[1] <= 500.0 + 1e-6, "{model:?} {p:?}");
+            }
+            for s in 1..t.slots {
+                for u in 0..t.terminals {
+                    let v = t.velocity(s, u, 1.0);
+                    let speed = (v[0] * v[0] + v[1] * v[1]).sqrt();
+                    assert!(speed <= c.speed_mps[1] + 1e-6, "{model:?} {speed}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn manhattan_walkers_stay_on_streets() {
+        let c = cfg(MobilityModel::Manhattan);
+        let t = generate(&mut stream(2, "m"), &c, [700.0, 500.0], 10, 300, 1.0);
+        for p in &t.pos {
+            let on = |v: f64| (v / 100.0 - (v / 100.0).round()).abs() < 1e-6;
+            assert!(on(p[0]) || on(p[1]), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn random_waypoint_moves_at_drawn_speed() {
+        let c = MobilityConfig { speed_mps: [3.0, 3.0], pause_s: [0.0, 0.0], ..cfg(MobilityModel::RandomWaypoint) };
+        let t = generate(&mut stream(3, "m"), &c, [1000.0, 1000.0], 1, 50, 1.0);
+        // Between waypoints the step is exactly 3 m; at a waypoint it can be shorter (a corner).
+        let steps: Vec<f64> = (1..50).map(|s| {
+            let v = t.velocity(s, 0, 1.0);
+            (v[0] * v[0] + v[1] * v[1]).sqrt()
+        }).collect();
+        assert!(steps.iter().filter(|&&s| (s - 3.0).abs() < 1e-9).count() > 40, "{steps:?}");
+    }
+}
