@@ -1,1 +1,16 @@
-fn main() {}
+//! Records the git revision the binary was built from (for manifest.json).
+use std::process::Command;
+
+fn main() {
+    let git = |args: &[&str]| {
+        Command::new("git").args(args).output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let rev = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    println!("cargo:rustc-env=EDGEBENCH_GIT_REV={rev}{}", if dirty { "-dirty" } else { "" });
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        println!("cargo:rerun-if-changed={dir}/HEAD");
+        println!("cargo:rerun-if-changed={dir}/index");
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}

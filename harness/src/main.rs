@@ -1,1 +1,128 @@
-fn main() {}
+//! `edgebench`: run deployment policies on scenarios and write results.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use harness::error::{exit_code, BadInput};
+use harness::{cmd_run, RunArgs};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure (a policy error, an I/O error, a bug)
+  2  bad input (unreadable or malformed file, unknown field, invalid value, unknown preset or policy)
+
+Logging: RUST_LOG=debug (or info, warn) sets how much is logged to stderr.";
+
+#[derive(Parser)]
+#[command(name = "edgebench", version, about = "Benchmark DNN-inference deployment policies on edge nodes serving mobile terminals", after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run policies on a scenario over seeds and write results to --out.
+    Run(RunCli),
+    /// List or show scenarios.
+    #[command(subcommand)]
+    Scenario(ScenarioCmd),
+}
+
+#[derive(clap::Args)]
+struct RunCli {
+    /// A preset name (see `edgebench scenario list`) or a scenario TOML file.
+    #[arg(long)]
+    scenario: String,
+    /// Comma-separated policies [default: every policy of this build].
+    #[arg(long, value_delimiter = ',')]
+    policies: Vec<String>,
+    /// Comma-separated seeds; each gives its own trace, channel and tasks.
+    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
+    seeds: Vec<u64>,
+    /// Override the scenario's number of slots.
+    #[arg(long)]
+    slots: Option<usize>,
+    /// Override the scenario's number of terminals.
+    #[arg(long)]
+    terminals: Option<usize>,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Results folder (written to a temporary folder first, renamed at the end).
+    #[arg(long)]
+    out: PathBuf,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum ScenarioCmd {
+    /// List the built-in presets.
+    List,
+    /// Print the resolved config of a preset or file as TOML (accepted back by `run --scenario`).
+    Show {
+        /// Preset name or TOML file.
+        scenario: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap: --help/--version exit 0, usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code() as u8);
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("edgebench: error: {msg}");
+            ExitCode::from(exit_code(&e) as u8)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(r) => {
+            let args = RunArgs {
+                scenario: r.scenario,
+                policies: r.policies,
+                seeds: r.seeds,
+                slots: r.slots,
+                terminals: r.terminals,
+                threads: r.threads,
+                out: r.out,
+                progress: !r.quiet,
+            };
+            let out = cmd_run(&args)?;
+            eprintln!("edgebench: results in {}", out.display());
+            Ok(())
+        }
+        Command::Scenario(ScenarioCmd::List) => {
+            for name in scenarios::presets::names() {
+                let s = scenarios::presets::preset(name).map_err(BadInput::from)?;
+                println!("{name:<10} {}", s.config().description);
+            }
+            Ok(())
+        }
+        Command::Scenario(ScenarioCmd::Show { scenario }) => {
+            let s = scenarios::presets::resolve(&scenario).map_err(BadInput::from)?;
+            print!("{}", s.to_toml());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Result columns → polars frames → Parquet and CSV files.
+
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+
+use crate::run::{PolicyRun, SlotColumns, TaskColumns};
+
+fn strs(v: &[std::sync::Arc<str>]) -> Vec<&str> {
+    v.iter().map(|s| s.as_ref()).collect()
+}
+
+/// NaN (no value) becomes null, so CSV shows an empty cell and Parquet a null.
+fn nan_null(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+pub fn tasks_frame(scenario: &str, t: &TaskColumns) -> Result<DataFrame> {
+    let n = t.len();
+    let cols = vec![
+        Column::new("scenario".into(), vec![scenario; n]),
+        Column::new("policy".into(), strs(&t.policy)),
+        Column::new("seed".into(), t.seed.clone()),
+        Column::new("slot".into(), t.slot.clone()),
+        Column::new("terminal".into(), t.terminal.clone()),
+        Column::new("model".into(), strs(&t.model)),
+        Column::new("x_m".into(), t.x_m.clone()),
+        Column::new("y_m".into(), t.y_m.clone()),
+        Column::new("input_bytes".into(), t.input_bytes.clone()),
+        Column::new("best_snr_db".into(), t.best_snr_db.clone()),
+        Column::new("decision".into(), t.kind.clone()),
+        Column::new("node".into(), t.node.clone()),
+        Column::new("cut".into(), t.cut.clone()),
+        Column::new("rb".into(), t.rb.clone()),
+        Column::new("cu".into(), t.cu.clone()),
+        Column::new("device_ms".into(), t.device_ms.clone()),
+        Column::new("uplink_ms".into(), t.uplink_ms.clone()),
+        Column::new("edge_ms".into(), t.edge_ms.clone()),
+        Column::new("cold_ms".into(), t.cold_ms.clone()),
+        Column::new("handover_ms".into(), t.handover_ms.clone()),
+        Column::new("delay_ms".into(), t.delay_ms.clone()),
+        Column::new("deadline_ms".into(), t.deadline_ms.clone()),
+        Column::new("met".into(), t.met.clone()),
+        Column::new("interrupted".into(), t.interrupted.clone()),
+        Column::new("reason".into(), t.reason.clone()),
+        Column::new("cost".into(), t.cost.clone()),
+        Column::new("handover".into(), t.handover.clone()),
+    ];
+    Ok(DataFrame::new(n, cols)?)
+}
+
+pub fn slots_frame(scenario: &str, s: &SlotColumns) -> Result<DataFrame> {
+    let n = s.slot.len();
+    let cols = vec![
+        Column::new("scenario".into(), vec![scenario; n]),
+        Column::new("policy".into(), strs(&s.policy)),
+        Column::new("seed".into(), s.seed.clone()),
+        Column::new("slot".into(), s.slot.clone()),
+        Column::new("tasks".into(), s.tasks.clone()),
+        Column::new("interrupted".into(), s.interrupted.clone()),
+        Column::new("cost".into(), s.cost.clone()),
+        Column::new("backhaul_bytes".into(), s.backhaul_bytes.clone()),
+        Column::new("rb_util".into(), s.rb_util.clone()),
+        Column::new("cu_util".into(), s.cu_util.clone()),
+        Column::new("cache_util".into(), s.cache_util.clone()),
+        Column::new("decision_ms".into(), s.decision_ms.clone()),
+    ];
+    Ok(DataFrame::new(n, cols)?)
+}
+
+/// The columns of `summary.csv`, in order (a contract: later tools read them by name).
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "scenario", "policy", "seed", "tasks", "mean_delay_ms", "p95_delay_ms", "interruption_rate",
+    "interruption_events_per_100", "mean_interruption_len", "rb_util", "cu_util", "cache_util", "backhaul_gb",
+    "handovers_per_min", "cost", "decision_ms_mean", "decision_ms_p95", "slots", "terminals",
+];
+
+pub fn summary_frame(scenario: &str, runs: &[PolicyRun]) -> Result<DataFrame> {
+    let n = runs.len();
+    let f = |g: &dyn Fn(&PolicyRun) -> f64| runs.iter().map(|r| nan_null(g(r))).collect::<Vec<_>>();
+    let cols = vec![
+        Column::new("scenario".into(), vec![scenario; n]),
+        Column::new("policy".into(), runs.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>()),
+        Column::new("seed".into(), runs.iter().map(|r| r.seed).collect::<Vec<_>>()),
+        Column::new("tasks".into(), runs.iter().map(|r| r.summary.tasks as u64).collect::<Vec<_>>()),
+        Column::new("mean_delay_ms".into(), f(&|r| r.summary.mean_delay_ms)),
+        Column::new("p95_delay_ms".into(), f(&|r| r.summary.p95_delay_ms)),
+        Column::new("interruption_rate".into(), f(&|r| r.summary.interruption_rate)),
+        Column::new("interruption_events_per_100".into(), f(&|r| r.summary.interruption_events_per_100)),
+        Column::new("mean_interruption_len".into(), f(&|r| r.summary.mean_interruption_len)),
+        Column::new("rb_util".into(), f(&|r| r.summary.rb_util)),
+        Column::new("cu_util".into(), f(&|r| r.summary.cu_util)),
+        Column::new("cache_util".into(), f(&|r| r.summary.cache_util)),
+        Column::new("backhaul_gb".into(), f(&|r| r.summary.backhaul_gb)),
+        Column::new("handovers_per_min".into(), f(&|r| r.summary.handovers_per_min)),
+        Column::new("cost".into(), f(&|r| r.summary.cost)),
+        Column::new("decision_ms_mean".into(), f(&|r| r.summary.decision_ms_mean)),
+        Column::new("decision_ms_p95".into(), f(&|r| r.summary.decision_ms_p95)),
+        Column::new("slots".into(), runs.iter().map(|r| r.summary.slots as u64).collect::<Vec<_>>()),
+        Column::new("terminals".into(), runs.iter().map(|r| r.terminals as u64).collect::<Vec<_>>()),
+    ];
+    Ok(DataFrame::new(n, cols)?)
+}
+
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    ParquetWriter::new(file).finish(df).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    CsvWriter::new(&mut file).include_header(true).finish(df).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(ParquetReader::new(file).finish().with_context(|| format!("reading {}", path.display()))?)
+}

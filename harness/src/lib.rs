@@ -1,0 +1,145 @@
+//! The harness behind the `edgebench` binary: expands a plan, runs it, and
+//! writes the results set (`tasks.parquet`, `slots.parquet`, `summary.*`,
+//! `manifest.json`).
+
+pub mod error;
+pub mod frames;
+pub mod run;
+pub mod staging;
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+
+use error::BadInput;
+use run::{Plan, SlotColumns, TaskColumns};
+use staging::Staging;
+
+/// What `edgebench run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunArgs {
+    pub scenario: String,
+    pub policies: Vec<String>,
+    pub seeds: Vec<u64>,
+    pub slots: Option<usize>,
+    pub terminals: Option<usize>,
+    pub threads: Option<usize>,
+    pub out: PathBuf,
+    pub progress: bool,
+}
+
+/// Check every input and build the plan; nothing is written yet.
+pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
+    let mut scenario = scenarios::presets::resolve(&a.scenario)?;
+    if let Some(s) = a.slots {
+        if s == 0 {
+            return Err(BadInput("--slots: expected a positive integer, got 0".into()));
+        }
+        scenario = scenario.with_slots(s, "--slots")?;
+    }
+    if let Some(t) = a.terminals {
+        if t == 0 {
+            return Err(BadInput("--terminals: expected a positive integer, got 0".into()));
+        }
+        scenario = scenario.with_terminals(t, "--terminals")?;
+    }
+    let available = solvers::available();
+    let policies: Vec<String> = if a.policies.is_empty() { available.iter().map(|s| s.to_string()).collect() } else { a.policies.clone() };
+    for (i, p) in policies.iter().enumerate() {
+        if !available.contains(&p.as_str()) {
+            return Err(BadInput(format!("--policies: unknown policy `{p}`; this build has: {}", available.join(", "))));
+        }
+        if policies[..i].contains(p) {
+            return Err(BadInput(format!("--policies: `{p}` is listed twice")));
+        }
+    }
+    if a.seeds.is_empty() {
+        return Err(BadInput("--seeds: expected at least one seed".into()));
+    }
+    for (i, s) in a.seeds.iter().enumerate() {
+        if a.seeds[..i].contains(s) {
+            return Err(BadInput(format!("--seeds: seed {s} is listed twice")));
+        }
+    }
+    if a.threads == Some(0) {
+        return Err(BadInput("--threads: expected a positive integer, got 0".into()));
+    }
+    Ok(Plan { scenario, policies, seeds: a.seeds.clone() })
+}
+
+/// `edgebench run`: returns the results folder.
+pub fn cmd_run(a: &RunArgs) -> Result<PathBuf> {
+    let plan = plan_from_args(a)?;
+    let started = SystemTime::now();
+    let staging = Staging::new(&a.out)?;
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = a.threads {
+        pool = pool.num_threads(t);
+    }
+    let pool = pool.build().context("starting worker threads")?;
+    tracing::info!(scenario = plan.scenario.name(), policies = ?plan.policies, seeds = ?plan.seeds, "running");
+    let runs = pool.install(|| run::execute(&plan, a.progress))?;
+
+    let name = plan.scenario.name().to_string();
+    let mut tasks = TaskColumns::default();
+    let mut slots = SlotColumns::default();
+    for r in &runs {
+        tasks.append(&r.tasks);
+        slots.append(&r.slots);
+    }
+    let dir = staging.path();
+    frames::write_parquet(&mut frames::tasks_frame(&name, &tasks)?, &dir.join("tasks.parquet"))?;
+    frames::write_parquet(&mut frames::slots_frame(&name, &slots)?, &dir.join("slots.parquet"))?;
+    let mut summary = frames::summary_frame(&name, &runs)?;
+    frames::write_parquet(&mut summary, &dir.join("summary.parquet"))?;
+    frames::write_csv(&mut summary, &dir.join("summary.csv"))?;
+    let md = reports::summary_markdown(&summary, &plan.seeds).context("rendering summary.md")?;
+    std::fs::write(dir.join("summary.md"), md).context("writing summary.md")?;
+
+    let manifest = serde_json::json!({
+        "edgebench_version": env!("CARGO_PKG_VERSION"),
+        "git_revision": env!("EDGEBENCH_GIT_REV"),
+        "scenario": name,
+        "config_hash_sha256": plan.scenario.config_hash(),
+        "config_toml": plan.scenario.to_toml(),
+        "seeds": plan.seeds,
+        "policies": plan.policies,
+        "slots": plan.scenario.config().slots,
+        "terminals": plan.scenario.config().terminals.count,
+        "threads": pool.current_num_threads(),
+        "started_at": rfc3339(started),
+        "finished_at": rfc3339(SystemTime::now()),
+        "files": ["tasks.parquet", "slots.parquet", "summary.parquet", "summary.csv", "summary.md"],
+    });
+    std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n").context("writing manifest.json")?;
+    staging.commit()
+}
+
+/// UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)), "2026-11-18T11:06:40Z");
+    }
+}

@@ -1,0 +1,203 @@
+//! Running a plan: scenarios × policies × seeds. One world per seed, shared
+//! by every policy (same trace, channel and tasks); runs go in parallel on a
+//! rayon pool and are collected in plan order, so the output does not depend
+//! on the thread count.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use scenarios::metrics::MetricsAccumulator;
+use scenarios::rng::derive;
+use scenarios::sim::{Observation, Simulator};
+use scenarios::{Action, Scenario, Summary, World};
+
+/// Per-task columns of one or more runs (the rows of `tasks.parquet`).
+#[derive(Debug, Default, Clone)]
+pub struct TaskColumns {
+    pub policy: Vec<Arc<str>>,
+    pub seed: Vec<u64>,
+    pub slot: Vec<u32>,
+    pub terminal: Vec<u32>,
+    pub model: Vec<Arc<str>>,
+    pub x_m: Vec<f64>,
+    pub y_m: Vec<f64>,
+    pub input_bytes: Vec<f64>,
+    pub best_snr_db: Vec<Option<f64>>,
+    pub kind: Vec<&'static str>,
+    pub node: Vec<Option<u32>>,
+    pub cut: Vec<Option<u32>>,
+    pub rb: Vec<Option<u32>>,
+    pub cu: Vec<Option<u32>>,
+    pub device_ms: Vec<f64>,
+    pub uplink_ms: Vec<f64>,
+    pub edge_ms: Vec<f64>,
+    pub cold_ms: Vec<f64>,
+    pub handover_ms: Vec<f64>,
+    pub delay_ms: Vec<Option<f64>>,
+    pub deadline_ms: Vec<f64>,
+    pub met: Vec<bool>,
+    pub interrupted: Vec<bool>,
+    pub reason: Vec<Option<&'static str>>,
+    pub cost: Vec<f64>,
+    pub handover: Vec<bool>,
+}
+
+/// Per-slot columns (the rows of `slots.parquet`).
+#[derive(Debug, Default, Clone)]
+pub struct SlotColumns {
+    pub policy: Vec<Arc<str>>,
+    pub seed: Vec<u64>,
+    pub slot: Vec<u32>,
+    pub tasks: Vec<u32>,
+    pub interrupted: Vec<u32>,
+    pub cost: Vec<f64>,
+    pub backhaul_bytes: Vec<f64>,
+    pub rb_util: Vec<f64>,
+    pub cu_util: Vec<f64>,
+    pub cache_util: Vec<f64>,
+    pub decision_ms: Vec<f64>,
+}
+
+/// The result of one (policy, seed) run.
+#[derive(Debug, Clone)]
+pub struct PolicyRun {
+    pub policy: String,
+    pub seed: u64,
+    pub terminals: usize,
+    pub tasks: TaskColumns,
+    pub slots: SlotColumns,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub scenario: Scenario,
+    pub policies: Vec<String>,
+    pub seeds: Vec<u64>,
+}
+
+/// The seed a policy samples with in the run of `seed` (disjoint from the world's streams).
+pub fn policy_seed(seed: u64, policy: &str) -> u64 {
+    derive(seed, &format!("policy:{policy}"))
+}
+
+/// Run one policy through one world.
+pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBar>) -> Result<PolicyRun> {
+    let mut policy = solvers::make(policy_name).ok_or_else(|| anyhow!("policy `{policy_name}` is not in this build"))?;
+    let env = &world.env;
+    policy.reset(env, policy_seed(world.seed, policy_name));
+    let name: Arc<str> = Arc::from(policy_name);
+    let model_names: Vec<Arc<str>> = env.catalogue().models.iter().map(|m| Arc::from(m.name.as_str())).collect();
+    let mut sim = Simulator::new(world);
+    let mut obs = Observation::default();
+    let mut metrics = MetricsAccumulator::new(world.terminals(), env.slot_s);
+    let mut tc = TaskColumns::default();
+    let mut sc = SlotColumns::default();
+    while !sim.is_done() {
+        sim.observe(&mut obs);
+        let started = Instant::now();
+        let decision = policy
+            .decide(env, &obs)
+            .map_err(|e| anyhow!("seed {}, slot {}: {e}", world.seed, obs.slot))?;
+        let decision_s = started.elapsed().as_secs_f64();
+        let outcome = sim
+            .step(&obs, &decision)
+            .map_err(|e| anyhow!("policy {policy_name}, seed {}: {e}", world.seed))?;
+        metrics.push(&outcome, decision_s);
+        for (i, (task, out)) in obs.tasks.iter().zip(&outcome.tasks).enumerate() {
+            tc.policy.push(name.clone());
+            tc.seed.push(world.seed);
+            tc.slot.push(obs.slot as u32);
+            tc.terminal.push(task.terminal as u32);
+            tc.model.push(model_names[task.model].clone());
+            tc.x_m.push(task.pos[0]);
+            tc.y_m.push(task.pos[1]);
+            tc.input_bytes.push(task.input_bytes);
+            let best = obs.links_of(i).iter().filter(|l| l.accessible).map(|l| l.snr_db).fold(f64::NEG_INFINITY, f64::max);
+            tc.best_snr_db.push(best.is_finite().then_some(best));
+            tc.kind.push(out.action.kind());
+            let (node, cut, rb, cu) = match out.action {
+                Action::Offload { node, cut, rb, cu } => (Some(node as u32), Some(cut as u32), Some(rb), Some(cu)),
+                _ => (None, None, None, None),
+            };
+            tc.node.push(node);
+            tc.cut.push(cut);
+            tc.rb.push(rb);
+            tc.cu.push(cu);
+            tc.device_ms.push(out.terms.device_s * 1e3);
+            tc.uplink_ms.push(out.terms.uplink_s * 1e3);
+            tc.edge_ms.push(out.terms.edge_s * 1e3);
+            tc.cold_ms.push(out.terms.cold_s * 1e3);
+            tc.handover_ms.push(out.terms.handover_s * 1e3);
+            tc.delay_ms.push(out.delay_s.map(|d| d * 1e3));
+            tc.deadline_ms.push(out.deadline_s * 1e3);
+            tc.met.push(out.met);
+            tc.interrupted.push(out.interrupted);
+            tc.reason.push(out.reason.map(|r| r.name()));
+            tc.cost.push(out.cost);
+            tc.handover.push(out.handover);
+        }
+        sc.policy.push(name.clone());
+        sc.seed.push(world.seed);
+        sc.slot.push(obs.slot as u32);
+        sc.tasks.push(outcome.tasks.len() as u32);
+        sc.interrupted.push(outcome.tasks.iter().filter(|t| t.interrupted).count() as u32);
+        sc.cost.push(outcome.cost);
+        sc.backhaul_bytes.push(outcome.backhaul_bytes);
+        sc.rb_util.push(outcome.rb_util);
+        sc.cu_util.push(outcome.cu_util);
+        sc.cache_util.push(outcome.cache_util);
+        sc.decision_ms.push(decision_s * 1e3);
+        if let Some(p) = progress {
+            p.inc(1);
+        }
+    }
+    Ok(PolicyRun { policy: policy_name.to_string(), seed: world.seed, terminals: world.terminals(), tasks: tc, slots: sc, summary: metrics.finish() })
+}
+
+/// Run every (seed, policy) of the plan; results in plan order (seed-major).
+pub fn execute(plan: &Plan, show_progress: bool) -> Result<Vec<PolicyRun>> {
+    let slots = plan.scenario.config().slots as u64;
+    let total = slots * (plan.seeds.len() * plan.policies.len()) as u64;
+    let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("run {}", plan.scenario.name()));
+    let worlds: Vec<World> = plan.seeds.par_iter().map(|&seed| World::build(&plan.scenario, seed)).collect();
+    let jobs: Vec<(usize, &str)> =
+        (0..worlds.len()).flat_map(|w| plan.policies.iter().map(move |p| (w, p.as_str()))).collect();
+    let runs: Result<Vec<PolicyRun>> = jobs.par_iter().map(|&(w, p)| run_policy(&worlds[w], p, Some(&bar))).collect();
+    bar.finish_and_clear();
+    runs
+}
+
+impl TaskColumns {
+    pub fn append(&mut self, o: &TaskColumns) {
+        macro_rules! ext {
+            ($($f:ident),*) => { $( self.$f.extend_from_slice(&o.$f); )* };
+        }
+        ext!(policy, seed, slot, terminal, model, x_m, y_m, input_bytes, best_snr_db, kind, node, cut, rb, cu, device_ms, uplink_ms, edge_ms, cold_ms, handover_ms, delay_ms, deadline_ms, met, interrupted, reason, cost, handover);
+    }
+    pub fn len(&self) -> usize {
+        self.slot.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.slot.is_empty()
+    }
+}
+
+impl SlotColumns {
+    pub fn append(&mut self, o: &SlotColumns) {
+        macro_rules! ext {
+            ($($f:ident),*) => { $( self.$f.extend_from_slice(&o.$f); )* };
+        }
+        ext!(policy, seed, slot, tasks, interrupted, cost, backhaul_bytes, rb_util, cu_util, cache_util, decision_ms);
+    }
+}
