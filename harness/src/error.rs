@@ -18,7 +18,8 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 
 /// Map an error to its exit code.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
-    if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some() || c.downcast_ref::<scenarios::ConfigError>().is_some()) {
+    if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some() || c.downcast_ref::<scenarios::ConfigError>().is_some())
+    {
         EXIT_BAD_INPUT
     } else {
         EXIT_FAILURE

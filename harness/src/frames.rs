@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use polars::prelude::*;
 
 use crate::run::{PolicyRun, SlotColumns, TaskColumns};
@@ -72,9 +72,25 @@ pub fn slots_frame(scenario: &str, s: &SlotColumns) -> Result<DataFrame> {
 
 /// The columns of `summary.csv`, in order (a contract: later tools read them by name).
 pub const SUMMARY_COLUMNS: &[&str] = &[
-    "scenario", "policy", "seed", "tasks", "mean_delay_ms", "p95_delay_ms", "interruption_rate",
-    "interruption_events_per_100", "mean_interruption_len", "rb_util", "cu_util", "cache_util", "backhaul_gb",
-    "handovers_per_min", "cost", "decision_ms_mean", "decision_ms_p95", "slots", "terminals",
+    "scenario",
+    "policy",
+    "seed",
+    "tasks",
+    "mean_delay_ms",
+    "p95_delay_ms",
+    "interruption_rate",
+    "interruption_events_per_100",
+    "mean_interruption_len",
+    "rb_util",
+    "cu_util",
+    "cache_util",
+    "backhaul_gb",
+    "handovers_per_min",
+    "cost",
+    "decision_ms_mean",
+    "decision_ms_p95",
+    "slots",
+    "terminals",
 ];
 
 pub fn summary_frame(scenario: &str, runs: &[PolicyRun]) -> Result<DataFrame> {
@@ -106,17 +122,27 @@ pub fn summary_frame(scenario: &str, runs: &[PolicyRun]) -> Result<DataFrame> {
 
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    ParquetWriter::new(file).finish(df).with_context(|| format!("writing {}", path.display()))?;
+    ParquetWriter::new(file)
+        .finish(df)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
 pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     let mut file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    CsvWriter::new(&mut file).include_header(true).finish(df).with_context(|| format!("writing {}", path.display()))?;
+    CsvWriter::new(&mut file)
+        .include_header(true)
+        .finish(df)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(ParquetReader::new(file).finish().with_context(|| format!("reading {}", path.display()))?)
+    Ok(ParquetReader::new(file)
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading {}", path.display()))?)
 }

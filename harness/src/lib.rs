@@ -45,10 +45,14 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
         scenario = scenario.with_terminals(t, "--terminals")?;
     }
     let available = solvers::available();
-    let policies: Vec<String> = if a.policies.is_empty() { available.iter().map(|s| s.to_string()).collect() } else { a.policies.clone() };
+    let policies: Vec<String> =
+        if a.policies.is_empty() { available.iter().map(|s| s.to_string()).collect() } else { a.policies.clone() };
     for (i, p) in policies.iter().enumerate() {
         if !available.contains(&p.as_str()) {
-            return Err(BadInput(format!("--policies: unknown policy `{p}`; this build has: {}", available.join(", "))));
+            return Err(BadInput(format!(
+                "--policies: unknown policy `{p}`; this build has: {}",
+                available.join(", ")
+            )));
         }
         if policies[..i].contains(p) {
             return Err(BadInput(format!("--policies: `{p}` is listed twice")));
@@ -112,7 +116,8 @@ pub fn cmd_run(a: &RunArgs) -> Result<PathBuf> {
         "finished_at": rfc3339(SystemTime::now()),
         "files": ["tasks.parquet", "slots.parquet", "summary.parquet", "summary.csv", "summary.md"],
     });
-    std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n").context("writing manifest.json")?;
+    std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")
+        .context("writing manifest.json")?;
     staging.commit()
 }
 

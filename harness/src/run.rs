@@ -87,7 +87,8 @@ pub fn policy_seed(seed: u64, policy: &str) -> u64 {
 
 /// Run one policy through one world.
 pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBar>) -> Result<PolicyRun> {
-    let mut policy = solvers::make(policy_name).ok_or_else(|| anyhow!("policy `{policy_name}` is not in this build"))?;
+    let mut policy =
+        solvers::make(policy_name).ok_or_else(|| anyhow!("policy `{policy_name}` is not in this build"))?;
     let env = &world.env;
     policy.reset(env, policy_seed(world.seed, policy_name));
     let name: Arc<str> = Arc::from(policy_name);
@@ -100,13 +101,10 @@ pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBa
     while !sim.is_done() {
         sim.observe(&mut obs);
         let started = Instant::now();
-        let decision = policy
-            .decide(env, &obs)
-            .map_err(|e| anyhow!("seed {}, slot {}: {e}", world.seed, obs.slot))?;
+        let decision = policy.decide(env, &obs).map_err(|e| anyhow!("seed {}, slot {}: {e}", world.seed, obs.slot))?;
         let decision_s = started.elapsed().as_secs_f64();
-        let outcome = sim
-            .step(&obs, &decision)
-            .map_err(|e| anyhow!("policy {policy_name}, seed {}: {e}", world.seed))?;
+        let outcome =
+            sim.step(&obs, &decision).map_err(|e| anyhow!("policy {policy_name}, seed {}: {e}", world.seed))?;
         metrics.push(&outcome, decision_s);
         for (i, (task, out)) in obs.tasks.iter().zip(&outcome.tasks).enumerate() {
             tc.policy.push(name.clone());
@@ -117,7 +115,8 @@ pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBa
             tc.x_m.push(task.pos[0]);
             tc.y_m.push(task.pos[1]);
             tc.input_bytes.push(task.input_bytes);
-            let best = obs.links_of(i).iter().filter(|l| l.accessible).map(|l| l.snr_db).fold(f64::NEG_INFINITY, f64::max);
+            let best =
+                obs.links_of(i).iter().filter(|l| l.accessible).map(|l| l.snr_db).fold(f64::NEG_INFINITY, f64::max);
             tc.best_snr_db.push(best.is_finite().then_some(best));
             tc.kind.push(out.action.kind());
             let (node, cut, rb, cu) = match out.action {
@@ -156,7 +155,14 @@ pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBa
             p.inc(1);
         }
     }
-    Ok(PolicyRun { policy: policy_name.to_string(), seed: world.seed, terminals: world.terminals(), tasks: tc, slots: sc, summary: metrics.finish() })
+    Ok(PolicyRun {
+        policy: policy_name.to_string(),
+        seed: world.seed,
+        terminals: world.terminals(),
+        tasks: tc,
+        slots: sc,
+        summary: metrics.finish(),
+    })
 }
 
 /// Run every (seed, policy) of the plan; results in plan order (seed-major).
@@ -183,7 +189,34 @@ impl TaskColumns {
         macro_rules! ext {
             ($($f:ident),*) => { $( self.$f.extend_from_slice(&o.$f); )* };
         }
-        ext!(policy, seed, slot, terminal, model, x_m, y_m, input_bytes, best_snr_db, kind, node, cut, rb, cu, device_ms, uplink_ms, edge_ms, cold_ms, handover_ms, delay_ms, deadline_ms, met, interrupted, reason, cost, handover);
+        ext!(
+            policy,
+            seed,
+            slot,
+            terminal,
+            model,
+            x_m,
+            y_m,
+            input_bytes,
+            best_snr_db,
+            kind,
+            node,
+            cut,
+            rb,
+            cu,
+            device_ms,
+            uplink_ms,
+            edge_ms,
+            cold_ms,
+            handover_ms,
+            delay_ms,
+            deadline_ms,
+            met,
+            interrupted,
+            reason,
+            cost,
+            handover
+        );
     }
     pub fn len(&self) -> usize {
         self.slot.len()

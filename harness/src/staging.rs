@@ -46,10 +46,12 @@ impl Staging {
         if self.target.exists() {
             let old = self.tmp.with_extension("old");
             std::fs::rename(&self.target, &old).with_context(|| format!("moving aside {}", self.target.display()))?;
-            std::fs::rename(&self.tmp, &self.target).with_context(|| format!("renaming into {}", self.target.display()))?;
+            std::fs::rename(&self.tmp, &self.target)
+                .with_context(|| format!("renaming into {}", self.target.display()))?;
             std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
         } else {
-            std::fs::rename(&self.tmp, &self.target).with_context(|| format!("renaming into {}", self.target.display()))?;
+            std::fs::rename(&self.tmp, &self.target)
+                .with_context(|| format!("renaming into {}", self.target.display()))?;
         }
         self.committed = true;
         Ok(self.target.clone())

@@ -31,25 +31,33 @@ const SHOWN: &[(&str, &str, f64, usize)] = &[
 
 fn f64_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     let c = df.column(name)?.cast(&DataType::Float64)?;
-    Ok(c.f64()?.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    let ca = c.f64()?;
+    Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect())
 }
 
 fn str_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
-    Ok(df.column(name)?.str()?.into_iter().map(|v| v.unwrap_or("").to_string()).collect())
+    let ca = df.column(name)?.str()?;
+    Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or("").to_string()).collect())
 }
 
 /// Group a summary frame (one row per scenario, policy, seed) by (scenario, policy), first-seen order.
 pub fn policy_means(summary: &DataFrame) -> PolarsResult<Vec<PolicyMeans>> {
     let scen = str_column(summary, "scenario")?;
     let pol = str_column(summary, "policy")?;
-    let metrics: Vec<(&str, Vec<f64>)> = SHOWN.iter().map(|(c, ..)| Ok((*c, f64_column(summary, c)?))).collect::<PolarsResult<_>>()?;
+    let metrics: Vec<(&str, Vec<f64>)> =
+        SHOWN.iter().map(|(c, ..)| Ok((*c, f64_column(summary, c)?))).collect::<PolarsResult<_>>()?;
     let mut out: Vec<PolicyMeans> = Vec::new();
     let mut rows: Vec<Vec<usize>> = Vec::new();
     for i in 0..summary.height() {
         match out.iter().position(|g| g.scenario == scen[i] && g.policy == pol[i]) {
             Some(k) => rows[k].push(i),
             None => {
-                out.push(PolicyMeans { scenario: scen[i].clone(), policy: pol[i].clone(), seeds: 0, values: Vec::new() });
+                out.push(PolicyMeans {
+                    scenario: scen[i].clone(),
+                    policy: pol[i].clone(),
+                    seeds: 0,
+                    values: Vec::new(),
+                });
                 rows.push(vec![i]);
             }
         }
@@ -109,12 +117,14 @@ mod tests {
     #[test]
     fn means_group_by_policy_and_skip_missing() {
         let n = 3;
-        let mut cols = vec![
-            Column::new("scenario".into(), vec!["s"; n]),
-            Column::new("policy".into(), vec!["a", "b", "a"]),
-        ];
+        let mut cols =
+            vec![Column::new("scenario".into(), vec!["s"; n]), Column::new("policy".into(), vec!["a", "b", "a"])];
         for (c, ..) in SHOWN {
-            let v: Vec<Option<f64>> = if *c == "mean_delay_ms" { vec![Some(10.0), Some(5.0), None] } else { vec![Some(1.0), Some(2.0), Some(3.0)] };
+            let v: Vec<Option<f64>> = if *c == "mean_delay_ms" {
+                vec![Some(10.0), Some(5.0), None]
+            } else {
+                vec![Some(1.0), Some(2.0), Some(3.0)]
+            };
             cols.push(Column::new((*c).into(), v));
         }
         let df = DataFrame::new(n, cols).unwrap();

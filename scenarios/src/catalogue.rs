@@ -119,7 +119,8 @@ fn model_from_profile(name: &str, p: &Profile) -> Result<DnnModel, String> {
     let mut smallest = p.input_bytes_fp32 / 4.0;
     let mut prev_cum = 0.0;
     for l in &p.layers[..p.layers.len() - 1] {
-        if !(l.cum_macs.is_finite() && l.cum_macs >= prev_cum && l.out_bytes_fp32.is_finite() && l.out_bytes_fp32 > 0.0) {
+        if !(l.cum_macs.is_finite() && l.cum_macs >= prev_cum && l.out_bytes_fp32.is_finite() && l.out_bytes_fp32 > 0.0)
+        {
             return Err(format!("layer `{}`: cum_macs must not decrease and out_bytes_fp32 must be positive", l.layer));
         }
         prev_cum = l.cum_macs;

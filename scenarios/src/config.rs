@@ -181,7 +181,8 @@ impl Default for ScenarioConfig {
     fn default() -> Self {
         Self {
             name: "default".into(),
-            description: "9 small cells on a grid, 36 walking-to-cycling terminals, 5 CNNs, 300 one-second slots".into(),
+            description: "9 small cells on a grid, 36 walking-to-cycling terminals, 5 CNNs, 300 one-second slots"
+                .into(),
             slots: 300,
             slot_s: 1.0,
             area_m: [800.0, 800.0],
@@ -206,8 +207,8 @@ impl Default for NodesConfig {
             site_margin_m: 100.0,
             rb_units: 20,
             rb_unit_hz: 900e3,
-            cu_units: 8,
-            cu_gflops: 250.0,
+            cu_units: 16,
+            cu_gflops: 125.0,
             cache_mib: 384.0,
             backhaul_mbps: 200.0,
             cloud_rtt_ms: 20.0,
@@ -264,9 +265,7 @@ impl Default for CatalogueConfig {
     fn default() -> Self {
         Self {
             file: String::new(),
-            models: ["MobileNetV2", "ResNet-18", "ResNet-50", "ResNet-152", "AlexNet"]
-                .map(String::from)
-                .to_vec(),
+            models: ["MobileNetV2", "ResNet-18", "ResNet-50", "ResNet-152", "AlexNet"].map(String::from).to_vec(),
         }
     }
 }
@@ -392,7 +391,11 @@ impl ScenarioConfig {
             if r[0].is_finite() && r[1].is_finite() && r[0] >= min_ok && r[0] <= r[1] {
                 Ok(())
             } else {
-                Err(bad(field, &format!("[low, high] with {min_ok} <= low <= high"), format!("[{}, {}]", fmt_f(r[0]), fmt_f(r[1]))))
+                Err(bad(
+                    field,
+                    &format!("[low, high] with {min_ok} <= low <= high"),
+                    format!("[{}, {}]", fmt_f(r[0]), fmt_f(r[1])),
+                ))
             }
         };
 
@@ -456,7 +459,11 @@ impl ScenarioConfig {
         let m = &c.mobility;
         range("mobility.speed_mps", m.speed_mps, 0.0)?;
         if m.speed_mps[1] <= 0.0 && m.model != MobilityModel::GaussMarkov {
-            return Err(bad("mobility.speed_mps", "a range with a positive upper end", format!("[{}, {}]", m.speed_mps[0], m.speed_mps[1])));
+            return Err(bad(
+                "mobility.speed_mps",
+                "a range with a positive upper end",
+                format!("[{}, {}]", m.speed_mps[0], m.speed_mps[1]),
+            ));
         }
         range("mobility.pause_s", m.pause_s, 0.0)?;
         if !(0.0..1.0).contains(&m.gm_alpha) {

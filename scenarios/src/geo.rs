@@ -71,13 +71,18 @@ pub fn read_sites_csv(path: &Path) -> Result<Vec<(f64, f64)>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::File { path: name.clone(), message: format!("cannot read site file: {e}") })?;
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| ConfigError::File { path: name.clone(), message: "empty site file; expected a CSV header with LATITUDE,LONGITUDE".into() })?;
+    let (_, header) = lines.next().ok_or_else(|| ConfigError::File {
+        path: name.clone(),
+        message: "empty site file; expected a CSV header with LATITUDE,LONGITUDE".into(),
+    })?;
     let cols: Vec<String> = split_csv_line(header).iter().map(|c| c.trim().to_ascii_lowercase()).collect();
     let find = |a: &str, b: &str| cols.iter().position(|c| c == a || c == b);
     let (Some(ilat), Some(ilon)) = (find("latitude", "lat"), find("longitude", "lon")) else {
-        return Err(ConfigError::Line { path: name, line: 1, message: "expected columns LATITUDE and LONGITUDE in the header".into() });
+        return Err(ConfigError::Line {
+            path: name,
+            line: 1,
+            message: "expected columns LATITUDE and LONGITUDE in the header".into(),
+        });
     };
     let mut out = Vec::new();
     for (i, line) in lines {
@@ -91,7 +96,11 @@ pub fn read_sites_csv(path: &Path) -> Result<Vec<(f64, f64)>, ConfigError> {
             })?;
             let lim = if what == "latitude" { 90.0 } else { 180.0 };
             if !v.is_finite() || v.abs() > lim {
-                return Err(ConfigError::Line { path: name.clone(), line: i + 1, message: format!("{what} {raw} outside [-{lim}, {lim}]") });
+                return Err(ConfigError::Line {
+                    path: name.clone(),
+                    line: i + 1,
+                    message: format!("{what} {raw} outside [-{lim}, {lim}]"),
+                });
             }
             Ok(v)
         };

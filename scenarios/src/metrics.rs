@@ -123,7 +123,11 @@ impl MetricsAccumulator {
             p95_delay_ms: percentile(&self.delays_s, 0.95) * 1e3,
             interruption_rate: per_task(self.interrupted as f64),
             interruption_events_per_100: per_task(100.0 * self.events as f64),
-            mean_interruption_len: if self.events == 0 { f64::NAN } else { self.interrupted as f64 / self.events as f64 },
+            mean_interruption_len: if self.events == 0 {
+                f64::NAN
+            } else {
+                self.interrupted as f64 / self.events as f64
+            },
             rb_util: self.rb_util / slots,
             cu_util: self.cu_util / slots,
             cache_util: self.cache_util / slots,

@@ -36,7 +36,14 @@ impl Trace {
 }
 
 /// Generate a trace with the configured model inside `[0, area]`.
-pub fn generate<R: Rng>(rng: &mut R, cfg: &MobilityConfig, area: [f64; 2], terminals: usize, slots: usize, slot_s: f64) -> Trace {
+pub fn generate<R: Rng>(
+    rng: &mut R,
+    cfg: &MobilityConfig,
+    area: [f64; 2],
+    terminals: usize,
+    slots: usize,
+    slot_s: f64,
+) -> Trace {
     let mut pos = vec![[0.0; 2]; slots * terminals];
     for u in 0..terminals {
         let path = match cfg.model {
@@ -112,7 +119,8 @@ fn gauss_markov<R: Rng>(rng: &mut R, cfg: &MobilityConfig, area: [f64; 2], slots
         }
         let w1: f64 = rng.sample(StandardNormal);
         let w2: f64 = rng.sample(StandardNormal);
-        speed = (a * speed + (1.0 - a) * mean_speed + b * cfg.gm_speed_sigma * w1).clamp(cfg.speed_mps[0], cfg.speed_mps[1]);
+        speed = (a * speed + (1.0 - a) * mean_speed + b * cfg.gm_speed_sigma * w1)
+            .clamp(cfg.speed_mps[0], cfg.speed_mps[1]);
         // Turn by the shortest angle towards the mean direction.
         let delta = (mean_dir - dir + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
         dir += (1.0 - a) * delta + b * cfg.gm_direction_sigma * w2;
@@ -207,7 +215,10 @@ mod tests {
             let c = cfg(model);
             let t = generate(&mut stream(5, "m"), &c, [700.0, 500.0], 20, 400, 1.0);
             for p in &t.pos {
-                assert!(p[0] >= -1e-6 && p[0] <= 700.0 + 1e-6 && p[1] >= -1e-6 && p[1] <= 500.0 + 1e-6, "{model:?} {p:?}");
+                assert!(
+                    p[0] >= -1e-6 && p[0] <= 700.0 + 1e-6 && p[1] >= -1e-6 && p[1] <= 500.0 + 1e-6,
+                    "{model:?} {p:?}"
+                );
             }
             for s in 1..t.slots {
                 for u in 0..t.terminals {
@@ -234,10 +245,12 @@ mod tests {
         let c = MobilityConfig { speed_mps: [3.0, 3.0], pause_s: [0.0, 0.0], ..cfg(MobilityModel::RandomWaypoint) };
         let t = generate(&mut stream(3, "m"), &c, [1000.0, 1000.0], 1, 50, 1.0);
         // Between waypoints the step is exactly 3 m; at a waypoint it can be shorter (a corner).
-        let steps: Vec<f64> = (1..50).map(|s| {
-            let v = t.velocity(s, 0, 1.0);
-            (v[0] * v[0] + v[1] * v[1]).sqrt()
-        }).collect();
+        let steps: Vec<f64> = (1..50)
+            .map(|s| {
+                let v = t.velocity(s, 0, 1.0);
+                (v[0] * v[0] + v[1] * v[1]).sqrt()
+            })
+            .collect();
         assert!(steps.iter().filter(|&&s| (s - 3.0).abs() < 1e-9).count() > 40, "{steps:?}");
     }
 }

@@ -37,8 +37,12 @@ pub fn resolve(spec: &str) -> Result<Scenario, ConfigError> {
 
 pub fn load_file(path: &Path) -> Result<Scenario, ConfigError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ConfigError::File { path: name.clone(), message: format!("cannot read scenario file: {e}") })?;
-    let text = String::from_utf8(bytes).map_err(|e| ConfigError::File { path: name.clone(), message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()) })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| ConfigError::File { path: name.clone(), message: format!("cannot read scenario file: {e}") })?;
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::File {
+        path: name.clone(),
+        message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+    })?;
     ScenarioConfig::from_toml_str(&text, &name)?.validate(&name, path.parent())
 }
 

@@ -226,19 +226,35 @@ pub fn validate(env: &Environment, obs: &Observation, d: &Decision) -> Result<()
         let mut bytes = 0.0;
         for (k, &m) in set.iter().enumerate() {
             if m >= env.catalogue().len() {
-                return Err(invalid(slot, Rule::ModelId, format!("node {n} caches model id {m}; the catalogue has {}", env.catalogue().len())));
+                return Err(invalid(
+                    slot,
+                    Rule::ModelId,
+                    format!("node {n} caches model id {m}; the catalogue has {}", env.catalogue().len()),
+                ));
             }
             if set[..k].contains(&m) {
-                return Err(invalid(slot, Rule::CacheDuplicate, format!("node {n} lists model {} twice", env.model(m).name)));
+                return Err(invalid(
+                    slot,
+                    Rule::CacheDuplicate,
+                    format!("node {n} lists model {} twice", env.model(m).name),
+                ));
             }
             bytes += env.model(m).weights_bytes;
         }
         if bytes > env.nodes[n].cache_bytes {
-            return Err(invalid(slot, Rule::CacheStorage, format!("node {n} cache set needs {bytes:.0} bytes, capacity {:.0}", env.nodes[n].cache_bytes)));
+            return Err(invalid(
+                slot,
+                Rule::CacheStorage,
+                format!("node {n} cache set needs {bytes:.0} bytes, capacity {:.0}", env.nodes[n].cache_bytes),
+            ));
         }
     }
     if d.actions.len() != obs.tasks.len() {
-        return Err(invalid(slot, Rule::ActionCount, format!("{} actions for {} tasks", d.actions.len(), obs.tasks.len())));
+        return Err(invalid(
+            slot,
+            Rule::ActionCount,
+            format!("{} actions for {} tasks", d.actions.len(), obs.tasks.len()),
+        ));
     }
     let mut rb = vec![0u32; n_nodes];
     let mut cu = vec![0u32; n_nodes];
@@ -246,14 +262,26 @@ pub fn validate(env: &Environment, obs: &Observation, d: &Decision) -> Result<()
         let Action::Offload { node, cut, rb: r, cu: c } = *a else { continue };
         let task = &obs.tasks[i];
         if node >= n_nodes {
-            return Err(invalid(slot, Rule::NodeIndex, format!("task {i} (terminal {}) offloaded to node {node}; there are {n_nodes}", task.terminal)));
+            return Err(invalid(
+                slot,
+                Rule::NodeIndex,
+                format!("task {i} (terminal {}) offloaded to node {node}; there are {n_nodes}", task.terminal),
+            ));
         }
         if !obs.link(i, node).accessible {
-            return Err(invalid(slot, Rule::Accessibility, format!("task {i} (terminal {}) offloaded to node {node}, which it cannot reach", task.terminal)));
+            return Err(invalid(
+                slot,
+                Rule::Accessibility,
+                format!("task {i} (terminal {}) offloaded to node {node}, which it cannot reach", task.terminal),
+            ));
         }
         let cuts = env.model(task.model).offload_cuts();
         if cut >= cuts {
-            return Err(invalid(slot, Rule::Cut, format!("task {i} cut {cut}; model {} has offload cuts 0..{}", env.model(task.model).name, cuts - 1)));
+            return Err(invalid(
+                slot,
+                Rule::Cut,
+                format!("task {i} cut {cut}; model {} has offload cuts 0..{}", env.model(task.model).name, cuts - 1),
+            ));
         }
         if !env.rb_levels.contains(&r) {
             return Err(invalid(slot, Rule::RbLevel, format!("task {i} rb {r} not in {:?}", env.rb_levels)));
@@ -262,17 +290,29 @@ pub fn validate(env: &Environment, obs: &Observation, d: &Decision) -> Result<()
             return Err(invalid(slot, Rule::CuLevel, format!("task {i} cu {c} not in {:?}", env.cu_levels)));
         }
         if !d.caches[node].contains(&task.model) {
-            return Err(invalid(slot, Rule::CacheMembership, format!("task {i} needs {} at node {node}, which is not in its cache set", env.model(task.model).name)));
+            return Err(invalid(
+                slot,
+                Rule::CacheMembership,
+                format!("task {i} needs {} at node {node}, which is not in its cache set", env.model(task.model).name),
+            ));
         }
         rb[node] += r;
         cu[node] += c;
     }
     for n in 0..n_nodes {
         if rb[n] > env.nodes[n].rb_units {
-            return Err(invalid(slot, Rule::RbCapacity, format!("node {n} allocates {} resource units of {}", rb[n], env.nodes[n].rb_units)));
+            return Err(invalid(
+                slot,
+                Rule::RbCapacity,
+                format!("node {n} allocates {} resource units of {}", rb[n], env.nodes[n].rb_units),
+            ));
         }
         if cu[n] > env.nodes[n].cu_units {
-            return Err(invalid(slot, Rule::CuCapacity, format!("node {n} allocates {} compute units of {}", cu[n], env.nodes[n].cu_units)));
+            return Err(invalid(
+                slot,
+                Rule::CuCapacity,
+                format!("node {n} allocates {} compute units of {}", cu[n], env.nodes[n].cu_units),
+            ));
         }
     }
     Ok(())
@@ -281,7 +321,12 @@ pub fn validate(env: &Environment, obs: &Observation, d: &Decision) -> Result<()
 /// The cache of every node after applying the decision's cache sets at `now_s`:
 /// kept models keep their ready time, new ones start downloading now.
 /// Returns the new caches and the bytes downloaded.
-pub fn apply_cache_sets(env: &Environment, caches: &[Vec<CacheEntry>], sets: &[Vec<ModelId>], now_s: f64) -> (Vec<Vec<CacheEntry>>, f64) {
+pub fn apply_cache_sets(
+    env: &Environment,
+    caches: &[Vec<CacheEntry>],
+    sets: &[Vec<ModelId>],
+    now_s: f64,
+) -> (Vec<Vec<CacheEntry>>, f64) {
     let mut downloaded = 0.0;
     let next = sets
         .iter()
@@ -303,7 +348,12 @@ pub fn apply_cache_sets(env: &Environment, caches: &[Vec<CacheEntry>], sets: &[V
 
 /// Evaluate `decision` from `state` (whose slot `obs` describes) without
 /// changing anything: the slot's outcome and the next state.
-pub fn transition(env: &Environment, state: &SimState, obs: &Observation, decision: &Decision) -> Result<(SlotOutcome, SimState), InvalidDecision> {
+pub fn transition(
+    env: &Environment,
+    state: &SimState,
+    obs: &Observation,
+    decision: &Decision,
+) -> Result<(SlotOutcome, SimState), InvalidDecision> {
     validate(env, obs, decision)?;
     let now = obs.time_s;
     let (mut caches, backhaul_bytes) = apply_cache_sets(env, &state.caches, &decision.caches, now);
@@ -319,7 +369,8 @@ pub fn transition(env: &Environment, state: &SimState, obs: &Observation, decisi
             Action::Drop => (DelayTerms::default(), false, false),
             Action::Local => (local_terms(env, task), true, false),
             Action::Offload { node, cut, rb, cu } => {
-                let entry = caches[node].iter_mut().find(|e| e.model == task.model).expect("validated cache membership");
+                let entry =
+                    caches[node].iter_mut().find(|e| e.model == task.model).expect("validated cache membership");
                 let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, entry.ready_at, now);
                 entry.last_used = Some(obs.slot);
                 rb_used[node] += rb;
@@ -347,12 +398,24 @@ pub fn transition(env: &Environment, state: &SimState, obs: &Observation, decisi
             None => env.interruption_cost,
         };
         task_cost_sum += cost;
-        tasks.push(TaskOutcome { terminal: task.terminal, action: *action, terms, delay_s: delay, deadline_s: task.deadline_s, met, interrupted, reason, cost, handover });
+        tasks.push(TaskOutcome {
+            terminal: task.terminal,
+            action: *action,
+            terms,
+            delay_s: delay,
+            deadline_s: task.deadline_s,
+            met,
+            interrupted,
+            reason,
+            cost,
+            handover,
+        });
     }
     let mean = |f: &dyn Fn(usize) -> f64| (0..n_nodes).map(f).sum::<f64>() / n_nodes as f64;
     let rb_util = mean(&|n| f64::from(rb_used[n]) / f64::from(env.nodes[n].rb_units));
     let cu_util = mean(&|n| f64::from(cu_used[n]) / f64::from(env.nodes[n].cu_units));
-    let cache_util = mean(&|n| caches[n].iter().map(|e| env.model(e.model).weights_bytes).sum::<f64>() / env.nodes[n].cache_bytes);
+    let cache_util =
+        mean(&|n| caches[n].iter().map(|e| env.model(e.model).weights_bytes).sum::<f64>() / env.nodes[n].cache_bytes);
     let outcome = SlotOutcome {
         slot: obs.slot,
         tasks,
@@ -399,7 +462,11 @@ pub fn observe(world: &World, state: &SimState, obs: &mut Observation) {
             } else {
                 let snr = world.radio.snr_db(d, world.shadow[n].at(pos[0], pos[1]));
                 let accessible = snr >= world.radio.min_snr_db;
-                Link { snr_db: snr, rate_bps: if accessible { world.radio.rate_per_unit_bps(snr) } else { 0.0 }, accessible }
+                Link {
+                    snr_db: snr,
+                    rate_bps: if accessible { world.radio.rate_per_unit_bps(snr) } else { 0.0 },
+                    accessible,
+                }
             });
         }
     }

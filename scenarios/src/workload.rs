@@ -38,10 +38,13 @@ impl Zipf {
         let w: Vec<f64> = (1..=n).map(|k| (k as f64).powf(-s)).collect();
         let total: f64 = w.iter().sum();
         let mut acc = 0.0;
-        let cdf = w.iter().map(|x| {
-            acc += x / total;
-            acc
-        }).collect();
+        let cdf = w
+            .iter()
+            .map(|x| {
+                acc += x / total;
+                acc
+            })
+            .collect();
         Zipf { cdf }
     }
     pub fn sample<R: Rng>(&self, rng: &mut R) -> usize {
@@ -64,7 +67,11 @@ pub fn draw<R: Rng>(rng: &mut R, cfg: &TerminalsConfig, models: usize, trace: &T
     for _ in 0..u_n {
         let f = cfg.device_gflops[0] + (cfg.device_gflops[1] - cfg.device_gflops[0]) * rng.gen::<f64>();
         let class = rng.gen_range(0..cfg.deadline_ms.len());
-        profiles.push(TerminalProfile { device_flops: f * 1e9, deadline_s: cfg.deadline_ms[class] / 1000.0, service_class: class });
+        profiles.push(TerminalProfile {
+            device_flops: f * 1e9,
+            deadline_s: cfg.deadline_ms[class] / 1000.0,
+            service_class: class,
+        });
         current.push(zipf.sample(rng));
     }
     let n = trace.slots * u_n;

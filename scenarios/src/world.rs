@@ -107,7 +107,12 @@ impl World {
         let shadow: Vec<ShadowMap> = (0..nodes.len())
             .map(|_| {
                 if c.radio.shadowing_sigma_db > 0.0 {
-                    ShadowMap::generate(&mut shadow_rng, scenario.area(), c.radio.shadowing_decorrelation_m, c.radio.shadowing_sigma_db)
+                    ShadowMap::generate(
+                        &mut shadow_rng,
+                        scenario.area(),
+                        c.radio.shadowing_decorrelation_m,
+                        c.radio.shadowing_sigma_db,
+                    )
                 } else {
                     ShadowMap::flat(scenario.area())
                 }

@@ -15,12 +15,24 @@ fn world() -> World {
     c.terminals.count = 2;
     c.slots = 5;
     c.radio.shadowing_sigma_db = 0.0;
+    // The spec's compute granularity (8 × 250 GFLOP/s) keeps the hand values simple.
+    c.nodes.cu_units = 8;
+    c.nodes.cu_gflops = 250.0;
     c.catalogue.models = vec!["ResNet-18".into(), "MobileNetV2".into()];
     World::build(&c.validate("test", None).unwrap(), 1)
 }
 
 fn task(model: usize, deadline_s: f64, last_edge: Option<usize>) -> TaskView {
-    TaskView { terminal: 0, model, input_bytes: 60_000.0, deadline_s, device_flops: 10e9, pos: [0.0, 0.0], vel: [0.0, 0.0], last_edge }
+    TaskView {
+        terminal: 0,
+        model,
+        input_bytes: 60_000.0,
+        deadline_s,
+        device_flops: 10e9,
+        pos: [0.0, 0.0],
+        vel: [0.0, 0.0],
+        last_edge,
+    }
 }
 
 fn obs(slot: usize, tasks: Vec<TaskView>, accessible: bool, caches: Vec<Vec<CacheEntry>>) -> Observation {
@@ -41,7 +53,8 @@ fn offload_delay_terms_and_cost_by_hand() {
     let w = world();
     let state = SimState { slot: 0, caches: vec![vec![ready(R18)], vec![]], last_edge: vec![Some(1), None] };
     let o = obs(0, vec![task(R18, 0.3, Some(1))], true, state.caches.clone());
-    let d = Decision { caches: vec![vec![R18], vec![]], actions: vec![Action::Offload { node: 0, cut: 0, rb: 4, cu: 2 }] };
+    let d =
+        Decision { caches: vec![vec![R18], vec![]], actions: vec![Action::Offload { node: 0, cut: 0, rb: 4, cu: 2 }] };
     let (out, next) = transition(&w.env, &state, &o, &d).unwrap();
     let t = &out.tasks[0];
     // uplink 60000·8 / (4 · 4e6) = 0.03 s; edge 3.628146688e9 / (2 · 250e9) = 0.007256293376 s;
@@ -66,7 +79,8 @@ fn partitioned_offload_by_hand() {
     let w = world();
     let state = SimState { slot: 0, caches: vec![vec![ready(R18)], vec![]], last_edge: vec![Some(0), None] };
     let o = obs(0, vec![task(R18, 0.3, Some(0))], true, state.caches.clone());
-    let d = Decision { caches: vec![vec![R18], vec![]], actions: vec![Action::Offload { node: 0, cut: 1, rb: 2, cu: 1 }] };
+    let d =
+        Decision { caches: vec![vec![R18], vec![]], actions: vec![Action::Offload { node: 0, cut: 1, rb: 2, cu: 1 }] };
     let (out, _) = transition(&w.env, &state, &o, &d).unwrap();
     let t = &out.tasks[0].terms;
     // Cut 1 is after layer2.0: prefix 2·760266752 FLOPs on a 10 GFLOP/s device = 0.1520533504 s;
@@ -83,7 +97,8 @@ fn cold_start_download_and_backhaul_cost_by_hand() {
     let w = world();
     let state = SimState { slot: 2, caches: vec![vec![], vec![]], last_edge: vec![None, None] };
     let o = obs(2, vec![task(R18, 0.3, None)], true, state.caches.clone());
-    let d = Decision { caches: vec![vec![R18], vec![]], actions: vec![Action::Offload { node: 0, cut: 0, rb: 4, cu: 2 }] };
+    let d =
+        Decision { caches: vec![vec![R18], vec![]], actions: vec![Action::Offload { node: 0, cut: 0, rb: 4, cu: 2 }] };
     let (out, next) = transition(&w.env, &state, &o, &d).unwrap();
     // 4·11689512 = 46758048 bytes at 200 Mbit/s after a 20 ms round trip: ready at 2 + 1.89032192 s.
     assert!(close(next.caches[0][0].ready_at, 3.89032192));

@@ -24,7 +24,11 @@ impl CachePlan {
         let nodes = obs
             .caches
             .iter()
-            .map(|c| c.iter().map(|e| Entry { model: e.model, ready_at: e.ready_at, last_used: e.last_used, pinned: false }).collect())
+            .map(|c| {
+                c.iter()
+                    .map(|e| Entry { model: e.model, ready_at: e.ready_at, last_used: e.last_used, pinned: false })
+                    .collect()
+            })
             .collect();
         CachePlan { nodes, now_s: obs.time_s }
     }
@@ -40,7 +44,8 @@ impl CachePlan {
             return Some(r);
         }
         let need = env.model(model).weights_bytes;
-        let evictable: f64 = self.nodes[node].iter().filter(|e| !e.pinned).map(|e| env.model(e.model).weights_bytes).sum();
+        let evictable: f64 =
+            self.nodes[node].iter().filter(|e| !e.pinned).map(|e| env.model(e.model).weights_bytes).sum();
         (self.free_bytes(env, node) + evictable >= need).then(|| env.ready_after_download(node, model, self.now_s))
     }
 

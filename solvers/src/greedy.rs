@@ -32,7 +32,12 @@ impl Policy for Greedy {
         let mut plan = CachePlan::from_observation(obs);
         let mut actions = vec![Action::Drop; obs.tasks.len()];
         let mut order: Vec<usize> = (0..obs.tasks.len()).collect();
-        order.sort_by(|&a, &b| obs.tasks[a].deadline_s.total_cmp(&obs.tasks[b].deadline_s).then(obs.tasks[a].terminal.cmp(&obs.tasks[b].terminal)));
+        order.sort_by(|&a, &b| {
+            obs.tasks[a]
+                .deadline_s
+                .total_cmp(&obs.tasks[b].deadline_s)
+                .then(obs.tasks[a].terminal.cmp(&obs.tasks[b].terminal))
+        });
         let mut served_warm = vec![false; obs.tasks.len()];
 
         for &i in &order {
@@ -51,10 +56,16 @@ impl Policy for Greedy {
                     continue;
                 }
                 let Some(ready) = plan.probe(env, n, task.model) else { continue };
-                let (Some(rb), Some(cu)) = (level_at_most(&env.rb_levels, rb_left[n]), level_at_most(&env.cu_levels, cu_left[n])) else {
+                let (Some(rb), Some(cu)) =
+                    (level_at_most(&env.rb_levels, rb_left[n]), level_at_most(&env.cu_levels, cu_left[n]))
+                else {
                     continue;
                 };
-                let download = if plan.ready_at(n, task.model).is_some() { 0.0 } else { env.backhaul_cost_per_byte * model.weights_bytes };
+                let download = if plan.ready_at(n, task.model).is_some() {
+                    0.0
+                } else {
+                    env.backhaul_cost_per_byte * model.weights_bytes
+                };
                 // Delay falls as rb and cu grow, so the cheapest option at a
                 // (node, cut) is the largest levels that fit, unless the task
                 // is interrupted whatever it gets; then smaller levels tie and
@@ -64,7 +75,8 @@ impl Policy for Greedy {
                         for &c in env.cu_levels.iter().filter(|&&c| c <= cu) {
                             let t = offload_terms(env, task, link, n, cut, r, c, ready, obs.time_s).total();
                             let cost = task_cost(env, t, task.deadline_s) + download;
-                            let share = f64::from(r) / f64::from(env.nodes[n].rb_units) + f64::from(c) / f64::from(env.nodes[n].cu_units);
+                            let share = f64::from(r) / f64::from(env.nodes[n].rb_units)
+                                + f64::from(c) / f64::from(env.nodes[n].cu_units);
                             if better((cost, share), best) {
                                 best = (cost, share);
                                 best_action = Action::Offload { node: n, cut, rb: r, cu: c };

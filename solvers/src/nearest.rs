@@ -36,7 +36,8 @@ impl Policy for Nearest {
         }
         let mut plan = CachePlan::from_observation(obs);
         for (n, tasks) in self.by_node.iter().enumerate() {
-            let served: Vec<usize> = tasks.iter().copied().filter(|&i| plan.ensure(env, n, obs.tasks[i].model).is_some()).collect();
+            let served: Vec<usize> =
+                tasks.iter().copied().filter(|&i| plan.ensure(env, n, obs.tasks[i].model).is_some()).collect();
             if served.is_empty() {
                 continue;
             }

@@ -40,7 +40,11 @@ impl Policy for RandomPolicy {
         let mut actions = Vec::with_capacity(obs.tasks.len());
         for (i, task) in obs.tasks.iter().enumerate() {
             let mut choices: Vec<Option<usize>> = vec![None];
-            choices.extend((0..env.nodes.len()).filter(|&n| obs.link(i, n).accessible && plan.probe(env, n, task.model).is_some()).map(Some));
+            choices.extend(
+                (0..env.nodes.len())
+                    .filter(|&n| obs.link(i, n).accessible && plan.probe(env, n, task.model).is_some())
+                    .map(Some),
+            );
             let pick = *choices.choose(&mut self.rng).expect("local is always a choice");
             let action = match pick {
                 None => Action::Local,

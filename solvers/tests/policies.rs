@@ -67,21 +67,32 @@ fn nearest_splits_units_evenly_at_cut_zero_on_the_strongest_node() {
             if let Action::Offload { node, cut, .. } = *a {
                 offloads += 1;
                 assert_eq!(cut, 0);
-                let best = (0..obs.nodes).filter(|&n| obs.link(i, n).accessible).max_by(|&a, &b| obs.link(i, a).snr_db.total_cmp(&obs.link(i, b).snr_db)).unwrap();
+                let best = (0..obs.nodes)
+                    .filter(|&n| obs.link(i, n).accessible)
+                    .max_by(|&a, &b| obs.link(i, a).snr_db.total_cmp(&obs.link(i, b).snr_db))
+                    .unwrap();
                 assert_eq!(node, best);
                 per_node[node] += 1;
             }
         }
         // All offloads at a node get the same levels: the even share rounded down to a level.
         for n in 0..per_node.len() {
-            let levels: Vec<(u32, u32)> = d.actions.iter().filter_map(|a| match *a {
-                Action::Offload { node, rb, cu, .. } if node == n => Some((rb, cu)),
-                _ => None,
-            }).collect();
+            let levels: Vec<(u32, u32)> = d
+                .actions
+                .iter()
+                .filter_map(|a| match *a {
+                    Action::Offload { node, rb, cu, .. } if node == n => Some((rb, cu)),
+                    _ => None,
+                })
+                .collect();
             if let Some(&(rb, cu)) = levels.first() {
                 assert!(levels.iter().all(|&l| l == (rb, cu)));
                 let k = levels.len() as u32;
-                assert!(rb <= (20 / k).max(1) && cu <= (8 / k).max(1), "node {n}: {k} tasks get rb {rb} cu {cu}");
+                let node = &world.env.nodes[n];
+                assert!(
+                    rb <= (node.rb_units / k).max(1) && cu <= (node.cu_units / k).max(1),
+                    "node {n}: {k} tasks get rb {rb} cu {cu}"
+                );
             }
         }
         sim.step(&obs, &d).unwrap();

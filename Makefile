@@ -1,0 +1,40 @@
+# edgebench: thin wrappers around cargo and the edgebench binary.
+SHELL := /bin/bash
+CARGO ?= cargo
+BIN := target/release/edgebench
+# libtorch for the `dppo` feature (issue 5) lives in the project venv.
+export LIBTORCH := $(CURDIR)/.venv/lib/python3.11/site-packages/torch
+export LD_LIBRARY_PATH := $(LIBTORCH)/lib:$(LD_LIBRARY_PATH)
+
+.PHONY: help setup build bench test microbench fmt lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+setup: ## Install what the build needs (apt: cmake, libclang-dev; .venv with torch 2.13.0); idempotent
+	@bash scripts/setup.sh
+
+build: setup ## Release build of the workspace
+	$(CARGO) build --release --locked --workspace
+
+bench: build ## Run the default scenario, every policy, seeds 1,2,3, into results/bench and print the summary
+	$(BIN) run --scenario default --seeds 1,2,3 --out results/bench
+	@echo
+	@cat results/bench/summary.md
+
+test: setup ## Run every test of the workspace (release profile, shared with bench)
+	$(CARGO) test --release --locked --workspace
+
+microbench: setup ## Criterion micro-benchmarks (sim_step)
+	$(CARGO) bench --locked -p harness --bench sim_step
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+lint: ## cargo fmt --check and clippy
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+
+clean: ## Remove build output and results
+	$(CARGO) clean
+	rm -rf results
