@@ -1,0 +1,271 @@
+//! End-to-end tests of the `edgebench` binary and of the run harness.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use harness::frames::read_parquet;
+use harness::run::{execute, Plan};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_edgebench"))
+}
+
+fn edgebench(args: &[&str]) -> Output {
+    bin().args(args).output().expect("edgebench runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn run_tiny(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", "--scenario", "tiny", "--seeds", "1,2", "--quiet", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    edgebench(&args)
+}
+
+/// Folder entries, hidden ones included (a staging folder must not survive).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn run_writes_the_results_set() {
+    let d = tmp();
+    let out = d.path().join("res");
+    let o = run_tiny(&out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(entries(&out), ["manifest.json", "slots.parquet", "summary.csv", "summary.md", "summary.parquet", "tasks.parquet"]);
+    assert_eq!(entries(d.path()), ["res"], "no staging folder left");
+
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let required = "scenario, policy, seed, tasks, mean_delay_ms, p95_delay_ms, interruption_rate, interruption_events_per_100, mean_interruption_len, rb_util, cu_util, cache_util, backhaul_gb, handovers_per_min, cost, decision_ms_mean, decision_ms_p95";
+    for col in required.split(", ") {
+        assert!(header.contains(&col), "summary.csv lacks {col}: {header:?}");
+    }
+    // One row per (policy, seed): 4 policies × 2 seeds.
+    assert_eq!(csv.lines().count(), 1 + 4 * 2);
+
+    let tasks = read_parquet(&out.join("tasks.parquet")).unwrap();
+    for col in ["scenario", "policy", "seed", "slot", "terminal", "decision", "node", "cut", "rb", "cu", "device_ms", "uplink_ms", "edge_ms", "cold_ms", "handover_ms", "delay_ms", "deadline_ms", "met", "interrupted", "reason", "cost"] {
+        assert!(tasks.column(col).is_ok(), "tasks.parquet lacks {col}");
+    }
+    // tiny: 6 terminals always active, 30 slots, 4 policies, 2 seeds.
+    assert_eq!(tasks.height(), 6 * 30 * 4 * 2);
+    let slots = read_parquet(&out.join("slots.parquet")).unwrap();
+    assert_eq!(slots.height(), 30 * 4 * 2);
+    assert!(slots.column("decision_ms").is_ok() && slots.column("rb_util").is_ok());
+
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    for key in ["edgebench_version", "git_revision", "config_toml", "config_hash_sha256", "seeds", "policies", "started_at", "finished_at"] {
+        assert!(!m[key].is_null(), "manifest lacks {key}");
+    }
+    assert_eq!(m["seeds"], serde_json::json!([1, 2]));
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("| greedy |") && md.contains("| nearest |"));
+}
+
+/// Drop the wall-clock columns (decision times) from summary.csv.
+fn without_timing(csv: &str) -> Vec<String> {
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !header[i].starts_with("decision_ms")).collect();
+    csv.lines().map(|l| {
+        let f: Vec<&str> = l.split(',').collect();
+        keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(",")
+    }).collect()
+}
+
+#[test]
+fn same_command_same_results_whatever_the_thread_count() {
+    let d = tmp();
+    let runs: Vec<PathBuf> = ["1", "2", "4"].iter().map(|t| {
+        let out = d.path().join(format!("t{t}"));
+        let o = run_tiny(&out, &["--threads", t]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out
+    }).collect();
+    let csv0 = without_timing(&std::fs::read_to_string(runs[0].join("summary.csv")).unwrap());
+    let tasks0 = read_parquet(&runs[0].join("tasks.parquet")).unwrap();
+    let bytes0 = std::fs::read(runs[0].join("tasks.parquet")).unwrap();
+    for r in &runs[1..] {
+        assert_eq!(csv0, without_timing(&std::fs::read_to_string(r.join("summary.csv")).unwrap()));
+        let t = read_parquet(&r.join("tasks.parquet")).unwrap();
+        assert!(tasks0.equals_missing(&t), "tasks.parquet differs for {}", r.display());
+        assert_eq!(bytes0, std::fs::read(r.join("tasks.parquet")).unwrap(), "tasks.parquet bytes differ");
+    }
+}
+
+#[test]
+fn every_policy_sees_the_same_trace_channel_and_tasks() {
+    let plan = Plan {
+        scenario: scenarios::presets::preset("tiny").unwrap(),
+        policies: solvers::available().iter().map(|s| s.to_string()).collect(),
+        seeds: vec![3, 4],
+    };
+    let runs = execute(&plan, false).unwrap();
+    for seed in [3, 4] {
+        let of_seed: Vec<_> = runs.iter().filter(|r| r.seed == seed).collect();
+        assert_eq!(of_seed.len(), plan.policies.len());
+        let a = &of_seed[0].tasks;
+        for r in &of_seed[1..] {
+            let b = &r.tasks;
+            assert_eq!(a.slot, b.slot);
+            assert_eq!(a.terminal, b.terminal);
+            assert_eq!(a.model, b.model);
+            assert_eq!(a.x_m, b.x_m, "positions differ between {} and {}", of_seed[0].policy, r.policy);
+            assert_eq!(a.y_m, b.y_m);
+            assert_eq!(a.input_bytes, b.input_bytes);
+            assert_eq!(a.deadline_ms, b.deadline_ms);
+            assert_eq!(a.best_snr_db, b.best_snr_db, "channel differs");
+        }
+    }
+    // Different seeds do give different traces.
+    let s3 = &runs.iter().find(|r| r.seed == 3).unwrap().tasks;
+    let s4 = &runs.iter().find(|r| r.seed == 4).unwrap().tasks;
+    assert_ne!(s3.x_m, s4.x_m);
+}
+
+#[test]
+fn default_preset_discriminates_between_nearest_and_greedy() {
+    let plan = Plan {
+        scenario: scenarios::presets::preset("default").unwrap(),
+        policies: vec!["nearest".into(), "greedy".into()],
+        seeds: vec![1, 2, 3],
+    };
+    let runs = execute(&plan, false).unwrap();
+    let get = |p: &str, s: u64| runs.iter().find(|r| r.policy == p && r.seed == s).unwrap().summary.clone();
+    let (mut nearest_cost, mut greedy_cost) = (0.0, 0.0);
+    for seed in [1, 2, 3] {
+        let n = get("nearest", seed);
+        let g = get("greedy", seed);
+        assert!((0.05..=0.40).contains(&n.interruption_rate), "seed {seed}: nearest interruption {}", n.interruption_rate);
+        assert!(g.cost <= 0.9 * n.cost, "seed {seed}: greedy {} vs nearest {}", g.cost, n.cost);
+        nearest_cost += n.cost;
+        greedy_cost += g.cost;
+    }
+    assert!(greedy_cost <= 0.9 * nearest_cost);
+}
+
+#[test]
+fn scenario_list_and_show_round_trip() {
+    let o = edgebench(&["scenario", "list"]);
+    assert!(o.status.success());
+    let list = String::from_utf8_lossy(&o.stdout);
+    for p in ["tiny", "default", "dense"] {
+        assert!(list.lines().any(|l| l.starts_with(p)), "{list}");
+    }
+    let o = edgebench(&["scenario", "show", "default"]);
+    assert!(o.status.success());
+    let d = tmp();
+    let file = d.path().join("mine.toml");
+    std::fs::write(&file, &o.stdout).unwrap();
+    // The shown config is accepted back and resolves to the same config (same hash).
+    let again = edgebench(&["scenario", "show", file.to_str().unwrap()]);
+    assert_eq!(o.stdout, again.stdout);
+    let out = d.path().join("r");
+    let r = edgebench(&["run", "--scenario", file.to_str().unwrap(), "--slots", "5", "--seeds", "1", "--policies", "nearest", "--quiet", "--out", out.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", stderr(&r));
+}
+
+/// Runs `edgebench run` on a scenario file with `text` and checks the exit
+/// code 2, a one-line message naming `must_name`, and that nothing was written.
+fn assert_bad_scenario(text: Option<&str>, scenario_arg: Option<&str>, must_name: &[&str]) {
+    let d = tmp();
+    let file = d.path().join("bad.toml");
+    if let Some(t) = text {
+        std::fs::write(&file, t).unwrap();
+    }
+    let arg = scenario_arg.map(String::from).unwrap_or_else(|| file.to_str().unwrap().to_string());
+    let out = d.path().join("res");
+    let o = edgebench(&["run", "--scenario", &arg, "--quiet", "--out", out.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{arg}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for m in must_name {
+        assert!(err.contains(m), "message should name `{m}`: {err}");
+    }
+    let left: Vec<String> = entries(d.path()).into_iter().filter(|e| e != "bad.toml" && e != "dir.toml").collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn bad_scenario_input_exits_2_with_one_line_naming_file_and_field() {
+    assert_bad_scenario(Some("slots = = 3\n"), None, &["bad.toml", "line 1"]);
+    assert_bad_scenario(Some("slots = 10\n[nodes]\nfoo = 1\n"), None, &["bad.toml", "line 3", "foo"]);
+    assert_bad_scenario(Some("slot_s = nan\n"), None, &["bad.toml", "slot_s", "NaN"]);
+    assert_bad_scenario(Some("[nodes]\ncache_mib = -1.0\n"), None, &["bad.toml", "nodes.cache_mib"]);
+    assert_bad_scenario(Some("[terminals]\ndeadline_ms = [150.0, -1.0]\n"), None, &["bad.toml", "terminals.deadline_ms[1]"]);
+    assert_bad_scenario(Some("[catalogue]\nmodels = [\"ResNet-18\", \"GoogLeNet\"]\n"), None, &["bad.toml", "catalogue.models", "GoogLeNet"]);
+    assert_bad_scenario(Some("[nodes]\ncount = 0\n"), None, &["bad.toml", "nodes.count"]);
+    assert_bad_scenario(Some("[nodes]\nplacement = \"sites\"\nsites_file = \"missing.csv\"\n"), None, &["missing.csv"]);
+    assert_bad_scenario(Some("\u{0}\u{ff}\u{fe}"), None, &["bad.toml"]);
+    assert_bad_scenario(None, Some("no-such-preset"), &["no-such-preset", "default"]);
+    assert_bad_scenario(None, Some("/nonexistent/x.toml"), &["/nonexistent/x.toml", "cannot read"]);
+    // A folder where a file is expected is unreadable as a scenario.
+    let d = tmp();
+    let dir = d.path().join("dir.toml");
+    std::fs::create_dir(&dir).unwrap();
+    assert_bad_scenario(None, Some(dir.to_str().unwrap()), &["dir.toml"]);
+}
+
+#[test]
+fn bad_cli_values_exit_2() {
+    let d = tmp();
+    let out = d.path().join("res");
+    let o = out.to_str().unwrap();
+    for (args, must) in [
+        (vec!["--slots", "0"], "--slots"),
+        (vec!["--terminals", "0"], "--terminals"),
+        (vec!["--policies", "nearest,oracle"], "oracle"),
+        (vec!["--policies", "greedy,greedy"], "twice"),
+        (vec!["--seeds", "1,1"], "twice"),
+        (vec!["--seeds", "one"], "one"),
+        (vec!["--threads", "0"], "--threads"),
+    ] {
+        let mut full = vec!["run", "--scenario", "tiny", "--quiet", "--out", o];
+        full.extend(args.iter());
+        let r = edgebench(&full);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
+        assert!(stderr(&r).contains(must), "{args:?}: {}", stderr(&r));
+        assert!(!out.exists());
+    }
+    // A file where the results folder should go is bad input too.
+    std::fs::write(&out, "x").unwrap();
+    let r = edgebench(&["run", "--scenario", "tiny", "--quiet", "--out", o]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+}
+
+#[test]
+fn an_interrupted_run_leaves_no_results_folder() {
+    let d = tmp();
+    let out = d.path().join("res");
+    let mut child = bin()
+        .args(["run", "--scenario", "default", "--slots", "200000", "--seeds", "1", "--policies", "greedy", "--quiet", "--out", out.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "a killed run must not leave {}", out.display());
+}
+
+#[test]
+fn a_new_run_replaces_an_old_results_folder() {
+    let d = tmp();
+    let out = d.path().join("res");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("stale.txt"), "old").unwrap();
+    let o = run_tiny(&out, &["--policies", "local"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!out.join("stale.txt").exists());
+    assert!(out.join("summary.csv").exists());
+    assert_eq!(entries(d.path()), ["res"]);
+}
