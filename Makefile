@@ -6,7 +6,7 @@ BIN := target/release/edgebench
 export LIBTORCH := $(CURDIR)/.venv/lib/python3.11/site-packages/torch
 export LD_LIBRARY_PATH := $(LIBTORCH)/lib:$(LD_LIBRARY_PATH)
 
-.PHONY: help setup build bench test microbench fmt lint clean
+.PHONY: help setup build bench test microbench speedcheck fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -15,7 +15,7 @@ setup: ## Install what the build needs (apt: cmake, libclang-dev; .venv with tor
 	@bash scripts/setup.sh
 
 build: setup ## Release build of the workspace
-	$(CARGO) build --release --locked --workspace
+	$(CARGO) build --release --locked --workspace --all-targets
 
 bench: build ## Run the default scenario, every policy, seeds 1,2,3, into results/bench and print the summary
 	$(BIN) run --scenario default --seeds 1,2,3 --out results/bench
@@ -38,3 +38,6 @@ lint: ## cargo fmt --check and clippy
 clean: ## Remove build output and results
 	$(CARGO) clean
 	rm -rf results
+
+speedcheck: build ## Time `edgebench run` with nearest on 13 nodes, 30 terminals, 10,000 slots (target: < 3 s)
+	@time $(BIN) run --scenario harness/benches/speed-13n.toml --policies nearest --seeds 1 --slots 10000 --quiet --out results/speedcheck

@@ -30,7 +30,8 @@ fn run_tiny(out: &Path, extra: &[&str]) -> Output {
 
 /// Folder entries, hidden ones included (a staging folder must not survive).
 fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
     v.sort();
     v
 }
@@ -41,7 +42,10 @@ fn run_writes_the_results_set() {
     let out = d.path().join("res");
     let o = run_tiny(&out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(entries(&out), ["manifest.json", "slots.parquet", "summary.csv", "summary.md", "summary.parquet", "tasks.parquet"]);
+    assert_eq!(
+        entries(&out),
+        ["manifest.json", "slots.parquet", "summary.csv", "summary.md", "summary.parquet", "tasks.parquet"]
+    );
     assert_eq!(entries(d.path()), ["res"], "no staging folder left");
 
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
@@ -54,7 +58,29 @@ fn run_writes_the_results_set() {
     assert_eq!(csv.lines().count(), 1 + 4 * 2);
 
     let tasks = read_parquet(&out.join("tasks.parquet")).unwrap();
-    for col in ["scenario", "policy", "seed", "slot", "terminal", "decision", "node", "cut", "rb", "cu", "device_ms", "uplink_ms", "edge_ms", "cold_ms", "handover_ms", "delay_ms", "deadline_ms", "met", "interrupted", "reason", "cost"] {
+    for col in [
+        "scenario",
+        "policy",
+        "seed",
+        "slot",
+        "terminal",
+        "decision",
+        "node",
+        "cut",
+        "rb",
+        "cu",
+        "device_ms",
+        "uplink_ms",
+        "edge_ms",
+        "cold_ms",
+        "handover_ms",
+        "delay_ms",
+        "deadline_ms",
+        "met",
+        "interrupted",
+        "reason",
+        "cost",
+    ] {
         assert!(tasks.column(col).is_ok(), "tasks.parquet lacks {col}");
     }
     // tiny: 6 terminals always active, 30 slots, 4 policies, 2 seeds.
@@ -63,8 +89,18 @@ fn run_writes_the_results_set() {
     assert_eq!(slots.height(), 30 * 4 * 2);
     assert!(slots.column("decision_ms").is_ok() && slots.column("rb_util").is_ok());
 
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    for key in ["edgebench_version", "git_revision", "config_toml", "config_hash_sha256", "seeds", "policies", "started_at", "finished_at"] {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    for key in [
+        "edgebench_version",
+        "git_revision",
+        "config_toml",
+        "config_hash_sha256",
+        "seeds",
+        "policies",
+        "started_at",
+        "finished_at",
+    ] {
         assert!(!m[key].is_null(), "manifest lacks {key}");
     }
     assert_eq!(m["seeds"], serde_json::json!([1, 2]));
@@ -76,21 +112,26 @@ fn run_writes_the_results_set() {
 fn without_timing(csv: &str) -> Vec<String> {
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let keep: Vec<usize> = (0..header.len()).filter(|&i| !header[i].starts_with("decision_ms")).collect();
-    csv.lines().map(|l| {
-        let f: Vec<&str> = l.split(',').collect();
-        keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(",")
-    }).collect()
+    csv.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(",")
+        })
+        .collect()
 }
 
 #[test]
 fn same_command_same_results_whatever_the_thread_count() {
     let d = tmp();
-    let runs: Vec<PathBuf> = ["1", "2", "4"].iter().map(|t| {
-        let out = d.path().join(format!("t{t}"));
-        let o = run_tiny(&out, &["--threads", t]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        out
-    }).collect();
+    let runs: Vec<PathBuf> = ["1", "2", "4"]
+        .iter()
+        .map(|t| {
+            let out = d.path().join(format!("t{t}"));
+            let o = run_tiny(&out, &["--threads", t]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            out
+        })
+        .collect();
     let csv0 = without_timing(&std::fs::read_to_string(runs[0].join("summary.csv")).unwrap());
     let tasks0 = read_parquet(&runs[0].join("tasks.parquet")).unwrap();
     let bytes0 = std::fs::read(runs[0].join("tasks.parquet")).unwrap();
@@ -145,7 +186,11 @@ fn default_preset_discriminates_between_nearest_and_greedy() {
     for seed in [1, 2, 3] {
         let n = get("nearest", seed);
         let g = get("greedy", seed);
-        assert!((0.05..=0.40).contains(&n.interruption_rate), "seed {seed}: nearest interruption {}", n.interruption_rate);
+        assert!(
+            (0.05..=0.40).contains(&n.interruption_rate),
+            "seed {seed}: nearest interruption {}",
+            n.interruption_rate
+        );
         assert!(g.cost <= 0.9 * n.cost, "seed {seed}: greedy {} vs nearest {}", g.cost, n.cost);
         nearest_cost += n.cost;
         greedy_cost += g.cost;
@@ -170,7 +215,20 @@ fn scenario_list_and_show_round_trip() {
     let again = edgebench(&["scenario", "show", file.to_str().unwrap()]);
     assert_eq!(o.stdout, again.stdout);
     let out = d.path().join("r");
-    let r = edgebench(&["run", "--scenario", file.to_str().unwrap(), "--slots", "5", "--seeds", "1", "--policies", "nearest", "--quiet", "--out", out.to_str().unwrap()]);
+    let r = edgebench(&[
+        "run",
+        "--scenario",
+        file.to_str().unwrap(),
+        "--slots",
+        "5",
+        "--seeds",
+        "1",
+        "--policies",
+        "nearest",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(r.status.success(), "{}", stderr(&r));
 }
 
@@ -202,8 +260,16 @@ fn bad_scenario_input_exits_2_with_one_line_naming_file_and_field() {
     assert_bad_scenario(Some("slots = 10\n[nodes]\nfoo = 1\n"), None, &["bad.toml", "line 3", "foo"]);
     assert_bad_scenario(Some("slot_s = nan\n"), None, &["bad.toml", "slot_s", "NaN"]);
     assert_bad_scenario(Some("[nodes]\ncache_mib = -1.0\n"), None, &["bad.toml", "nodes.cache_mib"]);
-    assert_bad_scenario(Some("[terminals]\ndeadline_ms = [150.0, -1.0]\n"), None, &["bad.toml", "terminals.deadline_ms[1]"]);
-    assert_bad_scenario(Some("[catalogue]\nmodels = [\"ResNet-18\", \"GoogLeNet\"]\n"), None, &["bad.toml", "catalogue.models", "GoogLeNet"]);
+    assert_bad_scenario(
+        Some("[terminals]\ndeadline_ms = [150.0, -1.0]\n"),
+        None,
+        &["bad.toml", "terminals.deadline_ms[1]"],
+    );
+    assert_bad_scenario(
+        Some("[catalogue]\nmodels = [\"ResNet-18\", \"GoogLeNet\"]\n"),
+        None,
+        &["bad.toml", "catalogue.models", "GoogLeNet"],
+    );
     assert_bad_scenario(Some("[nodes]\ncount = 0\n"), None, &["bad.toml", "nodes.count"]);
     assert_bad_scenario(Some("[nodes]\nplacement = \"sites\"\nsites_file = \"missing.csv\"\n"), None, &["missing.csv"]);
     assert_bad_scenario(Some("\u{0}\u{ff}\u{fe}"), None, &["bad.toml"]);
@@ -248,7 +314,20 @@ fn an_interrupted_run_leaves_no_results_folder() {
     let d = tmp();
     let out = d.path().join("res");
     let mut child = bin()
-        .args(["run", "--scenario", "default", "--slots", "200000", "--seeds", "1", "--policies", "greedy", "--quiet", "--out", out.to_str().unwrap()])
+        .args([
+            "run",
+            "--scenario",
+            "default",
+            "--slots",
+            "200000",
+            "--seeds",
+            "1",
+            "--policies",
+            "greedy",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));

@@ -35,32 +35,43 @@ impl Radio {
         }
     }
 
-    pub fn pathloss_db(&self, d_m: f64) -> f64 {
-        let d_km = d_m.max(MIN_DISTANCE_M) / 1000.0;
+    fn pathloss_coeffs(&self) -> (f64, f64) {
         match self.model {
-            PathLossModel::SmallCell => 140.7 + 36.7 * d_km.log10(),
-            PathLossModel::Macro => 128.1 + 37.6 * d_km.log10(),
+            PathLossModel::SmallCell => (140.7, 36.7),
+            PathLossModel::Macro => (128.1, 37.6),
         }
+    }
+
+    pub fn pathloss_db(&self, d_m: f64) -> f64 {
+        let (a, b) = self.pathloss_coeffs();
+        a + b * (d_m.max(MIN_DISTANCE_M) / 1000.0).log10()
     }
 
     /// SNR on one unit; `shadow_db` is a loss (positive = weaker).
     pub fn snr_db(&self, d_m: f64, shadow_db: f64) -> f64 {
-        self.tx_unit_dbm - self.pathloss_db(d_m) - shadow_db - self.noise_unit_dbm
+        self.snr_db_sq(d_m * d_m, shadow_db)
+    }
+
+    /// [`Self::snr_db`] from the squared distance: the hot path of `observe`
+    /// (one logarithm, no square root): `a + b log10(d/1000) = a − 3b + (b/2) log10(d²)`.
+    #[inline]
+    pub fn snr_db_sq(&self, d2_m2: f64, shadow_db: f64) -> f64 {
+        let (a, b) = self.pathloss_coeffs();
+        let pl = a - 3.0 * b + 0.5 * b * std::f64::consts::LOG10_E * d2_m2.max(MIN_DISTANCE_M * MIN_DISTANCE_M).ln();
+        self.tx_unit_dbm - pl - shadow_db - self.noise_unit_dbm
     }
 
     /// `W_unit · log2(1 + γ)`, bit/s on one unit.
+    #[inline]
     pub fn rate_per_unit_bps(&self, snr_db: f64) -> f64 {
-        self.unit_hz * (1.0 + 10f64.powf(snr_db / 10.0)).log2()
+        self.unit_hz * (1.0 + (snr_db * (std::f64::consts::LN_10 / 10.0)).exp()).log2()
     }
 
     /// Largest distance at which a link can still be accessible given the
     /// strongest shadowing gain `min_shadow_db` of a map: beyond it, skip the link.
     pub fn max_range_m(&self, min_shadow_db: f64) -> f64 {
         let pl_max = self.tx_unit_dbm - min_shadow_db - self.noise_unit_dbm - self.min_snr_db;
-        let (a, b) = match self.model {
-            PathLossModel::SmallCell => (140.7, 36.7),
-            PathLossModel::Macro => (128.1, 37.6),
-        };
+        let (a, b) = self.pathloss_coeffs();
         1000.0 * 10f64.powf((pl_max - a) / b) * (1.0 + 1e-9)
     }
 }
@@ -72,11 +83,19 @@ impl Radio {
 #[derive(Debug, Clone)]
 pub struct ShadowMap {
     cell: f64,
+    inv_cell: f64,
     nx: usize,
     ny: usize,
     values: Vec<f32>,
     min_db: f64,
+    /// Tiles of `TILE × TILE` cells: the smallest value any interpolated point
+    /// of the tile can take (the minimum over the tile's grid corners).
+    tiles_x: usize,
+    tile_min: Vec<f64>,
 }
+
+/// Tile side in cells (8 cells = 2 decorrelation distances).
+const TILE: usize = 8;
 
 impl ShadowMap {
     /// A map covering `[−cell, area + cell]` in both axes.
@@ -99,13 +118,32 @@ impl ShadowMap {
             }
         }
         let values: Vec<f32> = v.iter().map(|x| (x * sigma_db) as f32).collect();
-        let min_db = values.iter().copied().fold(f32::INFINITY, f32::min) as f64;
-        ShadowMap { cell, nx, ny, values, min_db: min_db.min(0.0) }
+        Self::from_values(cell, nx, ny, values)
+    }
+
+    fn from_values(cell: f64, nx: usize, ny: usize, values: Vec<f32>) -> ShadowMap {
+        let min_db = f64::from(values.iter().copied().fold(f32::INFINITY, f32::min)).min(0.0);
+        // Cells are indexed 0..nx-1 (a point uses the corners i, i+1 with i <= nx-2).
+        let tiles_x = (nx - 1).div_ceil(TILE);
+        let tiles_y = (ny - 1).div_ceil(TILE);
+        let mut tile_min = vec![f64::INFINITY; tiles_x * tiles_y];
+        for b in 0..tiles_y {
+            for a in 0..tiles_x {
+                let mut m = f64::INFINITY;
+                for j in b * TILE..=((b + 1) * TILE).min(ny - 1) {
+                    for i in a * TILE..=((a + 1) * TILE).min(nx - 1) {
+                        m = m.min(f64::from(values[j * nx + i]));
+                    }
+                }
+                tile_min[b * tiles_x + a] = m;
+            }
+        }
+        ShadowMap { cell, inv_cell: 1.0 / cell, nx, ny, values, min_db, tiles_x, tile_min }
     }
 
     /// A map of zeros (σ = 0, or tests).
     pub fn flat(area: [f64; 2]) -> ShadowMap {
-        ShadowMap { cell: area[0].max(area[1]).max(1.0), nx: 4, ny: 4, values: vec![0.0; 16], min_db: 0.0 }
+        Self::from_values(area[0].max(area[1]).max(1.0), 4, 4, vec![0.0; 16])
     }
 
     /// Smallest value (strongest gain), dB; never above 0.
@@ -113,17 +151,58 @@ impl ShadowMap {
         self.min_db
     }
 
+    /// Number of tiles.
+    pub fn tiles(&self) -> usize {
+        self.tile_min.len()
+    }
+
+    /// Where (x, y) falls on this map's grid (positions outside are clamped).
+    /// Maps of one world share a grid, so one `locate` serves every node.
+    #[inline]
+    pub fn locate(&self, x: f64, y: f64) -> GridPoint {
+        let fx = (x * self.inv_cell + 1.0).clamp(0.0, (self.nx - 2) as f64);
+        let fy = (y * self.inv_cell + 1.0).clamp(0.0, (self.ny - 2) as f64);
+        let (i, j) = (fx as usize, fy as usize);
+        GridPoint {
+            k: j * self.nx + i,
+            tx: fx - i as f64,
+            ty: fy - j as f64,
+            tile: (j / TILE) * self.tiles_x + i / TILE,
+        }
+    }
+
+    /// A lower bound of the shadowing anywhere in `tile`.
+    pub fn tile_min_db(&self, tile: usize) -> f64 {
+        self.tile_min[tile]
+    }
+
+    /// Same grid as `other` (so tile indices agree).
+    pub fn same_grid(&self, other: &ShadowMap) -> bool {
+        self.cell == other.cell && self.nx == other.nx && self.ny == other.ny
+    }
+
     /// Shadowing at (x, y) metres; positions outside the map are clamped to it.
     pub fn at(&self, x: f64, y: f64) -> f64 {
-        let fx = ((x / self.cell) + 1.0).clamp(0.0, (self.nx - 2) as f64);
-        let fy = ((y / self.cell) + 1.0).clamp(0.0, (self.ny - 2) as f64);
-        let (i, j) = (fx as usize, fy as usize);
-        let (tx, ty) = (fx - i as f64, fy - j as f64);
-        let v = |i: usize, j: usize| f64::from(self.values[j * self.nx + i]);
-        let top = v(i, j) * (1.0 - tx) + v(i + 1, j) * tx;
-        let bot = v(i, j + 1) * (1.0 - tx) + v(i + 1, j + 1) * tx;
-        top * (1.0 - ty) + bot * ty
+        self.at_point(&self.locate(x, y))
     }
+
+    /// Shadowing at a located point (bilinear between the four grid corners).
+    #[inline]
+    pub fn at_point(&self, p: &GridPoint) -> f64 {
+        let w = &self.values[p.k..p.k + self.nx + 2];
+        let top = f64::from(w[0]) * (1.0 - p.tx) + f64::from(w[1]) * p.tx;
+        let bot = f64::from(w[self.nx]) * (1.0 - p.tx) + f64::from(w[self.nx + 1]) * p.tx;
+        top * (1.0 - p.ty) + bot * p.ty
+    }
+}
+
+/// A position located on a shadowing grid: corner index, fractions, tile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridPoint {
+    k: usize,
+    tx: f64,
+    ty: f64,
+    pub tile: usize,
 }
 
 #[cfg(test)]
@@ -189,6 +268,12 @@ mod tests {
         }
         let rho = c / k / var;
         assert!((rho - (-1f64).exp()).abs() < 0.05, "{rho}");
+        // The tile bound holds at arbitrary points.
+        let mut r = stream(2, "points");
+        for _ in 0..10_000 {
+            let (x, y) = (rand::Rng::gen::<f64>(&mut r) * 4100.0 - 50.0, rand::Rng::gen::<f64>(&mut r) * 4100.0 - 50.0);
+            assert!(m.at(x, y) >= m.tile_min_db(m.locate(x, y).tile) - 1e-9);
+        }
         // Interpolation hits grid points exactly.
         assert!((m.at(0.0, 0.0) - f64::from(m.values[m.nx + 1])).abs() < 1e-6);
     }

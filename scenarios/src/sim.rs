@@ -455,12 +455,14 @@ pub fn observe(world: &World, state: &SimState, obs: &mut Observation) {
             vel: world.trace.velocity(t, u, world.env.slot_s),
             last_edge: state.last_edge[u],
         });
+        // Skip links that no shadowing value of this tile could make accessible.
+        let at = world.shadow[0].locate(pos[0], pos[1]);
         for (n, node) in world.env.nodes.iter().enumerate() {
-            let d = ((pos[0] - node.pos[0]).powi(2) + (pos[1] - node.pos[1]).powi(2)).sqrt();
-            obs.links.push(if d > world.max_range_m[n] {
+            let d2 = (pos[0] - node.pos[0]).powi(2) + (pos[1] - node.pos[1]).powi(2);
+            obs.links.push(if d2 > world.range2_m2[n * world.tiles + at.tile] {
                 Link { snr_db: f64::NEG_INFINITY, rate_bps: 0.0, accessible: false }
             } else {
-                let snr = world.radio.snr_db(d, world.shadow[n].at(pos[0], pos[1]));
+                let snr = world.radio.snr_db_sq(d2, world.shadow[n].at_point(&at));
                 let accessible = snr >= world.radio.min_snr_db;
                 Link {
                     snr_db: snr,

@@ -67,8 +67,10 @@ pub struct World {
     pub trace: Trace,
     pub workload: Workload,
     pub shadow: Vec<ShadowMap>,
-    /// Beyond this distance from node n no link can be accessible.
-    pub max_range_m: Vec<f64>,
+    /// Squared distance beyond which no link to node n from a point of shadowing
+    /// tile k can be accessible: `range2[n · tiles + k]` (all maps share one grid).
+    pub range2_m2: Vec<f64>,
+    pub tiles: usize,
 }
 
 impl World {
@@ -118,7 +120,12 @@ impl World {
                 }
             })
             .collect();
-        let max_range_m = shadow.iter().map(|m| radio.max_range_m(m.min_db())).collect();
+        assert!(shadow.windows(2).all(|w| w[0].same_grid(&w[1])), "one shadowing grid per world");
+        let tiles = shadow[0].tiles();
+        let range2_m2 = shadow
+            .iter()
+            .flat_map(|m| (0..tiles).map(|k| radio.max_range_m(m.tile_min_db(k).min(0.0)).powi(2)).collect::<Vec<_>>())
+            .collect();
         let workload = workload::draw(&mut stream(seed, "tasks"), &c.terminals, scenario.catalogue().len(), &trace);
         let env = Environment {
             scenario: Arc::new(scenario.clone()),
@@ -130,7 +137,7 @@ impl World {
             interruption_cost: c.cost.interruption,
             backhaul_cost_per_byte: c.cost.backhaul_per_gb / 1e9,
         };
-        World { seed, env, radio, trace, workload, shadow, max_range_m }
+        World { seed, env, radio, trace, workload, shadow, range2_m2, tiles }
     }
 
     pub fn slots(&self) -> usize {
