@@ -141,8 +141,8 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(ParquetReader::new(file)
+    ParquetReader::new(file)
         .finish()
         .map_err(anyhow::Error::from)
-        .with_context(|| format!("reading {}", path.display()))?)
+        .with_context(|| format!("reading {}", path.display()))
 }

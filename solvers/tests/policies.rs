@@ -1,6 +1,8 @@
 //! Every heuristic returns valid decisions on any world, and the heuristics
 //! behave as spec section 9 says.
 
+#![allow(clippy::field_reassign_with_default)]
+
 use proptest::prelude::*;
 
 use scenarios::sim::{Observation, Simulator};
