@@ -353,7 +353,11 @@ impl ScenarioConfig {
     /// Check every field and resolve files. `base_dir` resolves relative paths
     /// (`sites_file`, `catalogue.file`) against the scenario file's folder; when
     /// None they are resolved against the working directory.
-    pub fn validate(self, source: &str, base_dir: Option<&Path>) -> Result<Scenario, ConfigError> {
+    ///
+    /// Resolved file paths are written back as absolute paths, so that the
+    /// resolved config (`Scenario::to_toml`) works from any folder. A site file
+    /// named `builtin:NAME` is one shipped in `scenarios/data/`.
+    pub fn validate(mut self, source: &str, base_dir: Option<&Path>) -> Result<Scenario, ConfigError> {
         let bad = |field: &str, expected: &str, got: String| ConfigError::Field {
             source_name: source.to_string(),
             field: field.to_string(),
@@ -487,10 +491,12 @@ impl ScenarioConfig {
         if c.catalogue.models.is_empty() {
             return Err(bad("catalogue.models", "at least one model name", "[]".into()));
         }
+        let mut catalogue_file = c.catalogue.file.clone();
         let catalogue = if c.catalogue.file.is_empty() {
             Catalogue::builtin(&c.catalogue.models).map_err(|e| ConfigError::field(source, "catalogue.models", e))?
         } else {
             let path = resolve(base_dir, &c.catalogue.file);
+            catalogue_file = path.display().to_string();
             let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
                 path: path.display().to_string(),
                 message: format!("cannot read catalogue file (field catalogue.file of {source}): {e}"),
@@ -501,16 +507,28 @@ impl ScenarioConfig {
 
         // Placement that needs a file is resolved here, so that bad files are bad input.
         let mut area = c.area_m;
+        let mut sites_file = n.sites_file.clone();
         let site_positions = if n.placement == Placement::Sites {
             if n.sites_file.is_empty() {
                 return Err(bad("nodes.sites_file", "a site file path for placement = \"sites\"", "\"\"".into()));
             }
-            let path = resolve(base_dir, &n.sites_file);
-            let latlon = geo::read_sites_csv(&path)?;
+            let (latlon, shown) = match n.sites_file.strip_prefix("builtin:") {
+                Some(name) => {
+                    let text = geo::builtin_sites(name).ok_or_else(|| {
+                        bad("nodes.sites_file", &format!("one of {}", geo::builtin_site_names().join(", ")), format!("`{}`", n.sites_file))
+                    })?;
+                    (geo::parse_sites_csv(text, &n.sites_file)?, n.sites_file.clone())
+                }
+                None => {
+                    let path = resolve(base_dir, &n.sites_file);
+                    (geo::read_sites_csv(&path)?, path.display().to_string())
+                }
+            };
+            sites_file = shown;
             if latlon.len() < n.count {
                 return Err(bad(
                     "nodes.count",
-                    &format!("at most the {} sites of {}", latlon.len(), path.display()),
+                    &format!("at most the {} sites of {}", latlon.len(), sites_file),
                     n.count.to_string(),
                 ));
             }
@@ -533,6 +551,8 @@ impl ScenarioConfig {
                 fmt_f(r.shadowing_decorrelation_m),
             ));
         }
+        self.catalogue.file = catalogue_file;
+        self.nodes.sites_file = sites_file;
         Ok(Scenario { config: self, catalogue, site_positions, area })
     }
 }
@@ -551,12 +571,14 @@ fn check_levels(source: &str, field: &str, levels: &[u32]) -> Result<(), ConfigE
     Ok(())
 }
 
+/// A path relative to `base` (or the working directory), made absolute.
 fn resolve(base: Option<&Path>, p: &str) -> PathBuf {
     let path = PathBuf::from(p);
-    match base {
+    let joined = match base {
         Some(b) if path.is_relative() => b.join(path),
         _ => path,
-    }
+    };
+    std::path::absolute(&joined).unwrap_or(joined)
 }
 
 fn fmt_f(v: f64) -> String {

@@ -64,12 +64,31 @@ pub fn split_csv_line(line: &str) -> Vec<String> {
     out
 }
 
+/// Site files shipped with the project (`builtin:NAME` in a scenario):
+/// the EUA Melbourne CBD base stations (Lai et al., ICSOC 2018; MIT licence,
+/// see `scenarios/data/EUA-LICENSE`).
+const BUILTIN_SITES: &[(&str, &str)] = &[("eua-melbcbd-sites.csv", include_str!("../data/eua-melbcbd-sites.csv"))];
+
+pub fn builtin_sites(name: &str) -> Option<&'static str> {
+    BUILTIN_SITES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+pub fn builtin_site_names() -> Vec<String> {
+    BUILTIN_SITES.iter().map(|(n, _)| format!("builtin:{n}")).collect()
+}
+
 /// Read a site file: CSV with a header holding LATITUDE and LONGITUDE
 /// (case-insensitive; LAT/LON also accepted). Rows keep file order.
 pub fn read_sites_csv(path: &Path) -> Result<Vec<(f64, f64)>, ConfigError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::File { path: name.clone(), message: format!("cannot read site file: {e}") })?;
+    parse_sites_csv(&text, &name)
+}
+
+/// Parse site-file text; `name` is used in error messages.
+pub fn parse_sites_csv(text: &str, name: &str) -> Result<Vec<(f64, f64)>, ConfigError> {
+    let name = name.to_string();
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or_else(|| ConfigError::File {
         path: name.clone(),
@@ -140,5 +159,15 @@ mod tests {
         let e = read_sites_csv(&f).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("latitude"), "{e}");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn builtin_eua_sites_span_the_melbourne_cbd() {
+        let sites = parse_sites_csv(builtin_sites("eua-melbcbd-sites.csv").unwrap(), "eua").unwrap();
+        assert_eq!(sites.len(), 125);
+        let p = project_sites(&sites, 100.0);
+        // The CBD grid is about 2 km across; with 100 m margins the area is a few km per side.
+        assert!(p.area[0] > 1000.0 && p.area[0] < 5000.0 && p.area[1] > 1000.0 && p.area[1] < 5000.0, "{:?}", p.area);
+        assert!(p.positions.iter().all(|q| q[0] >= 100.0 - 1e-6 && q[1] >= 100.0 - 1e-6 && q[0] <= p.area[0] && q[1] <= p.area[1]));
     }
 }

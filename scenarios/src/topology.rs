@@ -79,6 +79,24 @@ mod tests {
     }
 
     #[test]
+    fn sites_placement_uses_the_projected_sites_and_their_area() {
+        let mut c = ScenarioConfig::default();
+        c.nodes.placement = Placement::Sites;
+        c.nodes.sites_file = "builtin:eua-melbcbd-sites.csv".into();
+        c.nodes.count = 20;
+        let s = c.validate("sites", None).unwrap();
+        let p = place_nodes(&s, 1);
+        assert_eq!(p.len(), 20);
+        assert_ne!(s.area(), [800.0, 800.0], "area comes from the sites");
+        assert!(p.iter().all(|q| q[0] >= 0.0 && q[1] >= 0.0 && q[0] <= s.area()[0] && q[1] <= s.area()[1]));
+        // Too many sites requested is a field error.
+        let mut c = s.config().clone();
+        c.nodes.count = 500;
+        let e = c.validate("sites", None).unwrap_err().to_string();
+        assert!(e.contains("nodes.count") && e.contains("125"), "{e}");
+    }
+
+    #[test]
     fn random_placement_is_seeded() {
         let mut c = ScenarioConfig::default();
         c.nodes.placement = Placement::Random;
