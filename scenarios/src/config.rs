@@ -478,6 +478,25 @@ impl ScenarioConfig {
         pos("mobility.block_m", m.block_m)?;
         prob("mobility.turn_prob", m.turn_prob)?;
 
+        // Size limits keep memory bounded and sums of units far from overflow.
+        if n.count > 10_000 {
+            return Err(bad("nodes.count", "at most 10000 nodes", n.count.to_string()));
+        }
+        if t.count > 1_000_000 {
+            return Err(bad("terminals.count", "at most 1000000 terminals", t.count.to_string()));
+        }
+        if (c.slots as f64) * (t.count as f64) > 1e8 {
+            return Err(bad(
+                "slots",
+                &format!("slots × terminals.count at most 1e8 (terminals.count = {})", t.count),
+                c.slots.to_string(),
+            ));
+        }
+        for (field, v) in [("nodes.rb_units", n.rb_units), ("nodes.cu_units", n.cu_units)] {
+            if v > 1_000_000 {
+                return Err(bad(field, "at most 1000000 units", v.to_string()));
+            }
+        }
         let d = &c.decision;
         check_levels(source, "decision.rb_levels", &d.rb_levels)?;
         check_levels(source, "decision.cu_levels", &d.cu_levels)?;
@@ -515,7 +534,11 @@ impl ScenarioConfig {
             let (latlon, shown) = match n.sites_file.strip_prefix("builtin:") {
                 Some(name) => {
                     let text = geo::builtin_sites(name).ok_or_else(|| {
-                        bad("nodes.sites_file", &format!("one of {}", geo::builtin_site_names().join(", ")), format!("`{}`", n.sites_file))
+                        bad(
+                            "nodes.sites_file",
+                            &format!("one of {}", geo::builtin_site_names().join(", ")),
+                            format!("`{}`", n.sites_file),
+                        )
                     })?;
                     (geo::parse_sites_csv(text, &n.sites_file)?, n.sites_file.clone())
                 }
@@ -564,6 +587,9 @@ fn check_levels(source: &str, field: &str, levels: &[u32]) -> Result<(), ConfigE
     }
     if levels.contains(&0) {
         return Err(err("expected levels >= 1, got 0"));
+    }
+    if levels.iter().any(|&l| l > 1_000_000) {
+        return Err(err("expected levels <= 1000000"));
     }
     if levels.windows(2).any(|w| w[0] >= w[1]) {
         return Err(err("expected strictly increasing levels"));
@@ -641,6 +667,9 @@ mod tests {
             ("[nodes]\ncu_gflops = nan", "nodes.cu_gflops"),
             ("[nodes]\ncache_mib = -5.0", "nodes.cache_mib"),
             ("[nodes]\nrb_units = 0", "nodes.rb_units"),
+            ("[nodes]\ncu_units = 4000000000", "nodes.cu_units"),
+            ("slots = 100000000000", "slots"),
+            ("[nodes]\ncount = 50000", "nodes.count"),
             ("[nodes]\nplacement = \"sites\"", "nodes.sites_file"),
             ("[radio]\nshadowing_sigma_db = -1.0", "radio.shadowing_sigma_db"),
             ("[terminals]\ncount = 0", "terminals.count"),

@@ -168,6 +168,9 @@ mod tests {
         let p = project_sites(&sites, 100.0);
         // The CBD grid is about 2 km across; with 100 m margins the area is a few km per side.
         assert!(p.area[0] > 1000.0 && p.area[0] < 5000.0 && p.area[1] > 1000.0 && p.area[1] < 5000.0, "{:?}", p.area);
-        assert!(p.positions.iter().all(|q| q[0] >= 100.0 - 1e-6 && q[1] >= 100.0 - 1e-6 && q[0] <= p.area[0] && q[1] <= p.area[1]));
+        assert!(p
+            .positions
+            .iter()
+            .all(|q| q[0] >= 100.0 - 1e-6 && q[1] >= 100.0 - 1e-6 && q[0] <= p.area[0] && q[1] <= p.area[1]));
     }
 }
