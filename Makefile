@@ -6,7 +6,7 @@ BIN := target/release/edgebench
 export LIBTORCH := $(CURDIR)/.venv/lib/python3.11/site-packages/torch
 export LD_LIBRARY_PATH := $(LIBTORCH)/lib:$(LD_LIBRARY_PATH)
 
-.PHONY: help setup build bench test microbench speedcheck fmt lint clean
+.PHONY: help setup build bench test traces importbench microbench speedcheck fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -24,6 +24,13 @@ bench: build ## Run the default scenario, every policy, seeds 1,2,3, into result
 
 test: setup ## Run every test of the workspace (release profile, shared with bench)
 	$(CARGO) test --release --locked --workspace
+
+traces: build ## Regenerate the sample SUMO traces in scenarios/data/traces (installs SUMO into .venv)
+	bash scripts/make-traces.sh
+
+importbench: build ## Time `edgebench trace import` on a generated SUMO FCD file of 1.2 million records (speed, peak RSS)
+	python3 scripts/gen-fcd.py 1200000 results/importbench/big.fcd.xml
+	/usr/bin/time -f "peak RSS %M KB, wall %e s" $(BIN) trace import --format sumo-fcd results/importbench/big.fcd.xml -o results/importbench/big.parquet
 
 microbench: setup ## Criterion micro-benchmarks (sim_step)
 	$(CARGO) bench --locked -p harness --bench sim_step

@@ -6,6 +6,8 @@ pub mod error;
 pub mod frames;
 pub mod run;
 pub mod staging;
+pub mod trace_cmd;
+pub mod tracefile;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,14 +26,25 @@ pub struct RunArgs {
     pub seeds: Vec<u64>,
     pub slots: Option<usize>,
     pub terminals: Option<usize>,
+    pub trace: Option<PathBuf>,
+    pub trace_format: Option<String>,
+    pub sites: Option<PathBuf>,
     pub threads: Option<usize>,
     pub out: PathBuf,
     pub progress: bool,
 }
 
+/// A preset or scenario file, with canonical Parquet traces readable too.
+pub fn resolve_scenario(spec: &str) -> Result<scenarios::Scenario, BadInput> {
+    Ok(scenarios::presets::resolve_with(spec, &tracefile::load_trace)?)
+}
+
 /// Check every input and build the plan; nothing is written yet.
 pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
-    let mut scenario = scenarios::presets::resolve(&a.scenario)?;
+    let mut scenario = resolve_scenario(&a.scenario)?;
+    if a.trace.is_some() || a.sites.is_some() {
+        scenario = with_trace_and_sites(&scenario, a)?;
+    }
     if let Some(s) = a.slots {
         if s == 0 {
             return Err(BadInput("--slots: expected a positive integer, got 0".into()));
@@ -70,6 +83,40 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
         return Err(BadInput("--threads: expected a positive integer, got 0".into()));
     }
     Ok(Plan { scenario, policies, seeds: a.seeds.clone() })
+}
+
+/// Apply `--trace`, `--trace-format` and `--sites` to a scenario.
+fn with_trace_and_sites(s: &scenarios::Scenario, a: &RunArgs) -> Result<scenarios::Scenario, BadInput> {
+    let mut c = s.config().clone();
+    let format = match a.trace_format.as_deref() {
+        None => None,
+        Some(f) => Some(
+            scenarios::trace::TraceFormat::parse(f)
+                .ok_or_else(|| BadInput(format!("--trace-format: expected sumo-fcd, bonnmotion or csv, got `{f}`")))?,
+        ),
+    };
+    let mut cached = None;
+    if let Some(path) = &a.trace {
+        let raw = tracefile::load_trace(path, format, false)?;
+        // The run covers the trace unless --slots says otherwise.
+        let (t0, t1) = raw.time_span();
+        c.slots = ((t1 - t0) / c.slot_s + 1e-9).floor() as usize + 1;
+        c.mobility.trace_file = std::path::absolute(path).unwrap_or(path.clone()).display().to_string();
+        c.mobility.trace_format = format.map(|f| f.name().to_string()).unwrap_or_default();
+        cached = Some(raw);
+    } else if a.trace_format.is_some() {
+        return Err(BadInput("--trace-format needs --trace".into()));
+    }
+    if let Some(sites) = &a.sites {
+        c.nodes.placement = scenarios::config::Placement::Sites;
+        c.nodes.sites_file = std::path::absolute(sites).unwrap_or(sites.clone()).display().to_string();
+        c.nodes.count = 0;
+    }
+    let loader = |p: &std::path::Path, f, g| match &cached {
+        Some(raw) => Ok(raw.clone()),
+        None => tracefile::load_trace(p, f, g),
+    };
+    Ok(c.validate_with("--trace/--sites", None, &loader)?)
 }
 
 /// `edgebench run`: returns the results folder.

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use harness::error::{exit_code, BadInput};
+use harness::trace_cmd::TraceAction;
 use harness::{cmd_run, RunArgs};
 
 const AFTER_HELP: &str = "\
@@ -31,6 +32,70 @@ enum Command {
     /// List or show scenarios.
     #[command(subcommand)]
     Scenario(ScenarioCmd),
+    /// Import, generate and inspect mobility traces.
+    #[command(subcommand)]
+    Trace(TraceCmd),
+}
+
+#[derive(Subcommand)]
+enum TraceCmd {
+    /// Import a trace (SUMO FCD XML, BonnMotion .movements[.gz], CSV t,id,x,y or t,id,lat,lon) into a canonical trace.
+    Import {
+        /// Input file.
+        input: PathBuf,
+        /// sumo-fcd, bonnmotion or csv [default: guessed from the content].
+        #[arg(long)]
+        format: Option<String>,
+        /// SUMO FCD written with --fcd-output.geo: x and y hold longitude and latitude.
+        #[arg(long)]
+        geo: bool,
+        /// Output: .parquet (canonical), .csv or .csv.gz.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
+    /// Generate a trace with a built-in mobility model.
+    Gen {
+        /// random-waypoint, gauss-markov or manhattan.
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        terminals: usize,
+        #[arg(long)]
+        slots: usize,
+        /// Slot length, s.
+        #[arg(long, default_value_t = 1.0)]
+        slot_s: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Area width,height in metres.
+        #[arg(long, value_delimiter = ',', default_values_t = [800.0, 800.0])]
+        area: Vec<f64>,
+        /// Speed range low,high in m/s.
+        #[arg(long, value_delimiter = ',')]
+        speed: Vec<f64>,
+        /// Random waypoint pause range low,high in s.
+        #[arg(long, value_delimiter = ',')]
+        pause: Vec<f64>,
+        /// Gauss–Markov memory α in [0, 1).
+        #[arg(long)]
+        alpha: Option<f64>,
+        /// Manhattan block length, m.
+        #[arg(long)]
+        block: Option<f64>,
+        /// Manhattan turn probability.
+        #[arg(long)]
+        turn_prob: Option<f64>,
+        /// Output: .parquet (canonical), .csv or .csv.gz.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
+    /// Terminals, duration, bounding box, speeds and presence of a trace.
+    Info {
+        file: PathBuf,
+        /// Slot length used for the presence share, s.
+        #[arg(long, default_value_t = 1.0)]
+        slot_s: f64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -50,6 +115,15 @@ struct RunCli {
     /// Override the scenario's number of terminals.
     #[arg(long)]
     terminals: Option<usize>,
+    /// Replay this trace (canonical Parquet, SUMO FCD, BonnMotion or CSV) instead of the scenario's generator.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Format of --trace: sumo-fcd, bonnmotion or csv [default: guessed].
+    #[arg(long)]
+    trace_format: Option<String>,
+    /// Place the nodes at the sites of this CSV (LATITUDE, LONGITUDE columns; needs a lat/lon trace with --trace).
+    #[arg(long)]
+    sites: Option<PathBuf>,
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -104,6 +178,9 @@ fn dispatch(cli: Cli) -> Result<()> {
                 seeds: r.seeds,
                 slots: r.slots,
                 terminals: r.terminals,
+                trace: r.trace,
+                trace_format: r.trace_format,
+                sites: r.sites,
                 threads: r.threads,
                 out: r.out,
                 progress: !r.quiet,
@@ -120,9 +197,46 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Scenario(ScenarioCmd::Show { scenario }) => {
-            let s = scenarios::presets::resolve(&scenario).map_err(BadInput::from)?;
+            let s = harness::resolve_scenario(&scenario)?;
             print!("{}", s.to_toml());
             Ok(())
+        }
+        Command::Trace(cmd) => harness::trace_cmd::run(cmd.into()),
+    }
+}
+
+impl From<TraceCmd> for TraceAction {
+    fn from(c: TraceCmd) -> Self {
+        match c {
+            TraceCmd::Import { input, format, geo, out } => TraceAction::Import { input, format, geo, out },
+            TraceCmd::Gen {
+                model,
+                terminals,
+                slots,
+                slot_s,
+                seed,
+                area,
+                speed,
+                pause,
+                alpha,
+                block,
+                turn_prob,
+                out,
+            } => TraceAction::Gen {
+                model,
+                terminals,
+                slots,
+                slot_s,
+                seed,
+                area,
+                speed,
+                pause,
+                alpha,
+                block,
+                turn_prob,
+                out,
+            },
+            TraceCmd::Info { file, slot_s } => TraceAction::Info { file, slot_s },
         }
     }
 }

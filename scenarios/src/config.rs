@@ -4,6 +4,7 @@
 //! the code runs on. Only [`ScenarioConfig::validate`] makes a `Scenario`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,6 +12,10 @@ use sha2::{Digest, Sha256};
 use crate::catalogue::Catalogue;
 use crate::error::ConfigError;
 use crate::geo;
+use crate::trace::{self, RawTrace, TraceFormat};
+
+/// Loads a trace file: (path, format or None to guess, x/y are lon/lat).
+pub type TraceLoader<'a> = dyn Fn(&Path, Option<TraceFormat>, bool) -> Result<RawTrace, ConfigError> + 'a;
 
 /// Node placement rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +151,14 @@ pub struct MobilityConfig {
     pub block_m: f64,
     /// Manhattan probability of turning at an intersection (left or right, equally).
     pub turn_prob: f64,
+    /// A trace to replay instead of the generator ("" = generate): a file
+    /// (SUMO FCD, BonnMotion, CSV; canonical Parquet through the binary) or
+    /// `builtin:NAME`. The terminal count becomes the trace's.
+    pub trace_file: String,
+    /// "sumo-fcd", "bonnmotion", "csv", or "" to guess from the content.
+    pub trace_format: String,
+    /// SUMO FCD only: x and y hold longitude and latitude (`--fcd-output.geo`).
+    pub trace_geo: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -257,6 +270,9 @@ impl Default for MobilityConfig {
             gm_direction_sigma: 0.4,
             block_m: 100.0,
             turn_prob: 0.5,
+            trace_file: String::new(),
+            trace_format: String::new(),
+            trace_geo: false,
         }
     }
 }
@@ -292,6 +308,10 @@ pub struct Scenario {
     site_positions: Option<Vec<[f64; 2]>>,
     /// Width and height actually used.
     area: [f64; 2],
+    /// Lattice spacing actually used (fitted to a trace when one is given).
+    spacing: f64,
+    /// The imported trace, shifted into the area.
+    trace: Option<Arc<RawTrace>>,
 }
 
 impl Scenario {
@@ -306,6 +326,13 @@ impl Scenario {
     }
     pub fn area(&self) -> [f64; 2] {
         self.area
+    }
+    pub fn lattice_spacing(&self) -> f64 {
+        self.spacing
+    }
+    /// The trace the scenario replays instead of its generator, if any.
+    pub fn trace(&self) -> Option<&RawTrace> {
+        self.trace.as_deref()
     }
     pub fn name(&self) -> &str {
         &self.config.name
@@ -357,7 +384,18 @@ impl ScenarioConfig {
     /// Resolved file paths are written back as absolute paths, so that the
     /// resolved config (`Scenario::to_toml`) works from any folder. A site file
     /// named `builtin:NAME` is one shipped in `scenarios/data/`.
-    pub fn validate(mut self, source: &str, base_dir: Option<&Path>) -> Result<Scenario, ConfigError> {
+    pub fn validate(self, source: &str, base_dir: Option<&Path>) -> Result<Scenario, ConfigError> {
+        self.validate_with(source, base_dir, &trace::import)
+    }
+
+    /// [`Self::validate`] with a trace loader for file formats the world model
+    /// does not read itself (the binary adds canonical Parquet traces).
+    pub fn validate_with(
+        mut self,
+        source: &str,
+        base_dir: Option<&Path>,
+        loader: &TraceLoader<'_>,
+    ) -> Result<Scenario, ConfigError> {
         let bad = |field: &str, expected: &str, got: String| ConfigError::Field {
             source_name: source.to_string(),
             field: field.to_string(),
@@ -415,8 +453,12 @@ impl ScenarioConfig {
         pos("area_m[1]", c.area_m[1])?;
 
         let n = &c.nodes;
-        if n.count == 0 {
-            return Err(bad("nodes.count", "at least one node", "0".into()));
+        if n.count == 0 && n.placement != Placement::Sites {
+            return Err(bad(
+                "nodes.count",
+                "at least one node (0 means every site, with placement = \"sites\")",
+                "0".into(),
+            ));
         }
         if matches!(n.placement, Placement::Grid | Placement::Hex) {
             pos("nodes.spacing_m", n.spacing_m)?;
@@ -524,10 +566,37 @@ impl ScenarioConfig {
                 .map_err(|e| ConfigError::field(source, "catalogue.models", e))?
         };
 
-        // Placement that needs a file is resolved here, so that bad files are bad input.
-        let mut area = c.area_m;
+        // A trace, when given, is loaded here so that a bad file is bad input.
+        let mut trace_file = m.trace_file.clone();
+        let mut raw = if m.trace_file.is_empty() {
+            None
+        } else {
+            let format = match m.trace_format.as_str() {
+                "" => None,
+                f => Some(TraceFormat::parse(f).ok_or_else(|| {
+                    bad("mobility.trace_format", "sumo-fcd, bonnmotion, csv, or \"\" to guess", format!("`{f}`"))
+                })?),
+            };
+            let raw = match m.trace_file.strip_prefix("builtin:") {
+                Some(name) => trace::builtin(name).ok_or_else(|| {
+                    bad(
+                        "mobility.trace_file",
+                        &format!("one of {}", trace::builtin_names().join(", ")),
+                        format!("`{}`", m.trace_file),
+                    )
+                })??,
+                None => {
+                    let path = resolve(base_dir, &m.trace_file);
+                    trace_file = path.display().to_string();
+                    loader(&path, format, m.trace_geo)?
+                }
+            };
+            Some(raw)
+        };
+
+        // Sites, when placed there; `nodes.count = 0` takes every site of the file.
         let mut sites_file = n.sites_file.clone();
-        let site_positions = if n.placement == Placement::Sites {
+        let latlon = if n.placement == Placement::Sites {
             if n.sites_file.is_empty() {
                 return Err(bad("nodes.sites_file", "a site file path for placement = \"sites\"", "\"\"".into()));
             }
@@ -555,18 +624,71 @@ impl ScenarioConfig {
                     n.count.to_string(),
                 ));
             }
-            let xy = geo::project_sites(&latlon[..n.count], n.site_margin_m);
-            area = xy.area;
-            Some(xy.positions)
+            let count = if n.count == 0 { latlon.len() } else { n.count };
+            Some(latlon[..count].to_vec())
         } else {
             None
         };
+
+        // The area: the config's, or fitted to the sites and the trace.
+        let mut area = c.area_m;
+        let mut site_positions = None;
+        let mut spacing = n.spacing_m;
+        let node_count = latlon.as_ref().map_or(n.count, Vec::len);
+        match (raw.as_mut(), latlon) {
+            (None, None) => {}
+            (None, Some(ll)) => {
+                let xy = geo::project_sites(&ll, n.site_margin_m);
+                area = xy.area;
+                site_positions = Some(xy.positions);
+            }
+            (Some(t), Some(ll)) => {
+                let origin = t.origin.ok_or_else(|| {
+                    bad(
+                        "mobility.trace_file",
+                        "a trace in latitude/longitude when nodes stand at sites (they must share one projection)",
+                        format!("`{trace_file}` in metres"),
+                    )
+                })?;
+                let mut pos: Vec<[f64; 2]> = ll.iter().map(|&(la, lo)| geo::project(la, lo, origin)).collect();
+                let tb = t.bbox();
+                let min_x = pos.iter().map(|p| p[0]).fold(tb[0], f64::min);
+                let min_y = pos.iter().map(|p| p[1]).fold(tb[1], f64::min);
+                let max_x = pos.iter().map(|p| p[0]).fold(tb[2], f64::max);
+                let max_y = pos.iter().map(|p| p[1]).fold(tb[3], f64::max);
+                let (dx, dy) = (n.site_margin_m - min_x, n.site_margin_m - min_y);
+                pos.iter_mut().for_each(|p| *p = [p[0] + dx, p[1] + dy]);
+                t.translate(dx, dy);
+                area = [
+                    (max_x - min_x + 2.0 * n.site_margin_m).max(1.0),
+                    (max_y - min_y + 2.0 * n.site_margin_m).max(1.0),
+                ];
+                site_positions = Some(pos);
+            }
+            (Some(t), None) => {
+                // Generated layouts are fitted to the trace's bounding box: the
+                // trace is shifted to start at the origin, the area is its box, and
+                // a lattice's spacing gives every node an equal share of it.
+                let tb = t.bbox();
+                t.translate(-tb[0], -tb[1]);
+                area = [(tb[2] - tb[0]).max(1.0), (tb[3] - tb[1]).max(1.0)];
+                spacing = (area[0] * area[1] / node_count as f64).sqrt();
+            }
+        }
+        let terminal_count = raw.as_ref().map_or(t.count, |r| r.ids.len());
+        if (c.slots as f64) * (terminal_count as f64) > 1e8 {
+            return Err(bad(
+                "slots",
+                &format!("slots × terminals ({terminal_count}) at most 1e8"),
+                c.slots.to_string(),
+            ));
+        }
         if !(area[0].is_finite() && area[1].is_finite()) || area[0] > 1e6 || area[1] > 1e6 {
             return Err(bad("area_m", "an area of at most 1000 km per side", format!("[{}, {}]", area[0], area[1])));
         }
         // Shadowing maps are gridded at a quarter of the decorrelation distance; bound their size.
         let cell = geo::shadow_cell_m(r.shadowing_decorrelation_m);
-        let cells = (area[0] / cell + 3.0) * (area[1] / cell + 3.0) * n.count as f64;
+        let cells = (area[0] / cell + 3.0) * (area[1] / cell + 3.0) * node_count as f64;
         if cells > 2e8 {
             return Err(bad(
                 "radio.shadowing_decorrelation_m",
@@ -576,7 +698,10 @@ impl ScenarioConfig {
         }
         self.catalogue.file = catalogue_file;
         self.nodes.sites_file = sites_file;
-        Ok(Scenario { config: self, catalogue, site_positions, area })
+        self.nodes.count = node_count;
+        self.terminals.count = terminal_count;
+        self.mobility.trace_file = trace_file;
+        Ok(Scenario { config: self, catalogue, site_positions, area, spacing, trace: raw.map(Arc::new) })
     }
 }
 

@@ -15,6 +15,7 @@ pub mod radio;
 pub mod rng;
 pub mod sim;
 pub mod topology;
+pub mod trace;
 pub mod workload;
 pub mod world;
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::config::{Scenario, ScenarioConfig};
+use crate::config::{Scenario, ScenarioConfig, TraceLoader};
 use crate::error::ConfigError;
 
 /// (name, TOML text).
@@ -11,6 +11,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("tiny", include_str!("../presets/tiny.toml")),
     ("default", include_str!("../presets/default.toml")),
     ("dense", include_str!("../presets/dense.toml")),
+    ("vehicular", include_str!("../presets/vehicular.toml")),
+    ("melbourne", include_str!("../presets/melbourne.toml")),
 ];
 
 pub fn names() -> Vec<&'static str> {
@@ -28,14 +30,23 @@ pub fn preset(name: &str) -> Result<Scenario, ConfigError> {
 
 /// A preset name, or a path to a TOML file (anything with a `/` or ending in `.toml`).
 pub fn resolve(spec: &str) -> Result<Scenario, ConfigError> {
+    resolve_with(spec, &crate::trace::import)
+}
+
+/// [`resolve`] with a trace loader for formats this crate does not read.
+pub fn resolve_with(spec: &str, loader: &TraceLoader<'_>) -> Result<Scenario, ConfigError> {
     if spec.contains('/') || spec.ends_with(".toml") || Path::new(spec).is_file() {
-        load_file(Path::new(spec))
+        load_file_with(Path::new(spec), loader)
     } else {
         preset(spec)
     }
 }
 
 pub fn load_file(path: &Path) -> Result<Scenario, ConfigError> {
+    load_file_with(path, &crate::trace::import)
+}
+
+pub fn load_file_with(path: &Path, loader: &TraceLoader<'_>) -> Result<Scenario, ConfigError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| ConfigError::File { path: name.clone(), message: format!("cannot read scenario file: {e}") })?;
@@ -43,7 +54,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ConfigError> {
         path: name.clone(),
         message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
     })?;
-    ScenarioConfig::from_toml_str(&text, &name)?.validate(&name, path.parent())
+    ScenarioConfig::from_toml_str(&text, &name)?.validate_with(&name, path.parent(), loader)
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ pub fn place_nodes(scenario: &Scenario, seed: u64) -> Vec<[f64; 2]> {
             let mut rng = stream(seed, "topology");
             (0..n).map(|_| [rng.gen::<f64>() * area[0], rng.gen::<f64>() * area[1]]).collect()
         }
-        Placement::Grid => nearest_lattice(n, centre, c.nodes.spacing_m, [1.0, 0.0], [0.0, 1.0]),
+        Placement::Grid => nearest_lattice(n, centre, scenario.lattice_spacing(), [1.0, 0.0], [0.0, 1.0]),
         Placement::Hex => {
-            let s = c.nodes.spacing_m;
+            let s = scenario.lattice_spacing();
             nearest_lattice(n, centre, s, [1.0, 0.0], [0.5, 3f64.sqrt() / 2.0])
         }
     }

@@ -77,6 +77,9 @@ impl World {
     /// Build the world of `scenario` under `seed` with its own mobility generator.
     pub fn build(scenario: &Scenario, seed: u64) -> World {
         let c = scenario.config();
+        if let Some(raw) = scenario.trace() {
+            return Self::with_trace(scenario, seed, raw.resample(c.slot_s, Some(c.slots)));
+        }
         let trace = mobility::generate(
             &mut stream(seed, "mobility"),
             &c.mobility,

@@ -1,0 +1,254 @@
+//! Canonical trace files (Parquet: terminal, id, t_s, x_m, y_m, origin_lat,
+//! origin_lon) and CSV export; `edgebench trace import|gen|info`.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use polars::prelude::*;
+
+use scenarios::config::{MobilityModel, ScenarioConfig};
+use scenarios::trace::{self, RawRecord, RawTrace, TraceFormat};
+use scenarios::ConfigError;
+
+use crate::error::BadInput;
+
+fn is_parquet(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"PAR1"
+}
+
+/// Load any trace: canonical Parquet, or a format `scenarios::trace` reads.
+pub fn load_trace(path: &Path, format: Option<TraceFormat>, geo: bool) -> Result<RawTrace, ConfigError> {
+    if format.is_none() && is_parquet(path) {
+        read_parquet_trace(path)
+    } else {
+        trace::import(path, format, geo)
+    }
+}
+
+fn bad_file(path: &Path, m: impl Into<String>) -> ConfigError {
+    ConfigError::File { path: path.display().to_string(), message: m.into() }
+}
+
+pub fn read_parquet_trace(path: &Path) -> Result<RawTrace, ConfigError> {
+    let file = File::open(path).map_err(|e| bad_file(path, format!("cannot read trace: {e}")))?;
+    let df =
+        ParquetReader::new(file).finish().map_err(|e| bad_file(path, format!("not a readable Parquet file: {e}")))?;
+    let col = |name: &str, dt: &DataType| -> Result<Column, ConfigError> {
+        df.column(name)
+            .map_err(|_| {
+                bad_file(path, format!("missing column `{name}`; a canonical trace has terminal, id, t_s, x_m, y_m"))
+            })?
+            .cast(dt)
+            .map_err(|e| bad_file(path, format!("column `{name}`: {e}")))
+    };
+    let term = col("terminal", &DataType::UInt32)?;
+    let ids = col("id", &DataType::String)?;
+    let t = col("t_s", &DataType::Float64)?;
+    let x = col("x_m", &DataType::Float64)?;
+    let y = col("y_m", &DataType::Float64)?;
+    let (term, ids, t, x, y) = (
+        term.u32().expect("cast"),
+        ids.str().expect("cast"),
+        t.f64().expect("cast"),
+        x.f64().expect("cast"),
+        y.f64().expect("cast"),
+    );
+    let origin = match (df.column("origin_lat"), df.column("origin_lon")) {
+        (Ok(a), Ok(b)) => {
+            let a = a.cast(&DataType::Float64).ok().and_then(|c| c.f64().ok().and_then(|c| c.get(0)));
+            let b = b.cast(&DataType::Float64).ok().and_then(|c| c.f64().ok().and_then(|c| c.get(0)));
+            a.zip(b)
+        }
+        _ => None,
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut records = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let row_err = |m: &str| ConfigError::Line {
+            path: path.display().to_string(),
+            line: i + 1,
+            message: format!("row {}: {m}", i + 1),
+        };
+        let k = term.get(i).ok_or_else(|| row_err("terminal is null"))?;
+        let (tt, xx, yy) = (t.get(i).unwrap_or(f64::NAN), x.get(i).unwrap_or(f64::NAN), y.get(i).unwrap_or(f64::NAN));
+        if !tt.is_finite()
+            || !xx.is_finite()
+            || !yy.is_finite()
+            || xx.abs() > trace::MAX_COORD_M
+            || yy.abs() > trace::MAX_COORD_M
+        {
+            return Err(row_err("t_s, x_m and y_m must be finite and within ±1e7"));
+        }
+        if k as usize >= names.len() {
+            if k as usize > names.len() {
+                return Err(row_err("terminals must be numbered 0, 1, 2, ... in order"));
+            }
+            names.push(ids.get(i).unwrap_or("").to_string());
+        }
+        records.push(RawRecord { terminal: k, t: tt, x: xx, y: yy });
+    }
+    if records.is_empty() {
+        return Err(bad_file(path, "no trace records"));
+    }
+    records.sort_by(|a, b| a.terminal.cmp(&b.terminal).then(a.t.total_cmp(&b.t)));
+    Ok(RawTrace { ids: names, records, origin })
+}
+
+pub fn write_parquet_trace(raw: &RawTrace, path: &Path) -> Result<()> {
+    let n = raw.records.len();
+    let r = &raw.records;
+    let (lat, lon) = raw.origin.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+    let cols = vec![
+        Column::new("terminal".into(), r.iter().map(|r| r.terminal).collect::<Vec<_>>()),
+        Column::new("id".into(), r.iter().map(|r| raw.ids[r.terminal as usize].as_str()).collect::<Vec<_>>()),
+        Column::new("t_s".into(), r.iter().map(|r| r.t).collect::<Vec<_>>()),
+        Column::new("x_m".into(), r.iter().map(|r| r.x).collect::<Vec<_>>()),
+        Column::new("y_m".into(), r.iter().map(|r| r.y).collect::<Vec<_>>()),
+        Column::new("origin_lat".into(), vec![lat; n]),
+        Column::new("origin_lon".into(), vec![lon; n]),
+    ];
+    let mut df = DataFrame::new(n, cols)?;
+    crate::frames::write_parquet(&mut df, path)
+}
+
+/// CSV `t,id,x,y` (metres), or `t,id,lat,lon` for a trace with a geographic
+/// origin; gzipped when `gzip`. Values with 1 µm / 1e-9° precision.
+pub fn write_csv_trace(raw: &RawTrace, path: &Path, gzip: bool) -> Result<()> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w: Box<dyn Write> = if gzip {
+        Box::new(BufWriter::new(flate2::write::GzEncoder::new(file, flate2::Compression::default())))
+    } else {
+        Box::new(BufWriter::new(file))
+    };
+    match raw.origin {
+        None => {
+            writeln!(w, "t,id,x,y")?;
+            for r in &raw.records {
+                writeln!(w, "{},{},{:.6},{:.6}", r.t, raw.ids[r.terminal as usize], r.x, r.y)?;
+            }
+        }
+        Some(o) => {
+            writeln!(w, "t,id,lat,lon")?;
+            for r in &raw.records {
+                let (la, lo) = trace::unproject(r.x, r.y, o);
+                writeln!(w, "{},{},{:.10},{:.10}", r.t, raw.ids[r.terminal as usize], la, lo)?;
+            }
+        }
+    }
+    w.flush().with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Write by extension: `.parquet` canonical, `.csv` / `.csv.gz` CSV.
+pub fn write_trace(raw: &RawTrace, out: &Path) -> Result<()> {
+    let name = out.to_string_lossy();
+    // Write next to the target, then rename: no half-written trace under the final name.
+    let tmp = out.with_file_name(format!(
+        ".{}.tmp-{}",
+        out.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let res = if name.ends_with(".parquet") {
+        write_parquet_trace(raw, &tmp)
+    } else if name.ends_with(".csv") || name.ends_with(".csv.gz") {
+        write_csv_trace(raw, &tmp, name.ends_with(".gz"))
+    } else {
+        return Err(BadInput(format!("-o {name}: expected a name ending in .parquet, .csv or .csv.gz")).into());
+    };
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, out).with_context(|| format!("renaming into {}", out.display()))?;
+    Ok(())
+}
+
+/// Summary statistics of a trace (`edgebench trace info`).
+pub struct TraceInfo {
+    pub terminals: usize,
+    pub records: usize,
+    pub duration_s: f64,
+    pub bbox: [f64; 4],
+    pub speed_mean: f64,
+    pub speed_p95: f64,
+    pub present_share: f64,
+    pub slots: usize,
+}
+
+pub fn info(raw: &RawTrace, slot_s: f64) -> TraceInfo {
+    let mut speeds = Vec::new();
+    for recs in raw.by_terminal() {
+        for w in recs.windows(2) {
+            let dt = w[1].t - w[0].t;
+            if dt > 0.0 {
+                speeds.push(((w[1].x - w[0].x).powi(2) + (w[1].y - w[0].y).powi(2)).sqrt() / dt);
+            }
+        }
+    }
+    let (t0, t1) = raw.time_span();
+    let resampled = raw.resample(slot_s, None);
+    let present = resampled.present.iter().filter(|&&p| p).count() as f64;
+    TraceInfo {
+        terminals: raw.ids.len(),
+        records: raw.records.len(),
+        duration_s: t1 - t0,
+        bbox: raw.bbox(),
+        speed_mean: if speeds.is_empty() { f64::NAN } else { speeds.iter().sum::<f64>() / speeds.len() as f64 },
+        speed_p95: scenarios::metrics::percentile(&speeds, 0.95),
+        present_share: present / resampled.present.len().max(1) as f64,
+        slots: resampled.slots,
+    }
+}
+
+/// Parameters of `edgebench trace gen`.
+pub struct GenArgs {
+    pub model: MobilityModel,
+    pub terminals: usize,
+    pub slots: usize,
+    pub slot_s: f64,
+    pub seed: u64,
+    pub area: [f64; 2],
+    pub speed: Option<[f64; 2]>,
+    pub pause: Option<[f64; 2]>,
+    pub alpha: Option<f64>,
+    pub block: Option<f64>,
+    pub turn_prob: Option<f64>,
+}
+
+/// Generate a trace with a built-in model; parameters are checked like a scenario's.
+pub fn generate(a: &GenArgs) -> Result<RawTrace, BadInput> {
+    let mut c = ScenarioConfig::default();
+    c.mobility.model = a.model;
+    c.terminals.count = a.terminals;
+    c.slots = a.slots;
+    c.slot_s = a.slot_s;
+    c.area_m = a.area;
+    if let Some(v) = a.speed {
+        c.mobility.speed_mps = v;
+    }
+    if let Some(v) = a.pause {
+        c.mobility.pause_s = v;
+    }
+    if let Some(v) = a.alpha {
+        c.mobility.gm_alpha = v;
+    }
+    if let Some(v) = a.block {
+        c.mobility.block_m = v;
+    }
+    if let Some(v) = a.turn_prob {
+        c.mobility.turn_prob = v;
+    }
+    let s = c.validate("trace gen", None)?;
+    let t = scenarios::mobility::generate(
+        &mut scenarios::rng::stream(a.seed, "mobility"),
+        &s.config().mobility,
+        s.area(),
+        a.terminals,
+        a.slots,
+        a.slot_s,
+    );
+    Ok(RawTrace::from_trace(&t, a.slot_s))
+}

@@ -1,0 +1,599 @@
+//! Mobility-trace import: SUMO FCD XML, BonnMotion `.movements(.gz)`, CSV of
+//! `t,id,x,y` or `t,id,lat,lon`; all into one canonical [`RawTrace`]
+//! (terminal, time, x, y in metres), and resampling onto the slot grid.
+//!
+//! Parsers stream their input: memory grows with the records kept, not with
+//! the file. Every error names the file and the line.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use quick_xml::events::Event;
+
+use crate::error::ConfigError;
+use crate::geo::{project, EARTH_RADIUS_M};
+use crate::mobility::Trace;
+
+/// Largest coordinate accepted, metres (the local plane is a city or a region, not a planet).
+pub const MAX_COORD_M: f64 = 1e7;
+/// Largest time accepted, seconds.
+pub const MAX_TIME_S: f64 = 1e9;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceFormat {
+    SumoFcd,
+    BonnMotion,
+    Csv,
+}
+
+impl TraceFormat {
+    pub fn parse(s: &str) -> Option<TraceFormat> {
+        match s {
+            "sumo-fcd" => Some(TraceFormat::SumoFcd),
+            "bonnmotion" => Some(TraceFormat::BonnMotion),
+            "csv" => Some(TraceFormat::Csv),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceFormat::SumoFcd => "sumo-fcd",
+            TraceFormat::BonnMotion => "bonnmotion",
+            TraceFormat::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawRecord {
+    pub terminal: u32,
+    pub t: f64,
+    pub x: f64,
+    pub y: f64,
+}
+
+/// The canonical trace: records sorted by (terminal, time), positions in
+/// metres. `origin` is the (lat, lon) the plane is projected about, for traces
+/// that came in geographic coordinates (so real sites can be projected onto
+/// the same plane).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawTrace {
+    pub ids: Vec<String>,
+    pub records: Vec<RawRecord>,
+    pub origin: Option<(f64, f64)>,
+}
+
+fn line_err(path: &str, line: usize, message: impl Into<String>) -> ConfigError {
+    ConfigError::Line { path: path.to_string(), line, message: message.into() }
+}
+
+fn file_err(path: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::File { path: path.to_string(), message: message.into() }
+}
+
+/// Open a file, transparently un-gzipping it (gzip magic bytes).
+pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead>, ConfigError> {
+    let name = path.display().to_string();
+    let mut f = File::open(path).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
+    let f = File::open(path).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
+    if n == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(f))))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+    }
+}
+
+/// Guess a format from the first kilobytes of (decompressed) content.
+pub fn guess_format(head: &[u8]) -> Option<TraceFormat> {
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('<') {
+        return (t.contains("<fcd-export") || t.contains("<timestep")).then_some(TraceFormat::SumoFcd);
+    }
+    let first = t.lines().next().unwrap_or("");
+    if first.contains(',') && first.chars().any(|c| c.is_ascii_alphabetic()) {
+        return Some(TraceFormat::Csv);
+    }
+    let numeric = |l: &str| l.split_whitespace().all(|w| w.parse::<f64>().is_ok()) && l.split_whitespace().count() >= 3;
+    if !first.is_empty() && numeric(first) {
+        return Some(TraceFormat::BonnMotion);
+    }
+    None
+}
+
+/// Import a trace file. `format` None guesses it from the content.
+pub fn import(path: &Path, format: Option<TraceFormat>, geo: bool) -> Result<RawTrace, ConfigError> {
+    let name = path.display().to_string();
+    let mut reader = open_maybe_gz(path)?;
+    let format = match format {
+        Some(f) => f,
+        None => {
+            let head = reader.fill_buf().map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?.to_vec();
+            if head.is_empty() {
+                return Err(line_err(&name, 1, "empty file: no trace records"));
+            }
+            guess_format(&head).ok_or_else(|| {
+                line_err(&name, 1, "not a trace in a known format (SUMO FCD XML, BonnMotion, CSV with a t,id,x,y header); pass --format to force one")
+            })?
+        }
+    };
+    let trace = match format {
+        TraceFormat::SumoFcd => parse_sumo_fcd(reader, &name, geo),
+        TraceFormat::BonnMotion => parse_bonnmotion(reader, &name),
+        TraceFormat::Csv => parse_csv(reader, &name),
+    }?;
+    if trace.records.is_empty() {
+        return Err(line_err(&name, 1, format!("no trace records (read as {})", format.name())));
+    }
+    Ok(trace)
+}
+
+/// Collects records, maps ids to terminal numbers in order of first appearance,
+/// and checks every value.
+struct Builder {
+    ids: Vec<String>,
+    index: HashMap<String, u32>,
+    records: Vec<RawRecord>,
+    /// Records in degrees (lat, lon) waiting for projection.
+    geo: bool,
+}
+
+impl Builder {
+    fn new(geo: bool) -> Self {
+        Builder { ids: Vec::new(), index: HashMap::new(), records: Vec::new(), geo }
+    }
+
+    fn terminal(&mut self, id: &str) -> u32 {
+        if let Some(&k) = self.index.get(id) {
+            return k;
+        }
+        let k = self.ids.len() as u32;
+        self.ids.push(id.to_string());
+        self.index.insert(id.to_string(), k);
+        k
+    }
+
+    /// `a`, `b`: x and y in metres, or lat and lon in degrees when geographic.
+    fn push(&mut self, path: &str, line: usize, id: &str, t: f64, a: f64, b: f64) -> Result<(), ConfigError> {
+        if !t.is_finite() || t.abs() > MAX_TIME_S {
+            return Err(line_err(path, line, format!("time {t} is not a finite number of seconds within ±1e9")));
+        }
+        if self.geo {
+            if !a.is_finite() || a.abs() > 90.0 || !b.is_finite() || b.abs() > 180.0 {
+                return Err(line_err(
+                    path,
+                    line,
+                    format!("latitude/longitude ({a}, {b}) outside [-90, 90] × [-180, 180]"),
+                ));
+            }
+        } else if !a.is_finite() || !b.is_finite() || a.abs() > MAX_COORD_M || b.abs() > MAX_COORD_M {
+            return Err(line_err(path, line, format!("coordinate ({a}, {b}) is not finite or outside ±1e7 m")));
+        }
+        let terminal = self.terminal(id);
+        self.records.push(RawRecord { terminal, t, x: a, y: b });
+        Ok(())
+    }
+
+    fn finish(mut self) -> RawTrace {
+        let origin = if self.geo && !self.records.is_empty() {
+            let n = self.records.len() as f64;
+            let lat0 = self.records.iter().map(|r| r.x).sum::<f64>() / n;
+            let lon0 = self.records.iter().map(|r| r.y).sum::<f64>() / n;
+            for r in &mut self.records {
+                let p = project(r.x, r.y, (lat0, lon0));
+                r.x = p[0];
+                r.y = p[1];
+            }
+            Some((lat0, lon0))
+        } else {
+            None
+        };
+        // Stable sort: records of equal time keep file order (the last one wins in resampling).
+        self.records.sort_by(|a, b| a.terminal.cmp(&b.terminal).then(a.t.total_cmp(&b.t)));
+        RawTrace { ids: self.ids, records: self.records, origin }
+    }
+}
+
+fn parse_f64(raw: &str, what: &str, path: &str, line: usize) -> Result<f64, ConfigError> {
+    raw.trim().parse::<f64>().map_err(|_| line_err(path, line, format!("{what} `{}` is not a number", raw.trim())))
+}
+
+/// Line number (1-based) of a byte offset in a file (read again, only on errors).
+fn line_of_offset(path: &str, offset: u64) -> usize {
+    let Ok(mut r) = open_maybe_gz(Path::new(path)) else { return 0 };
+    let mut line = 1;
+    let mut seen = 0u64;
+    let mut buf = [0u8; 1 << 16];
+    while seen < offset {
+        let Ok(n) = r.read(&mut buf) else { break };
+        if n == 0 {
+            break;
+        }
+        let take = ((offset - seen) as usize).min(n);
+        line += buf[..take].iter().filter(|&&b| b == b'\n').count();
+        seen += n as u64;
+    }
+    line
+}
+
+/// SUMO FCD XML: `<timestep time>` holding `<vehicle>`, `<person>` and
+/// `<container>` elements with `x`, `y` (metres), or `lon`, `lat` attributes
+/// (or `x`, `y` holding lon/lat when `geo`, as `--fcd-output.geo` writes).
+pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<RawTrace, ConfigError> {
+    let mut xml = quick_xml::Reader::from_reader(reader);
+    let mut buf = Vec::with_capacity(1024);
+    let mut time: Option<f64> = None;
+    let mut b: Option<Builder> = None;
+    let mut saw_root = false;
+    let mut depth = 0usize;
+    let err_at = |pos: u64, m: String| line_err(path, line_of_offset(path, pos), m);
+    loop {
+        let pos = xml.buffer_position();
+        let ev =
+            xml.read_event_into(&mut buf).map_err(|e| err_at(xml.error_position(), format!("malformed XML: {e}")))?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_start = matches!(ev, Event::Start(_));
+                let name = e.name();
+                match name.as_ref() {
+                    b"fcd-export" => saw_root = true,
+                    b"timestep" => {
+                        let mut t = None;
+                        for a in e.attributes() {
+                            let a = a.map_err(|e| err_at(pos, format!("malformed attribute: {e}")))?;
+                            if a.key.as_ref() == b"time" {
+                                let v =
+                                    a.unescape_value().map_err(|e| err_at(pos, format!("malformed attribute: {e}")))?;
+                                t = Some(
+                                    parse_f64(&v, "timestep time", path, 0)
+                                        .map_err(|_| err_at(pos, format!("timestep time `{v}` is not a number")))?,
+                                );
+                            }
+                        }
+                        time = Some(t.ok_or_else(|| err_at(pos, "timestep without a time attribute".into()))?);
+                    }
+                    b"vehicle" | b"person" | b"container" => {
+                        let t = time.ok_or_else(|| err_at(pos, "vehicle or person outside a timestep".into()))?;
+                        let (mut id, mut x, mut y, mut lon, mut lat) = (None, None, None, None, None);
+                        for a in e.attributes() {
+                            let a = a.map_err(|e| err_at(pos, format!("malformed attribute: {e}")))?;
+                            let slot = match a.key.as_ref() {
+                                b"id" => &mut id,
+                                b"x" => &mut x,
+                                b"y" => &mut y,
+                                b"lon" => &mut lon,
+                                b"lat" => &mut lat,
+                                _ => continue,
+                            };
+                            *slot = Some(
+                                a.unescape_value()
+                                    .map_err(|e| err_at(pos, format!("malformed attribute: {e}")))?
+                                    .into_owned(),
+                            );
+                        }
+                        let id = id.ok_or_else(|| err_at(pos, "element without an id".into()))?;
+                        let num = |v: Option<String>, what: &str| -> Result<f64, ConfigError> {
+                            let v = v.ok_or_else(|| err_at(pos, format!("element `{id}` has no {what}")))?;
+                            v.trim().parse::<f64>().map_err(|_| err_at(pos, format!("{what} `{v}` is not a number")))
+                        };
+                        let (is_geo, a1, a2) = if lon.is_some() && lat.is_some() {
+                            (true, num(lat, "lat")?, num(lon, "lon")?)
+                        } else if geo {
+                            (true, num(y, "y (latitude)")?, num(x, "x (longitude)")?)
+                        } else {
+                            (false, num(x, "x")?, num(y, "y")?)
+                        };
+                        let builder = b.get_or_insert_with(|| Builder::new(is_geo));
+                        if builder.geo != is_geo {
+                            return Err(err_at(pos, "mixes geographic and metric coordinates".into()));
+                        }
+                        builder.push(path, 0, &id, t, a1, a2).map_err(|e| match e {
+                            ConfigError::Line { message, .. } => err_at(pos, message),
+                            other => other,
+                        })?;
+                    }
+                    _ => {}
+                }
+                if is_start {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => {
+                if !saw_root {
+                    return Err(line_err(path, 1, "not a SUMO FCD file: no <fcd-export> element"));
+                }
+                if depth > 0 {
+                    return Err(line_err(
+                        path,
+                        line_of_offset(path, pos),
+                        "truncated XML: the file ends inside an element",
+                    ));
+                }
+                break;
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(b.unwrap_or_else(|| Builder::new(false)).finish())
+}
+
+/// BonnMotion `.movements`: one line per node, `t1 x1 y1 t2 x2 y2 ...`.
+pub fn parse_bonnmotion(reader: impl BufRead, path: &str) -> Result<RawTrace, ConfigError> {
+    let mut b = Builder::new(false);
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| line_err(path, i + 1, format!("cannot read: {e}")))?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.is_empty() {
+            continue;
+        }
+        if words.len() % 3 != 0 {
+            return Err(line_err(path, i + 1, format!("expected triples `t x y`, got {} numbers", words.len())));
+        }
+        let id = format!("node{i}");
+        let mut last_t = f64::NEG_INFINITY;
+        for w in words.chunks(3) {
+            let t = parse_f64(w[0], "time", path, i + 1)?;
+            if t < last_t {
+                return Err(line_err(path, i + 1, format!("time {t} goes back (after {last_t})")));
+            }
+            last_t = t;
+            b.push(path, i + 1, &id, t, parse_f64(w[1], "x", path, i + 1)?, parse_f64(w[2], "y", path, i + 1)?)?;
+        }
+    }
+    Ok(b.finish())
+}
+
+/// CSV with a header: `t,id,x,y` (metres) or `t,id,lat,lon` (degrees), any
+/// column order (`time` for `t` also accepted).
+pub fn parse_csv(reader: impl BufRead, path: &str) -> Result<RawTrace, ConfigError> {
+    let mut lines = reader.lines().enumerate();
+    let header = loop {
+        match lines.next() {
+            None => return Err(line_err(path, 1, "empty file: expected a CSV header t,id,x,y or t,id,lat,lon")),
+            Some((i, l)) => {
+                let l = l.map_err(|e| line_err(path, i + 1, format!("cannot read: {e}")))?;
+                if !l.trim().is_empty() {
+                    break l;
+                }
+            }
+        }
+    };
+    let cols: Vec<String> = header
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    let find = |names: &[&str]| cols.iter().position(|c| names.contains(&c.as_str()));
+    let (it, iid) = match (find(&["t", "time"]), find(&["id"])) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Err(line_err(path, 1, format!("expected columns t and id in the header, got `{header}`"))),
+    };
+    let (ia, ib, geo) = match (find(&["x"]), find(&["y"]), find(&["lat", "latitude"]), find(&["lon", "longitude"])) {
+        (Some(x), Some(y), _, _) => (x, y, false),
+        (_, _, Some(la), Some(lo)) => (la, lo, true),
+        _ => return Err(line_err(path, 1, format!("expected columns x,y or lat,lon in the header, got `{header}`"))),
+    };
+    let mut b = Builder::new(geo);
+    let need = it.max(iid).max(ia).max(ib) + 1;
+    for (i, line) in lines {
+        let line = line.map_err(|e| line_err(path, i + 1, format!("cannot read: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() < need {
+            return Err(line_err(path, i + 1, format!("expected {} fields, got {}", cols.len(), f.len())));
+        }
+        let (wa, wb) = if geo { ("lat", "lon") } else { ("x", "y") };
+        let t = parse_f64(f[it], "t", path, i + 1)?;
+        let a = parse_f64(f[ia], wa, path, i + 1)?;
+        let bb = parse_f64(f[ib], wb, path, i + 1)?;
+        b.push(path, i + 1, f[iid].trim().trim_matches('"'), t, a, bb)?;
+    }
+    Ok(b.finish())
+}
+
+impl RawTrace {
+    /// (min x, min y, max x, max y).
+    pub fn bbox(&self) -> [f64; 4] {
+        let mut bb = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        for r in &self.records {
+            bb = [bb[0].min(r.x), bb[1].min(r.y), bb[2].max(r.x), bb[3].max(r.y)];
+        }
+        bb
+    }
+
+    pub fn time_span(&self) -> (f64, f64) {
+        self.records.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), r| (a.min(r.t), b.max(r.t)))
+    }
+
+    /// Shift every position by `(dx, dy)`.
+    pub fn translate(&mut self, dx: f64, dy: f64) {
+        for r in &mut self.records {
+            r.x += dx;
+            r.y += dy;
+        }
+    }
+
+    /// Records of each terminal (the records are sorted by terminal).
+    pub fn by_terminal(&self) -> Vec<&[RawRecord]> {
+        let mut out = vec![&self.records[0..0]; self.ids.len()];
+        let mut start = 0;
+        while start < self.records.len() {
+            let k = self.records[start].terminal;
+            let end = start + self.records[start..].iter().take_while(|r| r.terminal == k).count();
+            out[k as usize] = &self.records[start..end];
+            start = end;
+        }
+        out
+    }
+
+    /// Resample onto the slot grid `t0 + k·slot_s`, k < `slots` (`t0` = the
+    /// earliest record) by linear interpolation; a terminal is present at a
+    /// slot only between its first and last record.
+    pub fn resample(&self, slot_s: f64, slots: Option<usize>) -> Trace {
+        let (t0, t1) = self.time_span();
+        let n_slots = slots.unwrap_or(((t1 - t0) / slot_s + 1e-9).floor() as usize + 1);
+        let u_n = self.ids.len();
+        let mut pos = vec![[0.0; 2]; n_slots * u_n];
+        let mut present = vec![false; n_slots * u_n];
+        for (u, recs) in self.by_terminal().into_iter().enumerate() {
+            if recs.is_empty() {
+                continue;
+            }
+            let mut j = 0;
+            for k in 0..n_slots {
+                let t = t0 + k as f64 * slot_s;
+                if t < recs[0].t - 1e-9 {
+                    continue;
+                }
+                if t > recs[recs.len() - 1].t + 1e-9 {
+                    break;
+                }
+                // Advance to the last record at or before t.
+                while j + 1 < recs.len() && recs[j + 1].t <= t + 1e-9 {
+                    j += 1;
+                }
+                let a = recs[j];
+                let p = if j + 1 < recs.len() && recs[j + 1].t > a.t && t > a.t {
+                    let b = recs[j + 1];
+                    let f = ((t - a.t) / (b.t - a.t)).clamp(0.0, 1.0);
+                    [a.x + (b.x - a.x) * f, a.y + (b.y - a.y) * f]
+                } else {
+                    [a.x, a.y]
+                };
+                pos[k * u_n + u] = p;
+                present[k * u_n + u] = true;
+            }
+        }
+        Trace { slots: n_slots, terminals: u_n, pos, present }
+    }
+
+    /// A generated trace as canonical records at the slot times `k·slot_s`.
+    pub fn from_trace(trace: &Trace, slot_s: f64) -> RawTrace {
+        let mut records = Vec::with_capacity(trace.pos.len());
+        for u in 0..trace.terminals {
+            for k in 0..trace.slots {
+                if trace.is_present(k, u) {
+                    let p = trace.position(k, u);
+                    records.push(RawRecord { terminal: u as u32, t: k as f64 * slot_s, x: p[0], y: p[1] });
+                }
+            }
+        }
+        RawTrace { ids: (0..trace.terminals).map(|u| format!("t{u}")).collect(), records, origin: None }
+    }
+}
+
+/// Traces shipped with the project (`builtin:NAME`), made by `make traces`
+/// with SUMO (see `scripts/make-traces.sh`) and stored as gzipped CSV.
+const BUILTIN_TRACES: &[(&str, &[u8])] = &[
+    ("vehicular", include_bytes!("../data/traces/vehicular.csv.gz")),
+    ("pedestrian", include_bytes!("../data/traces/pedestrian.csv.gz")),
+];
+
+pub fn builtin_names() -> Vec<String> {
+    BUILTIN_TRACES.iter().map(|(n, _)| format!("builtin:{n}")).collect()
+}
+
+/// A shipped trace by name; None when there is none of that name.
+pub fn builtin(name: &str) -> Option<Result<RawTrace, ConfigError>> {
+    let (_, bytes) = BUILTIN_TRACES.iter().find(|(n, _)| *n == name)?;
+    let reader = BufReader::new(flate2::read::GzDecoder::new(*bytes));
+    Some(parse_csv(reader, &format!("builtin:{name}")))
+}
+
+/// Inverse of the local projection (for CSV export in degrees).
+pub fn unproject(x: f64, y: f64, origin: (f64, f64)) -> (f64, f64) {
+    let (lat0, lon0) = origin;
+    let lat = lat0 + (y / EARTH_RADIUS_M).to_degrees();
+    let lon = lon0 + (x / (EARTH_RADIUS_M * lat0.to_radians().cos())).to_degrees();
+    (lat, lon)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> Result<RawTrace, ConfigError> {
+        parse_csv(text.as_bytes(), "t.csv")
+    }
+
+    #[test]
+    fn csv_metres_and_resampling() {
+        let t = csv("t,id,x,y\n0,a,0,0\n2,a,20,10\n1,b,5,5\n").unwrap();
+        assert_eq!(t.ids, ["a", "b"]);
+        let r = t.resample(1.0, None);
+        assert_eq!(r.slots, 3);
+        assert_eq!(r.position(1, 0), [10.0, 5.0]);
+        assert!(r.is_present(0, 0) && !r.is_present(0, 1) && r.is_present(1, 1) && !r.is_present(2, 1));
+    }
+
+    #[test]
+    fn csv_lat_lon_is_projected_about_the_centroid() {
+        let t = csv("time,id,lat,lon\n0,a,-37.81,144.96\n1,a,-37.82,144.96\n").unwrap();
+        let (lat0, lon0) = t.origin.unwrap();
+        assert!((lat0 + 37.815).abs() < 1e-12 && (lon0 - 144.96).abs() < 1e-12);
+        assert!((t.records[0].y - 555.97).abs() < 0.1, "{:?}", t.records);
+        let (la, lo) = unproject(t.records[1].x, t.records[1].y, (lat0, lon0));
+        assert!((la + 37.82).abs() < 1e-9 && (lo - 144.96).abs() < 1e-9);
+    }
+
+    #[test]
+    fn csv_errors_name_the_line() {
+        for (text, line, word) in [
+            ("t,id,x,y\n0,a,1,2\n1,a,nan,2\n", 3, "not finite"),
+            ("t,id,x,y\n0,a,1,2\nabc,a,1,2\n", 3, "`abc`"),
+            ("t,id,x,y\n0,a,1e12,2\n", 2, "±1e7"),
+            ("t,id,x,y\n0,a,1\n", 2, "fields"),
+            ("a,b,c\n1,2,3\n", 1, "header"),
+        ] {
+            let e = csv(text).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("t.csv: line {line}:")) && e.contains(word), "{e}");
+        }
+    }
+
+    #[test]
+    fn bonnmotion_lines_are_nodes() {
+        let t = parse_bonnmotion("0 0 0 10 100 0\n0 5 5 10 5 5\n".as_bytes(), "m").unwrap();
+        assert_eq!(t.ids.len(), 2);
+        let r = t.resample(1.0, None);
+        assert_eq!(r.slots, 11);
+        assert_eq!(r.position(3, 0), [30.0, 0.0]);
+        let e = parse_bonnmotion("0 0 0 10 1\n".as_bytes(), "m").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn sumo_fcd_vehicles_and_persons() {
+        let xml = r#"<?xml version="1.0"?>
+<fcd-export>
+  <timestep time="0.00">
+    <vehicle id="v0" x="10.5" y="20.0" angle="0" type="car" speed="0"/>
+    <person id="p0" x="1.0" y="2.0"/>
+  </timestep>
+  <timestep time="1.00">
+    <vehicle id="v0" x="20.5" y="20.0"/>
+  </timestep>
+</fcd-export>
+"#;
+        let t = parse_sumo_fcd(xml.as_bytes(), "f.xml", false).unwrap();
+        assert_eq!(t.ids, ["v0", "p0"]);
+        assert_eq!(t.records.len(), 3);
+        assert_eq!(t.records[1], RawRecord { terminal: 0, t: 1.0, x: 20.5, y: 20.0 });
+    }
+
+    #[test]
+    fn format_guessing() {
+        assert_eq!(guess_format(b"<?xml version='1.0'?>\n<fcd-export>"), Some(TraceFormat::SumoFcd));
+        assert_eq!(guess_format(b"t,id,x,y\n"), Some(TraceFormat::Csv));
+        assert_eq!(guess_format(b"0.0 1.0 2.0 3.0 4.0 5.0\n"), Some(TraceFormat::BonnMotion));
+        assert_eq!(guess_format(b"hello world\n"), None);
+        assert_eq!(guess_format(b"<html></html>"), None);
+    }
+}
