@@ -268,7 +268,7 @@ fn bad_trace_input_exits_2_naming_file_and_line() {
     let cut = fcd[..fcd.len() / 2].rfind("<vehicle").unwrap() + 20;
     let cut_line = fcd[..cut].matches('\n').count() + 1;
     for via_run in [false, true] {
-        assert_bad_trace("truncated.fcd.xml", fcd[..cut].as_bytes(), cut_line, via_run);
+        assert_bad_trace("truncated.fcd.xml", &fcd.as_bytes()[..cut], cut_line, via_run);
         assert_bad_trace("nan.csv", b"t,id,x,y\n0,a,1,2\n1,a,NaN,2\n", 3, via_run);
         assert_bad_trace("time.csv", b"t,id,x,y\n0,a,1,2\nnoon,a,1,2\n", 3, via_run);
         assert_bad_trace("wrong.txt", b"this is not a trace\n", 1, via_run);
@@ -279,7 +279,7 @@ fn bad_trace_input_exits_2_naming_file_and_line() {
     // A whole timestep cut off at the end of the file.
     let end = fcd.rfind("</timestep>").unwrap();
     let line = fcd[..end].matches('\n').count() + 1;
-    assert_bad_trace("unclosed.fcd.xml", fcd[..end].as_bytes(), line, false);
+    assert_bad_trace("unclosed.fcd.xml", &fcd.as_bytes()[..end], line, false);
 }
 
 #[test]

@@ -332,7 +332,7 @@ pub fn parse_bonnmotion(reader: impl BufRead, path: &str) -> Result<RawTrace, Co
         if words.is_empty() {
             continue;
         }
-        if words.len() % 3 != 0 {
+        if !words.len().is_multiple_of(3) {
             return Err(line_err(path, i + 1, format!("expected triples `t x y`, got {} numbers", words.len())));
         }
         let id = format!("node{i}");
