@@ -134,6 +134,55 @@ fn vehicles_hand_over_more_often_than_pedestrians() {
 }
 
 #[test]
+fn a_parquet_trace_with_slot_override_runs_and_terminals_cannot_be_overridden() {
+    let d = tempfile::tempdir().unwrap();
+    let pq = d.path().join("t.parquet");
+    ok(edgebench(&[
+        "trace",
+        "gen",
+        "--model",
+        "gauss-markov",
+        "--terminals",
+        "7",
+        "--slots",
+        "100",
+        "-o",
+        pq.to_str().unwrap(),
+    ]));
+    let out = d.path().join("r");
+    ok(edgebench(&[
+        "run",
+        "--scenario",
+        "tiny",
+        "--trace",
+        pq.to_str().unwrap(),
+        "--slots",
+        "40",
+        "--seeds",
+        "1",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!((m["slots"].as_u64(), m["terminals"].as_u64()), (Some(40), Some(7)));
+    let o = edgebench(&[
+        "run",
+        "--scenario",
+        "tiny",
+        "--trace",
+        pq.to_str().unwrap(),
+        "--terminals",
+        "3",
+        "--quiet",
+        "--out",
+        d.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
 fn trace_info_describes_the_trace() {
     let o = ok(edgebench(&["trace", "info", repo("scenarios/data/traces/vehicular.csv.gz").to_str().unwrap()]));
     let text = String::from_utf8_lossy(&o.stdout);

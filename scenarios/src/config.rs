@@ -312,6 +312,8 @@ pub struct Scenario {
     spacing: f64,
     /// The imported trace, shifted into the area.
     trace: Option<Arc<RawTrace>>,
+    /// The same trace as loaded (before fitting), for re-validation.
+    loaded_trace: Option<Arc<RawTrace>>,
 }
 
 impl Scenario {
@@ -350,13 +352,28 @@ impl Scenario {
     pub fn with_slots(&self, slots: usize, source: &str) -> Result<Scenario, ConfigError> {
         let mut c = self.config.clone();
         c.slots = slots;
-        c.validate(source, None)
+        self.revalidate(c, source)
     }
     /// Copy with a different terminal count (CLI override), re-validated.
+    /// A scenario that replays a trace takes its terminals from the trace.
     pub fn with_terminals(&self, count: usize, source: &str) -> Result<Scenario, ConfigError> {
+        if self.trace.is_some() {
+            return Err(ConfigError::field(
+                source,
+                "terminals.count",
+                "cannot be set: the scenario replays a trace, whose terminals are used",
+            ));
+        }
         let mut c = self.config.clone();
         c.terminals.count = count;
-        c.validate(source, None)
+        self.revalidate(c, source)
+    }
+    /// Validate a changed copy of the config, reusing the loaded trace.
+    fn revalidate(&self, c: ScenarioConfig, source: &str) -> Result<Scenario, ConfigError> {
+        match &self.loaded_trace {
+            Some(t) => c.validate_with(source, None, &|_, _, _| Ok(RawTrace::clone(t))),
+            None => c.validate(source, None),
+        }
     }
 }
 
@@ -568,6 +585,7 @@ impl ScenarioConfig {
 
         // A trace, when given, is loaded here so that a bad file is bad input.
         let mut trace_file = m.trace_file.clone();
+        let mut loaded: Option<RawTrace> = None;
         let mut raw = if m.trace_file.is_empty() {
             None
         } else {
@@ -591,6 +609,7 @@ impl ScenarioConfig {
                     loader(&path, format, m.trace_geo)?
                 }
             };
+            loaded = Some(raw.clone());
             Some(raw)
         };
 
@@ -701,7 +720,15 @@ impl ScenarioConfig {
         self.nodes.count = node_count;
         self.terminals.count = terminal_count;
         self.mobility.trace_file = trace_file;
-        Ok(Scenario { config: self, catalogue, site_positions, area, spacing, trace: raw.map(Arc::new) })
+        Ok(Scenario {
+            config: self,
+            catalogue,
+            site_positions,
+            area,
+            spacing,
+            trace: raw.map(Arc::new),
+            loaded_trace: loaded.map(Arc::new),
+        })
     }
 }
 
