@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 use polars::prelude::*;
 
 use crate::run::{PolicyRun, SlotColumns, TaskColumns};
+use scenarios::metrics::percentile;
 
 fn strs(v: &[std::sync::Arc<str>]) -> Vec<&str> {
     v.iter().map(|s| s.as_ref()).collect()
@@ -66,6 +67,15 @@ pub fn slots_frame(scenario: &str, s: &SlotColumns) -> Result<DataFrame> {
         Column::new("cu_util".into(), s.cu_util.clone()),
         Column::new("cache_util".into(), s.cache_util.clone()),
         Column::new("decision_ms".into(), s.decision_ms.clone()),
+        Column::new("solver_status".into(), s.solver_status.clone()),
+        Column::new("solver_objective".into(), s.solver_objective.clone()),
+        Column::new("solver_bound".into(), s.solver_bound.clone()),
+        Column::new("solver_gap".into(), s.solver_gap.clone()),
+        Column::new("solver_build_ms".into(), s.solver_build_ms.clone()),
+        Column::new("solver_solve_ms".into(), s.solver_solve_ms.clone()),
+        Column::new("solver_vars".into(), s.solver_vars.clone()),
+        Column::new("solver_binaries".into(), s.solver_binaries.clone()),
+        Column::new("solver_rows".into(), s.solver_rows.clone()),
     ];
     Ok(DataFrame::new(n, cols)?)
 }
@@ -114,6 +124,26 @@ pub fn summary_frame(scenario: &str, runs: &[PolicyRun]) -> Result<DataFrame> {
         Column::new("cost".into(), f(&|r| r.summary.cost)),
         Column::new("decision_ms_mean".into(), f(&|r| r.summary.decision_ms_mean)),
         Column::new("decision_ms_p95".into(), f(&|r| r.summary.decision_ms_p95)),
+        Column::new(
+            "milp_optimal_share".into(),
+            runs.iter().map(|r| r.solver.as_ref().map(|s| s.optimal_share())).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "milp_max_gap".into(),
+            runs.iter().map(|r| r.solver.as_ref().map(|s| s.max_gap)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "milp_solve_ms_p50".into(),
+            runs.iter().map(|r| r.solver.as_ref().map(|s| 1e3 * percentile(&s.solve_s, 0.5))).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "milp_solve_ms_p95".into(),
+            runs.iter().map(|r| r.solver.as_ref().map(|s| 1e3 * percentile(&s.solve_s, 0.95))).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "milp_build_share".into(),
+            runs.iter().map(|r| r.solver.as_ref().map(|s| s.build_share())).collect::<Vec<_>>(),
+        ),
         Column::new("slots".into(), runs.iter().map(|r| r.summary.slots as u64).collect::<Vec<_>>()),
         Column::new("terminals".into(), runs.iter().map(|r| r.terminals as u64).collect::<Vec<_>>()),
     ];

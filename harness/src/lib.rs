@@ -29,6 +29,8 @@ pub struct RunArgs {
     pub trace: Option<PathBuf>,
     pub trace_format: Option<String>,
     pub sites: Option<PathBuf>,
+    pub milp_time_limit: f64,
+    pub milp_gap: f64,
     pub threads: Option<usize>,
     pub out: PathBuf,
     pub progress: bool,
@@ -82,7 +84,22 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
     if a.threads == Some(0) {
         return Err(BadInput("--threads: expected a positive integer, got 0".into()));
     }
-    Ok(Plan { scenario, policies, seeds: a.seeds.clone() })
+    if !(a.milp_time_limit.is_finite() && a.milp_time_limit > 0.0) {
+        return Err(BadInput(format!(
+            "--milp-time-limit: expected a positive number of seconds, got {}",
+            a.milp_time_limit
+        )));
+    }
+    if !(a.milp_gap.is_finite() && (0.0..1.0).contains(&a.milp_gap)) {
+        return Err(BadInput(format!("--milp-gap: expected a relative gap in [0, 1), got {}", a.milp_gap)));
+    }
+    #[allow(unused_mut)]
+    let mut options = solvers::PolicyOptions::default();
+    #[cfg(feature = "milp")]
+    {
+        options.milp = solvers::milp::MilpOptions { time_limit_s: a.milp_time_limit, rel_gap: a.milp_gap };
+    }
+    Ok(Plan { scenario, policies, seeds: a.seeds.clone(), options })
 }
 
 /// Apply `--trace`, `--trace-format` and `--sites` to a scenario.

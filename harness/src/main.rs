@@ -124,6 +124,12 @@ struct RunCli {
     /// Place the nodes at the sites of this CSV (LATITUDE, LONGITUDE columns; needs a lat/lon trace with --trace).
     #[arg(long)]
     sites: Option<PathBuf>,
+    /// MILP: wall-clock limit per slot, s (the incumbent is used when it is hit).
+    #[arg(long, default_value_t = 10.0)]
+    milp_time_limit: f64,
+    /// MILP: relative gap at which the solver stops.
+    #[arg(long, default_value_t = 1e-6)]
+    milp_gap: f64,
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -181,6 +187,8 @@ fn dispatch(cli: Cli) -> Result<()> {
                 trace: r.trace,
                 trace_format: r.trace_format,
                 sites: r.sites,
+                milp_time_limit: r.milp_time_limit,
+                milp_gap: r.milp_gap,
                 threads: r.threads,
                 out: r.out,
                 progress: !r.quiet,

@@ -14,6 +14,7 @@ use scenarios::metrics::MetricsAccumulator;
 use scenarios::rng::derive;
 use scenarios::sim::{Observation, Simulator};
 use scenarios::{Action, Scenario, Summary, World};
+use solvers::PolicyOptions;
 
 /// Per-task columns of one or more runs (the rows of `tasks.parquet`).
 #[derive(Debug, Default, Clone)]
@@ -60,6 +61,16 @@ pub struct SlotColumns {
     pub cu_util: Vec<f64>,
     pub cache_util: Vec<f64>,
     pub decision_ms: Vec<f64>,
+    /// Solver record (policies that solve a model; null for the others).
+    pub solver_status: Vec<Option<String>>,
+    pub solver_objective: Vec<Option<f64>>,
+    pub solver_bound: Vec<Option<f64>>,
+    pub solver_gap: Vec<Option<f64>>,
+    pub solver_build_ms: Vec<Option<f64>>,
+    pub solver_solve_ms: Vec<Option<f64>>,
+    pub solver_vars: Vec<Option<u32>>,
+    pub solver_binaries: Vec<Option<u32>>,
+    pub solver_rows: Vec<Option<u32>>,
 }
 
 /// The result of one (policy, seed) run.
@@ -71,6 +82,37 @@ pub struct PolicyRun {
     pub tasks: TaskColumns,
     pub slots: SlotColumns,
     pub summary: Summary,
+    /// For policies that solve a model: the share of slots solved to proven optimality and the worst gap.
+    pub solver: Option<SolverSummary>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SolverSummary {
+    pub slots: usize,
+    pub optimal: usize,
+    pub max_gap: f64,
+    pub solve_s: Vec<f64>,
+    pub build_s: f64,
+}
+
+impl SolverSummary {
+    fn push(&mut self, s: &scenarios::policy::SolverStats) {
+        self.slots += 1;
+        self.optimal += usize::from(s.status == "optimal");
+        // A fallback has no gap of its own: it counts as an infinite one.
+        let gap = if s.status == "fallback" { f64::INFINITY } else { s.gap };
+        self.max_gap = self.max_gap.max(gap);
+        self.solve_s.push(s.solve_s);
+        self.build_s += s.build_s;
+    }
+    /// Share of model building in build + solve time.
+    pub fn build_share(&self) -> f64 {
+        let solve: f64 = self.solve_s.iter().sum();
+        self.build_s / (self.build_s + solve).max(1e-12)
+    }
+    pub fn optimal_share(&self) -> f64 {
+        self.optimal as f64 / self.slots.max(1) as f64
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +120,7 @@ pub struct Plan {
     pub scenario: Scenario,
     pub policies: Vec<String>,
     pub seeds: Vec<u64>,
+    pub options: PolicyOptions,
 }
 
 /// The seed a policy samples with in the run of `seed` (disjoint from the world's streams).
@@ -86,9 +129,14 @@ pub fn policy_seed(seed: u64, policy: &str) -> u64 {
 }
 
 /// Run one policy through one world.
-pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBar>) -> Result<PolicyRun> {
+pub fn run_policy(
+    world: &World,
+    policy_name: &str,
+    opts: &PolicyOptions,
+    progress: Option<&ProgressBar>,
+) -> Result<PolicyRun> {
     let mut policy =
-        solvers::make(policy_name).ok_or_else(|| anyhow!("policy `{policy_name}` is not in this build"))?;
+        solvers::make_with(policy_name, opts).ok_or_else(|| anyhow!("policy `{policy_name}` is not in this build"))?;
     let env = &world.env;
     policy.reset(env, policy_seed(world.seed, policy_name));
     let name: Arc<str> = Arc::from(policy_name);
@@ -96,6 +144,7 @@ pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBa
     let mut sim = Simulator::new(world);
     let mut obs = Observation::default();
     let mut metrics = MetricsAccumulator::new(world.terminals(), env.slot_s);
+    let mut solver = SolverSummary::default();
     let mut tc = TaskColumns::default();
     let mut sc = SlotColumns::default();
     while !sim.is_done() {
@@ -151,6 +200,20 @@ pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBa
         sc.cu_util.push(outcome.cu_util);
         sc.cache_util.push(outcome.cache_util);
         sc.decision_ms.push(decision_s * 1e3);
+        let st = policy.stats();
+        let nn = |v: f64| (!v.is_nan()).then_some(v);
+        sc.solver_status.push(st.map(|s| s.status.clone()));
+        sc.solver_objective.push(st.and_then(|s| nn(s.objective)));
+        sc.solver_bound.push(st.and_then(|s| nn(s.bound)));
+        sc.solver_gap.push(st.and_then(|s| nn(s.gap)));
+        sc.solver_build_ms.push(st.map(|s| s.build_s * 1e3));
+        sc.solver_solve_ms.push(st.map(|s| s.solve_s * 1e3));
+        sc.solver_vars.push(st.map(|s| s.vars as u32));
+        sc.solver_binaries.push(st.map(|s| s.binaries as u32));
+        sc.solver_rows.push(st.map(|s| s.rows as u32));
+        if let Some(s) = st {
+            solver.push(s);
+        }
         if let Some(p) = progress {
             p.inc(1);
         }
@@ -162,6 +225,7 @@ pub fn run_policy(world: &World, policy_name: &str, progress: Option<&ProgressBa
         tasks: tc,
         slots: sc,
         summary: metrics.finish(),
+        solver: (solver.slots > 0).then_some(solver),
     })
 }
 
@@ -179,7 +243,8 @@ pub fn execute(plan: &Plan, show_progress: bool) -> Result<Vec<PolicyRun>> {
     let worlds: Vec<World> = plan.seeds.par_iter().map(|&seed| World::build(&plan.scenario, seed)).collect();
     let jobs: Vec<(usize, &str)> =
         (0..worlds.len()).flat_map(|w| plan.policies.iter().map(move |p| (w, p.as_str()))).collect();
-    let runs: Result<Vec<PolicyRun>> = jobs.par_iter().map(|&(w, p)| run_policy(&worlds[w], p, Some(&bar))).collect();
+    let runs: Result<Vec<PolicyRun>> =
+        jobs.par_iter().map(|&(w, p)| run_policy(&worlds[w], p, &plan.options, Some(&bar))).collect();
     bar.finish_and_clear();
     runs
 }
@@ -232,5 +297,16 @@ impl SlotColumns {
             ($($f:ident),*) => { $( self.$f.extend_from_slice(&o.$f); )* };
         }
         ext!(policy, seed, slot, tasks, interrupted, cost, backhaul_bytes, rb_util, cu_util, cache_util, decision_ms);
+        ext!(
+            solver_status,
+            solver_objective,
+            solver_bound,
+            solver_gap,
+            solver_build_ms,
+            solver_solve_ms,
+            solver_vars,
+            solver_binaries,
+            solver_rows
+        );
     }
 }

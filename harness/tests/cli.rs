@@ -54,8 +54,9 @@ fn run_writes_the_results_set() {
     for col in required.split(", ") {
         assert!(header.contains(&col), "summary.csv lacks {col}: {header:?}");
     }
-    // One row per (policy, seed): 4 policies × 2 seeds.
-    assert_eq!(csv.lines().count(), 1 + 4 * 2);
+    // One row per (policy, seed): every policy of the build × 2 seeds.
+    let policies = solvers::available().len();
+    assert_eq!(csv.lines().count(), 1 + policies * 2);
 
     let tasks = read_parquet(&out.join("tasks.parquet")).unwrap();
     for col in [
@@ -83,10 +84,10 @@ fn run_writes_the_results_set() {
     ] {
         assert!(tasks.column(col).is_ok(), "tasks.parquet lacks {col}");
     }
-    // tiny: 6 terminals always active, 30 slots, 4 policies, 2 seeds.
-    assert_eq!(tasks.height(), 6 * 30 * 4 * 2);
+    // tiny: 6 terminals always active, 30 slots, every policy, 2 seeds.
+    assert_eq!(tasks.height(), 6 * 30 * policies * 2);
     let slots = read_parquet(&out.join("slots.parquet")).unwrap();
-    assert_eq!(slots.height(), 30 * 4 * 2);
+    assert_eq!(slots.height(), 30 * policies * 2);
     assert!(slots.column("decision_ms").is_ok() && slots.column("rb_util").is_ok());
 
     let m: serde_json::Value =
@@ -108,10 +109,12 @@ fn run_writes_the_results_set() {
     assert!(md.contains("| greedy |") && md.contains("| nearest |"));
 }
 
-/// Drop the wall-clock columns (decision times) from summary.csv.
+/// Drop the wall-clock columns (decision and solver times) from summary.csv.
 fn without_timing(csv: &str) -> Vec<String> {
+    let timing = ["decision_ms_mean", "decision_ms_p95", "milp_solve_ms_p50", "milp_solve_ms_p95", "milp_build_share"];
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let keep: Vec<usize> = (0..header.len()).filter(|&i| !header[i].starts_with("decision_ms")).collect();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !timing.contains(&header[i])).collect();
+    assert_eq!(keep.len(), header.len() - timing.len(), "every timing column is in the header");
     csv.lines()
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
@@ -149,6 +152,7 @@ fn every_policy_sees_the_same_trace_channel_and_tasks() {
         scenario: scenarios::presets::preset("tiny").unwrap(),
         policies: solvers::available().iter().map(|s| s.to_string()).collect(),
         seeds: vec![3, 4],
+        options: Default::default(),
     };
     let runs = execute(&plan, false).unwrap();
     for seed in [3, 4] {
@@ -179,6 +183,7 @@ fn default_preset_discriminates_between_nearest_and_greedy() {
         scenario: scenarios::presets::preset("default").unwrap(),
         policies: vec!["nearest".into(), "greedy".into()],
         seeds: vec![1, 2, 3],
+        options: Default::default(),
     };
     let runs = execute(&plan, false).unwrap();
     let get = |p: &str, s: u64| runs.iter().find(|r| r.policy == p && r.seed == s).unwrap().summary.clone();

@@ -4,19 +4,39 @@
 pub mod cache_plan;
 pub mod greedy;
 pub mod local;
+#[cfg(feature = "milp")]
+pub mod milp;
 pub mod nearest;
 pub mod random;
 
 use scenarios::Policy;
 
+/// Settings of the policies that take any.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PolicyOptions {
+    #[cfg(feature = "milp")]
+    pub milp: milp::MilpOptions,
+}
+
 /// Policies this build has, in the order results list them.
 pub fn available() -> Vec<&'static str> {
-    vec!["nearest", "greedy", "local", "random"]
+    let mut v = vec!["nearest", "greedy", "local", "random"];
+    if cfg!(feature = "milp") {
+        v.insert(0, "milp");
+    }
+    v
+}
+
+/// A fresh policy by name with default settings; None when this build does not have it.
+pub fn make(name: &str) -> Option<Box<dyn Policy>> {
+    make_with(name, &PolicyOptions::default())
 }
 
 /// A fresh policy by name; None when this build does not have it.
-pub fn make(name: &str) -> Option<Box<dyn Policy>> {
+pub fn make_with(name: &str, _opts: &PolicyOptions) -> Option<Box<dyn Policy>> {
     Some(match name {
+        #[cfg(feature = "milp")]
+        "milp" => Box::new(milp::Milp::new(_opts.milp)),
         "nearest" => Box::new(nearest::Nearest::default()),
         "greedy" => Box::new(greedy::Greedy),
         "local" => Box::new(local::Local),

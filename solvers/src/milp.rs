@@ -1,0 +1,276 @@
+//! `milp`: the exact optimum of one slot's cost (spec section 7) over the
+//! decision space of section 4, solved with HiGHS through good_lp.
+//!
+//! Formulation (docs/model.md, "The MILP"): every offload option of a task,
+//! (node, cut, rb level, cu level), is a binary whose cost is a constant of the
+//! slot's starting state (its delay terms, cold start included, are fixed by
+//! the option and by whether the model is cached at the node), plus a binary
+//! for local and one for drop, exactly one per task; a binary per (node,
+//! model) for the cache set, linked to the options that use it, with storage,
+//! unit and compute capacities; the objective adds `β·s_m` for every model
+//! that enters a cache. Offload options that miss the deadline cost `ω` and
+//! use resources, so they are dominated by `drop` and left out; that leaves
+//! the optimum unchanged.
+
+use std::time::Instant;
+
+use good_lp::solvers::highs::highs;
+use good_lp::{constraint, variable, Expression, ProblemVariables, SolverModel, Variable};
+use highs::{HighsModelStatus, HighsSolutionStatus};
+
+use scenarios::policy::SolverStats;
+use scenarios::sim::{local_terms, offload_terms, task_cost};
+use scenarios::{Action, Decision, Environment, ModelId, Observation, Policy, PolicyError};
+
+use crate::greedy::Greedy;
+
+/// Solver settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MilpOptions {
+    /// Wall-clock limit per slot, s.
+    pub time_limit_s: f64,
+    /// Relative MIP gap at which HiGHS stops.
+    pub rel_gap: f64,
+}
+
+impl Default for MilpOptions {
+    fn default() -> Self {
+        MilpOptions { time_limit_s: 10.0, rel_gap: 1e-6 }
+    }
+}
+
+#[derive(Debug)]
+pub struct Milp {
+    opts: MilpOptions,
+    last: Option<SolverStats>,
+}
+
+impl Milp {
+    pub fn new(opts: MilpOptions) -> Milp {
+        Milp { opts, last: None }
+    }
+}
+
+impl Default for Milp {
+    fn default() -> Self {
+        Milp::new(MilpOptions::default())
+    }
+}
+
+/// One offload option of one task.
+#[derive(Debug, Clone, Copy)]
+struct Opt {
+    task: usize,
+    action: Action,
+}
+
+/// The model of one slot, before solving.
+pub struct SlotModel {
+    vars: ProblemVariables,
+    objective: Expression,
+    constraints: Vec<good_lp::Constraint>,
+    /// Column index of each option's binary.
+    options: Vec<(Opt, usize)>,
+    local: Vec<usize>,
+    cache: Vec<Vec<usize>>,
+    pub binaries: usize,
+}
+
+/// Build the MILP of the slot described by `obs`.
+pub fn build(env: &Environment, obs: &Observation) -> SlotModel {
+    let n_nodes = env.nodes.len();
+    let n_models = env.catalogue().len();
+    let mut vars = ProblemVariables::new();
+    let mut objective = Expression::default();
+    let mut constraints = Vec::new();
+    let mut binaries = 0;
+    // Columns are numbered in order of creation.
+    let mut bin = |vars: &mut ProblemVariables| {
+        let v = vars.add(variable().binary());
+        binaries += 1;
+        (v, binaries - 1)
+    };
+    let mut cache_cols: Vec<Vec<usize>> = Vec::with_capacity(n_nodes);
+    // Cache binaries and the download cost of models that are not cached yet.
+    let mut cache: Vec<Vec<Variable>> = Vec::with_capacity(n_nodes);
+    for n in 0..n_nodes {
+        let (mut row, mut cols) = (Vec::with_capacity(n_models), Vec::with_capacity(n_models));
+        for m in 0..n_models {
+            let (h, col) = bin(&mut vars);
+            if obs.cache_entry(n, m).is_none() {
+                objective += env.backhaul_cost_per_byte * env.model(m).weights_bytes * h;
+            }
+            row.push(h);
+            cols.push(col);
+        }
+        cache.push(row);
+        cache_cols.push(cols);
+    }
+    for (n, row) in cache.iter().enumerate() {
+        let used: Expression = row.iter().enumerate().map(|(m, &h)| env.model(m).weights_bytes * h).sum();
+        constraints.push(constraint!(used <= env.nodes[n].cache_bytes));
+    }
+    let mut options: Vec<(Opt, usize)> = Vec::new();
+    let mut local = Vec::with_capacity(obs.tasks.len());
+    let mut rb_use: Vec<Expression> = vec![Expression::default(); n_nodes];
+    let mut cu_use: Vec<Expression> = vec![Expression::default(); n_nodes];
+    for (i, task) in obs.tasks.iter().enumerate() {
+        let model = env.model(task.model);
+        let (l, l_col) = bin(&mut vars);
+        let (d, _) = bin(&mut vars);
+        local.push(l_col);
+        let local_cost = task_cost(env, local_terms(env, task).total(), task.deadline_s);
+        objective += local_cost * l + env.interruption_cost * d;
+        let mut one: Expression = l + d;
+        for n in 0..n_nodes {
+            let link = obs.link(i, n);
+            if !link.accessible {
+                continue;
+            }
+            let ready = match obs.cache_entry(n, task.model) {
+                Some(e) => e.ready_at,
+                None => env.ready_after_download(n, task.model, obs.time_s),
+            };
+            let mut at_node = Expression::default();
+            for cut in 0..model.offload_cuts() {
+                for &rb in env.rb_levels.iter().filter(|&&r| r <= env.nodes[n].rb_units) {
+                    for &cu in env.cu_levels.iter().filter(|&&c| c <= env.nodes[n].cu_units) {
+                        let t = offload_terms(env, task, link, n, cut, rb, cu, ready, obs.time_s).total();
+                        if t > task.deadline_s {
+                            continue; // costs ω and uses resources: dominated by drop
+                        }
+                        let (x, x_col) = bin(&mut vars);
+                        let cost = task_cost(env, t, task.deadline_s);
+                        objective += cost * x;
+                        one += x;
+                        at_node += x;
+                        rb_use[n] += f64::from(rb) * x;
+                        cu_use[n] += f64::from(cu) * x;
+                        options.push((Opt { task: i, action: Action::Offload { node: n, cut, rb, cu } }, x_col));
+                    }
+                }
+            }
+            // An option at n needs the task's model in n's cache set.
+            constraints.push(constraint!(at_node <= cache[n][task.model]));
+        }
+        constraints.push(constraint!(one == 1));
+    }
+    for n in 0..n_nodes {
+        constraints.push(constraint!(rb_use[n].clone() <= f64::from(env.nodes[n].rb_units)));
+        constraints.push(constraint!(cu_use[n].clone() <= f64::from(env.nodes[n].cu_units)));
+    }
+    SlotModel { vars, objective, constraints, options, local, cache: cache_cols, binaries }
+}
+
+/// The decision a solution encodes. Models cached before and unused stay
+/// cached while they fit (keeping them costs nothing this slot).
+fn decode(env: &Environment, obs: &Observation, m: &SlotModel, value: &dyn Fn(usize) -> f64) -> Decision {
+    let mut actions = vec![Action::Drop; obs.tasks.len()];
+    for (i, &l) in m.local.iter().enumerate() {
+        if value(l) > 0.5 {
+            actions[i] = Action::Local;
+        }
+    }
+    for (opt, x) in &m.options {
+        if value(*x) > 0.5 {
+            actions[opt.task] = opt.action;
+        }
+    }
+    let caches = (0..env.nodes.len())
+        .map(|n| {
+            let mut set: Vec<ModelId> = (0..env.catalogue().len()).filter(|&k| value(m.cache[n][k]) > 0.5).collect();
+            let mut used: f64 = set.iter().map(|&k| env.model(k).weights_bytes).sum();
+            // Keep the most recently used of the models already there.
+            let mut kept: Vec<_> = obs.caches[n].iter().filter(|e| !set.contains(&e.model)).collect();
+            kept.sort_by_key(|e| (std::cmp::Reverse(e.last_used), e.model));
+            for e in kept {
+                let s = env.model(e.model).weights_bytes;
+                if used + s <= env.nodes[n].cache_bytes {
+                    used += s;
+                    set.push(e.model);
+                }
+            }
+            set
+        })
+        .collect();
+    Decision { caches, actions }
+}
+
+impl Policy for Milp {
+    fn name(&self) -> &str {
+        "milp"
+    }
+
+    fn stats(&self) -> Option<&SolverStats> {
+        self.last.as_ref()
+    }
+
+    fn decide(&mut self, env: &Environment, obs: &Observation) -> Result<Decision, PolicyError> {
+        let started = Instant::now();
+        let mut m = build(env, obs);
+        let vars = std::mem::replace(&mut m.vars, ProblemVariables::new());
+        let objective = std::mem::take(&mut m.objective);
+        let constraints = std::mem::take(&mut m.constraints);
+        let n_vars = vars.len();
+        let rows = constraints.len();
+        let mut problem = vars.minimise(objective).using(highs);
+        for c in constraints {
+            problem = problem.with(c);
+        }
+        let mut model = problem.into_inner();
+        // One thread per solve: parallelism comes from solving runs side by side.
+        model.set_option("threads", 1i32);
+        model.set_option("time_limit", self.opts.time_limit_s);
+        model.set_option("mip_rel_gap", self.opts.rel_gap);
+        model.set_option("output_flag", false);
+        let build_s = started.elapsed().as_secs_f64();
+        let solve_start = Instant::now();
+        let solved = model.try_solve();
+        let solve_s = solve_start.elapsed().as_secs_f64();
+        let mut stats = SolverStats {
+            status: "fallback".into(),
+            objective: f64::NAN,
+            bound: f64::NAN,
+            gap: f64::NAN,
+            build_s,
+            solve_s,
+            vars: n_vars,
+            binaries: m.binaries,
+            rows,
+        };
+        let decision = match solved {
+            Ok(s) => {
+                let status = s.status();
+                let feasible = s.primal_solution_status() == HighsSolutionStatus::Feasible;
+                if feasible && !matches!(status, HighsModelStatus::Infeasible | HighsModelStatus::ModelError) {
+                    let sol = s.get_solution();
+                    let cols = sol.columns().to_vec();
+                    let objective = s.objective_value();
+                    let gap = s.mip_gap();
+                    stats.objective = objective;
+                    stats.gap = if gap.is_finite() { gap.max(0.0) } else { 0.0 };
+                    stats.bound = objective - stats.gap * objective.abs();
+                    stats.status = match status {
+                        HighsModelStatus::Optimal if stats.gap <= 1e-9 => "optimal",
+                        HighsModelStatus::Optimal => "gap_limit",
+                        _ => "time_limit",
+                    }
+                    .into();
+                    Some(decode(env, obs, &m, &|k: usize| cols[k]))
+                } else {
+                    None
+                }
+            }
+            Err(_) => None,
+        };
+        let decision = match decision {
+            Some(d) => d,
+            None => {
+                stats.status = "fallback".into();
+                Greedy.decide(env, obs)?
+            }
+        };
+        self.last = Some(stats);
+        Ok(decision)
+    }
+}
