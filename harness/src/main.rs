@@ -34,68 +34,7 @@ enum Command {
     Scenario(ScenarioCmd),
     /// Import, generate and inspect mobility traces.
     #[command(subcommand)]
-    Trace(TraceCmd),
-}
-
-#[derive(Subcommand)]
-enum TraceCmd {
-    /// Import a trace (SUMO FCD XML, BonnMotion .movements[.gz], CSV t,id,x,y or t,id,lat,lon) into a canonical trace.
-    Import {
-        /// Input file.
-        input: PathBuf,
-        /// sumo-fcd, bonnmotion or csv [default: guessed from the content].
-        #[arg(long)]
-        format: Option<String>,
-        /// SUMO FCD written with --fcd-output.geo: x and y hold longitude and latitude.
-        #[arg(long)]
-        geo: bool,
-        /// Output: .parquet (canonical), .csv or .csv.gz.
-        #[arg(short = 'o', long = "out")]
-        out: PathBuf,
-    },
-    /// Generate a trace with a built-in mobility model.
-    Gen {
-        /// random-waypoint, gauss-markov or manhattan.
-        #[arg(long)]
-        model: String,
-        #[arg(long)]
-        terminals: usize,
-        #[arg(long)]
-        slots: usize,
-        /// Slot length, s.
-        #[arg(long, default_value_t = 1.0)]
-        slot_s: f64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Area width,height in metres.
-        #[arg(long, value_delimiter = ',', default_values_t = [800.0, 800.0])]
-        area: Vec<f64>,
-        /// Speed range low,high in m/s.
-        #[arg(long, value_delimiter = ',')]
-        speed: Vec<f64>,
-        /// Random waypoint pause range low,high in s.
-        #[arg(long, value_delimiter = ',')]
-        pause: Vec<f64>,
-        /// Gauss–Markov memory α in [0, 1).
-        #[arg(long)]
-        alpha: Option<f64>,
-        /// Manhattan block length, m.
-        #[arg(long)]
-        block: Option<f64>,
-        /// Manhattan turn probability.
-        #[arg(long)]
-        turn_prob: Option<f64>,
-        /// Output: .parquet (canonical), .csv or .csv.gz.
-        #[arg(short = 'o', long = "out")]
-        out: PathBuf,
-    },
-    /// Terminals, duration, bounding box, speeds and presence of a trace.
-    Info {
-        file: PathBuf,
-        /// Slot length used for the presence share, s.
-        #[arg(long, default_value_t = 1.0)]
-        slot_s: f64,
-    },
+    Trace(TraceAction),
 }
 
 #[derive(clap::Args)]
@@ -209,42 +148,6 @@ fn dispatch(cli: Cli) -> Result<()> {
             print!("{}", s.to_toml());
             Ok(())
         }
-        Command::Trace(cmd) => harness::trace_cmd::run(cmd.into()),
-    }
-}
-
-impl From<TraceCmd> for TraceAction {
-    fn from(c: TraceCmd) -> Self {
-        match c {
-            TraceCmd::Import { input, format, geo, out } => TraceAction::Import { input, format, geo, out },
-            TraceCmd::Gen {
-                model,
-                terminals,
-                slots,
-                slot_s,
-                seed,
-                area,
-                speed,
-                pause,
-                alpha,
-                block,
-                turn_prob,
-                out,
-            } => TraceAction::Gen {
-                model,
-                terminals,
-                slots,
-                slot_s,
-                seed,
-                area,
-                speed,
-                pause,
-                alpha,
-                block,
-                turn_prob,
-                out,
-            },
-            TraceCmd::Info { file, slot_s } => TraceAction::Info { file, slot_s },
-        }
+        Command::Trace(cmd) => harness::trace_cmd::run(cmd),
     }
 }

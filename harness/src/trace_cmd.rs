@@ -11,31 +11,112 @@ use scenarios::trace::TraceFormat;
 use crate::error::BadInput;
 use crate::tracefile::{self, GenArgs};
 
+/// `edgebench trace …` (clap subcommands).
+#[derive(clap::Subcommand)]
 pub enum TraceAction {
+    /// Import a trace (SUMO FCD XML, BonnMotion .movements[.gz], CSV t,id,x,y or t,id,lat,lon) into a canonical trace.
     Import {
+        /// Input file.
         input: PathBuf,
+        /// sumo-fcd, bonnmotion or csv [default: guessed from the content].
+        #[arg(long)]
         format: Option<String>,
+        /// SUMO FCD written with --fcd-output.geo: x and y hold longitude and latitude.
+        #[arg(long)]
         geo: bool,
+        /// Output: .parquet (canonical), .csv or .csv.gz.
+        #[arg(short = 'o', long = "out")]
         out: PathBuf,
     },
+    /// Generate a trace with a built-in mobility model.
     Gen {
+        /// random-waypoint, gauss-markov or manhattan.
+        #[arg(long)]
         model: String,
+        /// Number of terminals.
+        #[arg(long)]
         terminals: usize,
+        /// Number of slots (positions per terminal).
+        #[arg(long)]
         slots: usize,
+        /// Slot length, s.
+        #[arg(long, default_value_t = 1.0)]
         slot_s: f64,
+        /// Seed of the mobility draws.
+        #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Area width,height in metres.
+        #[arg(long, value_delimiter = ',', default_values_t = [800.0, 800.0])]
         area: Vec<f64>,
+        /// Speed range low,high in m/s.
+        #[arg(long, value_delimiter = ',')]
         speed: Vec<f64>,
+        /// Random waypoint pause range low,high in s.
+        #[arg(long, value_delimiter = ',')]
         pause: Vec<f64>,
+        /// Gauss–Markov memory α in [0, 1).
+        #[arg(long)]
         alpha: Option<f64>,
+        /// Manhattan block length, m.
+        #[arg(long)]
         block: Option<f64>,
+        /// Manhattan turn probability.
+        #[arg(long)]
         turn_prob: Option<f64>,
+        /// Output: .parquet (canonical), .csv or .csv.gz.
+        #[arg(short = 'o', long = "out")]
         out: PathBuf,
     },
+    /// Terminals, duration, bounding box, speeds and presence of a trace.
     Info {
         file: PathBuf,
+        /// Slot length used for the presence share, s.
+        #[arg(long, default_value_t = 1.0)]
         slot_s: f64,
     },
+}
+
+#[derive(clap::Args)]
+struct RunCli {
+    /// A preset name (see `edgebench scenario list`) or a scenario TOML file.
+    #[arg(long)]
+    scenario: String,
+    /// Comma-separated policies [default: every policy of this build].
+    #[arg(long, value_delimiter = ',')]
+    policies: Vec<String>,
+    /// Comma-separated seeds; each gives its own trace, channel and tasks.
+    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
+    seeds: Vec<u64>,
+    /// Override the scenario's number of slots.
+    #[arg(long)]
+    slots: Option<usize>,
+    /// Override the scenario's number of terminals.
+    #[arg(long)]
+    terminals: Option<usize>,
+    /// Replay this trace (canonical Parquet, SUMO FCD, BonnMotion or CSV) instead of the scenario's generator.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Format of --trace: sumo-fcd, bonnmotion or csv [default: guessed].
+    #[arg(long)]
+    trace_format: Option<String>,
+    /// Place the nodes at the sites of this CSV (LATITUDE, LONGITUDE columns; needs a lat/lon trace with --trace).
+    #[arg(long)]
+    sites: Option<PathBuf>,
+    /// MILP: wall-clock limit per slot, s (the incumbent is used when it is hit).
+    #[arg(long, default_value_t = 10.0)]
+    milp_time_limit: f64,
+    /// MILP: relative gap at which the solver stops.
+    #[arg(long, default_value_t = 1e-6)]
+    milp_gap: f64,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Results folder (written to a temporary folder first, renamed at the end).
+    #[arg(long)]
+    out: PathBuf,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn pair(flag: &str, v: &[f64]) -> Result<Option<[f64; 2]>, BadInput> {
