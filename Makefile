@@ -17,10 +17,12 @@ setup: ## Install what the build needs (apt: cmake, libclang-dev; .venv with tor
 build: setup ## Release build of the workspace
 	$(CARGO) build --release --locked --workspace --all-targets
 
-bench: build ## Run the default scenario, every policy, seeds 1,2,3, into results/bench and print the summary
+bench: build ## Run the default scenario, every policy, seeds 1,2,3, into results/bench, write the report tables, print the summary
 	$(BIN) run --scenario default --seeds 1,2,3 --out results/bench
+	$(BIN) report --results results/bench
 	@echo
 	@cat results/bench/summary.md
+	@echo 'Tables with 95 % confidence intervals: results/bench/report/tables.md and tables.tex'
 
 test: setup ## Run every test of the workspace (release profile, shared with bench)
 	$(CARGO) test --release --locked --workspace

@@ -185,6 +185,40 @@ pub fn cmd_run(a: &RunArgs) -> Result<PathBuf> {
     staging.commit()
 }
 
+/// `edgebench report`: tables from a results folder; returns the report folder.
+pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> Result<PathBuf> {
+    let summary_path = results.join("summary.parquet");
+    if !results.is_dir() {
+        return Err(BadInput(format!("--results {}: not a folder", results.display())).into());
+    }
+    if !summary_path.is_file() {
+        return Err(BadInput(format!(
+            "--results {}: not a results set (no summary.parquet; write one with `edgebench run`)",
+            results.display()
+        ))
+        .into());
+    }
+    let summary =
+        frames::read_parquet(&summary_path).map_err(|e| BadInput(format!("{}: {e:#}", summary_path.display())))?;
+    let missing: Vec<&str> =
+        reports::tables::required_columns().into_iter().filter(|c| summary.column(c).is_err()).collect();
+    if !missing.is_empty() {
+        return Err(BadInput(format!("{}: missing column(s) {}", summary_path.display(), missing.join(", "))).into());
+    }
+    let tables =
+        reports::tables::build_tables(&summary).map_err(|e| BadInput(format!("{}: {e}", summary_path.display())))?;
+    let out = out.map(PathBuf::from).unwrap_or_else(|| results.join("report"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    for (name, text) in
+        [("tables.md", reports::tables::markdown(&tables)), ("tables.tex", reports::tables::latex(&tables))]
+    {
+        let tmp = out.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, out.join(name)).with_context(|| format!("writing {}", out.join(name).display()))?;
+    }
+    Ok(out)
+}
+
 /// UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;

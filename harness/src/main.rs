@@ -32,6 +32,15 @@ enum Command {
     /// List or show scenarios.
     #[command(subcommand)]
     Scenario(ScenarioCmd),
+    /// Tables (Markdown, LaTeX booktabs) with bootstrap confidence intervals from a results folder.
+    Report {
+        /// A results folder written by `edgebench run`.
+        #[arg(long)]
+        results: PathBuf,
+        /// Where to write the report [default: RESULTS/report].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Import, generate and inspect mobility traces.
     #[command(subcommand)]
     Trace(TraceAction),
@@ -149,5 +158,10 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Trace(cmd) => harness::trace_cmd::run(cmd),
+        Command::Report { results, out } => {
+            let out = harness::cmd_report(&results, out.as_deref())?;
+            eprintln!("edgebench: report in {}", out.display());
+            Ok(())
+        }
     }
 }

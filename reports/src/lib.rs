@@ -1,6 +1,8 @@
 //! Tables (and, later, figures) drawn from saved result frames only, so that
 //! a report can be regenerated without re-running anything.
 
+pub mod tables;
+
 use polars::prelude::*;
 
 /// One row per (scenario, policy): the mean over seeds of each metric.
