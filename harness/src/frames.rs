@@ -99,6 +99,11 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "cost",
     "decision_ms_mean",
     "decision_ms_p95",
+    "milp_optimal_share",
+    "milp_max_gap",
+    "milp_solve_ms_p50",
+    "milp_solve_ms_p95",
+    "milp_build_share",
     "slots",
     "terminals",
 ];

@@ -54,6 +54,8 @@ fn run_writes_the_results_set() {
     for col in required.split(", ") {
         assert!(header.contains(&col), "summary.csv lacks {col}: {header:?}");
     }
+    // The documented column list is the file's header, in order.
+    assert_eq!(header, harness::frames::SUMMARY_COLUMNS);
     // One row per (policy, seed): every policy of the build × 2 seeds.
     let policies = solvers::available().len();
     assert_eq!(csv.lines().count(), 1 + policies * 2);
