@@ -3,6 +3,8 @@
 //! the best value of each column in bold; Markdown and LaTeX (booktabs).
 
 use polars::prelude::*;
+
+use crate::{f64_column, str_column};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -71,24 +73,12 @@ pub struct ScenarioTable {
     pub cells: Vec<Vec<Cell>>,
 }
 
-fn column_f64(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
-    let c = df.column(name)?.cast(&DataType::Float64)?;
-    let ca = c.f64()?;
-    Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect())
-}
-
-fn column_str(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    let ca = c.str()?;
-    Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or("").to_string()).collect())
-}
-
 /// Build the tables of a summary frame (one row per scenario, policy, seed).
 pub fn build_tables(summary: &DataFrame) -> PolarsResult<Vec<ScenarioTable>> {
-    let scen = column_str(summary, "scenario")?;
-    let pol = column_str(summary, "policy")?;
-    let seeds = column_f64(summary, "seed")?;
-    let metrics: Vec<Vec<f64>> = TABLE_METRICS.iter().map(|m| column_f64(summary, m.0)).collect::<PolarsResult<_>>()?;
+    let scen = str_column(summary, "scenario")?;
+    let pol = str_column(summary, "policy")?;
+    let seeds = f64_column(summary, "seed")?;
+    let metrics: Vec<Vec<f64>> = TABLE_METRICS.iter().map(|m| f64_column(summary, m.0)).collect::<PolarsResult<_>>()?;
     let mut tables: Vec<ScenarioTable> = Vec::new();
     for s in scen.iter() {
         if tables.iter().any(|t| &t.scenario == s) {

@@ -76,14 +76,14 @@ fn file_err(path: &str, message: impl Into<String>) -> ConfigError {
 /// Open a file, transparently un-gzipping it (gzip magic bytes).
 pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead>, ConfigError> {
     let name = path.display().to_string();
-    let mut f = File::open(path).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
     let f = File::open(path).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(f))))
+    // Peek at the magic bytes through the buffer: the file is opened once.
+    let mut r = BufReader::with_capacity(1 << 16, f);
+    let gz = r.fill_buf().map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?.starts_with(&[0x1f, 0x8b]);
+    if gz {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(r))))
     } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+        Ok(Box::new(r))
     }
 }
 
