@@ -5,8 +5,12 @@ BIN := target/release/edgebench
 # libtorch for the `dppo` feature (issue 5) lives in the project venv.
 export LIBTORCH := $(CURDIR)/.venv/lib/python3.11/site-packages/torch
 export LD_LIBRARY_PATH := $(LIBTORCH)/lib:$(LD_LIBRARY_PATH)
+# Every build enables the DPPO agent; `make setup` provides libtorch.
+FEATURES := --features harness/dppo
+# `make train`: the shipped default checkpoint (about 18 minutes on 2 cores).
+TRAIN_STEPS ?= 2400000
 
-.PHONY: help setup build bench test traces importbench microbench speedcheck fmt lint clean
+.PHONY: help setup build bench test train traces importbench microbench speedcheck fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -15,7 +19,7 @@ setup: ## Install what the build needs (apt: cmake, libclang-dev; .venv with tor
 	@bash scripts/setup.sh
 
 build: setup ## Release build of the workspace
-	$(CARGO) build --release --locked --workspace --all-targets
+	$(CARGO) build --release --locked --workspace --all-targets $(FEATURES)
 
 bench: build ## Run the default scenario, every policy, seeds 1,2,3, into results/bench, write the report tables, print the summary
 	$(BIN) run --scenario default --seeds 1,2,3 --out results/bench
@@ -25,7 +29,14 @@ bench: build ## Run the default scenario, every policy, seeds 1,2,3, into result
 	@echo 'Tables with 95 % confidence intervals: results/bench/report/tables.md and tables.tex'
 
 test: setup ## Run every test of the workspace (release profile, shared with bench)
-	$(CARGO) test --release --locked --workspace
+	$(CARGO) test --release --locked --workspace $(FEATURES)
+
+train: build ## Train the DPPO agent on `default` (2 workers, seed 1) and install it as the shipped checkpoint
+	$(BIN) train --scenario default --workers 2 --seed 1 --steps $(TRAIN_STEPS) --out results/train-default
+	mkdir -p solvers/checkpoints
+	cp results/train-default/policy.safetensors solvers/checkpoints/default.safetensors
+	cp results/train-default/policy.json solvers/checkpoints/default.json
+	cp results/train-default/train.parquet solvers/checkpoints/default-train.parquet
 
 traces: build ## Regenerate the sample SUMO traces in scenarios/data/traces (installs SUMO into .venv)
 	bash scripts/make-traces.sh
@@ -44,7 +55,7 @@ fmt: ## Format the code
 
 lint: ## cargo fmt --check and clippy
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --all-targets $(FEATURES) -- -D warnings
 
 clean: ## Remove build output and results
 	$(CARGO) clean

@@ -8,6 +8,8 @@ pub mod run;
 pub mod staging;
 pub mod trace_cmd;
 pub mod tracefile;
+#[cfg(feature = "dppo")]
+pub mod train_cmd;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -32,6 +34,8 @@ pub struct RunArgs {
     pub milp_time_limit: f64,
     pub milp_gap: f64,
     pub threads: Option<usize>,
+    /// DPPO checkpoint (default: the one shipped for the scenario).
+    pub checkpoint: Option<PathBuf>,
     pub out: PathBuf,
     pub progress: bool,
 }
@@ -98,6 +102,14 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
     #[cfg(feature = "milp")]
     {
         options.milp = solvers::milp::MilpOptions { time_limit_s: a.milp_time_limit, rel_gap: a.milp_gap };
+    }
+    let uses_dppo = policies.iter().any(|p| p == "dppo");
+    if a.checkpoint.is_some() && !uses_dppo {
+        return Err(BadInput("--checkpoint is only used by the dppo policy, which is not among --policies".into()));
+    }
+    #[cfg(feature = "dppo")]
+    if uses_dppo {
+        options.dppo = Some(train_cmd::load_checkpoint(a.checkpoint.as_deref(), &scenario)?);
     }
     Ok(Plan { scenario, policies, seeds: a.seeds.clone(), options })
 }

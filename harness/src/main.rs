@@ -44,6 +44,44 @@ enum Command {
     /// Import, generate and inspect mobility traces.
     #[command(subcommand)]
     Trace(TraceAction),
+    /// Train the DPPO agent (distributed PPO) on a scenario; writes a checkpoint and train.parquet to --out.
+    #[cfg(feature = "dppo")]
+    Train(TrainCli),
+}
+
+#[cfg(feature = "dppo")]
+#[derive(clap::Args)]
+struct TrainCli {
+    /// A preset name or a scenario TOML file; every episode draws fresh mobility and tasks.
+    #[arg(long)]
+    scenario: String,
+    /// Rollout workers (threads), each with its own environments and network replica.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Environment slots to train for (all workers together).
+    #[arg(long, default_value_t = 1_000_000)]
+    steps: u64,
+    /// Training seed (network initialisation, episodes, sampling).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Environments per worker.
+    #[arg(long, default_value_t = 4)]
+    envs: usize,
+    /// Slots each environment advances per update.
+    #[arg(long, default_value_t = 64)]
+    rollout: usize,
+    /// Adam learning rate at the start (annealed linearly to 0).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// PPO epochs over each rollout.
+    #[arg(long, default_value_t = 2)]
+    epochs: usize,
+    /// Output folder: policy.safetensors, policy.json, train.parquet.
+    #[arg(long)]
+    out: PathBuf,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -81,6 +119,9 @@ struct RunCli {
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
+    /// DPPO checkpoint (.safetensors with its .json sidecar) [default: the one shipped for the scenario].
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
     /// Results folder (written to a temporary folder first, renamed at the end).
     #[arg(long)]
     out: PathBuf,
@@ -138,6 +179,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 milp_time_limit: r.milp_time_limit,
                 milp_gap: r.milp_gap,
                 threads: r.threads,
+                checkpoint: r.checkpoint,
                 out: r.out,
                 progress: !r.quiet,
             };
@@ -158,6 +200,33 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Trace(cmd) => harness::trace_cmd::run(cmd),
+        #[cfg(feature = "dppo")]
+        Command::Train(t) => {
+            for (name, v) in
+                [("--workers", t.workers), ("--envs", t.envs), ("--rollout", t.rollout), ("--epochs", t.epochs)]
+            {
+                if v == 0 {
+                    return Err(BadInput(format!("{name}: expected a positive integer, got 0")).into());
+                }
+            }
+            if !(t.lr.is_finite() && t.lr > 0.0) {
+                return Err(BadInput(format!("--lr: expected a positive number, got {}", t.lr)).into());
+            }
+            let config = solvers::dppo::ppo::TrainConfig {
+                workers: t.workers,
+                envs_per_worker: t.envs,
+                rollout_steps: t.rollout,
+                total_steps: t.steps,
+                seed: t.seed,
+                lr: t.lr,
+                epochs: t.epochs,
+                ..Default::default()
+            };
+            let args = harness::train_cmd::TrainArgs { scenario: t.scenario, config, out: t.out, progress: !t.quiet };
+            let out = harness::train_cmd::cmd_train(&args)?;
+            eprintln!("edgebench: checkpoint and training log in {}", out.display());
+            Ok(())
+        }
         Command::Report { results, out } => {
             let out = harness::cmd_report(&results, out.as_deref())?;
             eprintln!("edgebench: report in {}", out.display());

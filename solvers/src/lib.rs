@@ -2,6 +2,7 @@
 //! (`milp`, `dppo`) come behind cargo features.
 
 pub mod cache_plan;
+pub mod dppo;
 pub mod greedy;
 pub mod local;
 #[cfg(feature = "milp")]
@@ -12,10 +13,13 @@ pub mod random;
 use scenarios::Policy;
 
 /// Settings of the policies that take any.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct PolicyOptions {
     #[cfg(feature = "milp")]
     pub milp: milp::MilpOptions,
+    /// The loaded checkpoint `dppo` decides with (required to make `dppo`).
+    #[cfg(feature = "dppo")]
+    pub dppo: Option<std::sync::Arc<dppo::checkpoint::Checkpoint>>,
 }
 
 /// Policies this build has, in the order results list them.
@@ -23,6 +27,9 @@ pub fn available() -> Vec<&'static str> {
     let mut v = vec!["nearest", "greedy", "local", "random"];
     if cfg!(feature = "milp") {
         v.insert(0, "milp");
+    }
+    if cfg!(feature = "dppo") {
+        v.insert(0, "dppo");
     }
     v
 }
@@ -37,6 +44,8 @@ pub fn make_with(name: &str, _opts: &PolicyOptions) -> Option<Box<dyn Policy>> {
     Some(match name {
         #[cfg(feature = "milp")]
         "milp" => Box::new(milp::Milp::new(_opts.milp)),
+        #[cfg(feature = "dppo")]
+        "dppo" => Box::new(dppo::Dppo::new(_opts.dppo.as_ref()?).ok()?),
         "nearest" => Box::new(nearest::Nearest::default()),
         "greedy" => Box::new(greedy::Greedy),
         "local" => Box::new(local::Local),

@@ -1,0 +1,141 @@
+//! `edgebench train`: distributed PPO on a scenario; writes the checkpoint
+//! (`policy.safetensors` + `policy.json`) and the training log (`train.parquet`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+use solvers::dppo::checkpoint::{self, ScenarioInfo, Sidecar, TrainingInfo};
+use solvers::dppo::ppo::{self, TrainConfig, UpdateLog};
+use solvers::dppo::DppoError;
+
+use crate::error::BadInput;
+use crate::staging::Staging;
+
+#[derive(Debug, Clone)]
+pub struct TrainArgs {
+    pub scenario: String,
+    pub config: TrainConfig,
+    pub out: PathBuf,
+    pub progress: bool,
+}
+
+/// Map an agent error to the binary's error kinds (bad checkpoints and settings are bad input).
+pub fn dppo_error(e: DppoError) -> anyhow::Error {
+    match e {
+        DppoError::BadCheckpoint(_) | DppoError::Config(_) => BadInput(e.to_string()).into(),
+        DppoError::Internal(_) => anyhow::Error::new(e),
+    }
+}
+
+/// The training log as a frame (one row per update).
+pub fn log_frame(logs: &[UpdateLog]) -> Result<DataFrame> {
+    let col_u =
+        |name: &str, f: fn(&UpdateLog) -> u64| Column::new(name.into(), logs.iter().map(f).collect::<Vec<u64>>());
+    let col_f =
+        |name: &str, f: fn(&UpdateLog) -> f64| Column::new(name.into(), logs.iter().map(f).collect::<Vec<f64>>());
+    Ok(DataFrame::new(
+        logs.len(),
+        vec![
+            col_u("update", |l| l.update),
+            col_u("env_steps", |l| l.env_steps),
+            col_f("wall_s", |l| l.wall_s),
+            col_f("mean_slot_cost", |l| l.mean_slot_cost),
+            col_f("interruption_rate", |l| l.interruption_rate),
+            col_f("approx_kl", |l| l.approx_kl),
+            col_f("clip_fraction", |l| l.clip_fraction),
+            col_f("entropy", |l| l.entropy),
+            col_f("value_loss", |l| l.value_loss),
+            col_f("explained_variance", |l| l.explained_variance),
+            col_f("rollout_s", |l| l.rollout_s),
+            col_f("forward_s", |l| l.forward_s),
+            col_f("update_s", |l| l.update_s),
+        ],
+    )?)
+}
+
+pub fn cmd_train(a: &TrainArgs) -> Result<PathBuf> {
+    let scenario = crate::resolve_scenario(&a.scenario)?;
+    a.config.check().map_err(|e| BadInput(format!("train: {e}")))?;
+    let staging = Staging::new(&a.out)?;
+    let bar = if a.progress { ProgressBar::new(a.config.total_steps) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} slots ({per_sec}, ETA {eta}) {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut on_update = |l: &UpdateLog| {
+        bar.set_position(l.env_steps);
+        tracing::info!(
+            update = l.update,
+            steps = l.env_steps,
+            wall_s = format!("{:.1}", l.wall_s),
+            cost = format!("{:.3}", l.mean_slot_cost),
+            interrupted = format!("{:.3}", l.interruption_rate),
+            kl = format!("{:.4}", l.approx_kl),
+            clip = format!("{:.3}", l.clip_fraction),
+            entropy = format!("{:.3}", l.entropy),
+            vloss = format!("{:.4}", l.value_loss),
+            ev = format!("{:.3}", l.explained_variance),
+            rollout_s = format!("{:.3}", l.rollout_s),
+            forward_s = format!("{:.3}", l.forward_s),
+            update_s = format!("{:.3}", l.update_s),
+            "update"
+        );
+        bar.set_message(format!("cost/slot {:.2}, interrupted {:.1} %", l.mean_slot_cost, 100.0 * l.interruption_rate));
+    };
+    let trained = ppo::train(&scenario, &a.config, &mut on_update).map_err(dppo_error)?;
+    bar.finish_and_clear();
+    let last = trained.logs.last().cloned().unwrap_or_default();
+    let c = scenario.config();
+    let sidecar = Sidecar {
+        format: checkpoint::FORMAT.into(),
+        architecture: trained.arch,
+        rb_levels: c.decision.rb_levels.clone(),
+        cu_levels: c.decision.cu_levels.clone(),
+        hyperparameters: a.config.clone(),
+        observation_stats: trained.normalizer.clone(),
+        scenario: ScenarioInfo { name: scenario.name().to_string(), hash: scenario.config_hash() },
+        git_revision: env!("EDGEBENCH_GIT_REV").to_string(),
+        training: TrainingInfo { updates: last.update, env_steps: last.env_steps, wall_s: last.wall_s },
+    };
+    let dir = staging.path();
+    checkpoint::save(&dir.join("policy.safetensors"), &trained.weights, &sidecar)
+        .with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
+    crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
+    let out = staging.commit()?;
+    eprintln!(
+        "edgebench: trained {} slots in {} updates, {:.0} s ({:.0} slots/s); last mean slot cost {:.3}, interruption rate {:.2} %",
+        last.env_steps,
+        last.update,
+        last.wall_s,
+        last.env_steps as f64 / last.wall_s.max(1e-9),
+        last.mean_slot_cost,
+        100.0 * last.interruption_rate
+    );
+    Ok(out)
+}
+
+/// The checkpoint `run` uses for `dppo`: `--checkpoint` or the one shipped for the scenario.
+pub fn load_checkpoint(
+    given: Option<&Path>,
+    scenario: &scenarios::Scenario,
+) -> Result<std::sync::Arc<checkpoint::Checkpoint>, BadInput> {
+    let path = match given {
+        Some(p) => p.to_path_buf(),
+        None => solvers::dppo::shipped_checkpoint(scenario.name()),
+    };
+    let d = &scenario.config().decision;
+    let ck = checkpoint::load(&path, &d.rb_levels, &d.cu_levels).map_err(|e| {
+        if given.is_none() && !path.exists() {
+            BadInput(format!(
+                "no shipped DPPO checkpoint at {} (train one with `make train` or pass --checkpoint)",
+                path.display()
+            ))
+        } else {
+            BadInput(e.to_string())
+        }
+    })?;
+    Ok(std::sync::Arc::new(ck))
+}

@@ -1,0 +1,169 @@
+//! One decision step of the agent for a batch of observations: build the
+//! rows, run the heads once per stage for the whole batch, decode.
+
+use std::time::Instant;
+
+use rand::Rng;
+use scenarios::{Decision, Environment, Observation};
+
+use super::decode::{decode_caches, decode_cuts, decode_tasks, HeadShape, Pick, SlotActions};
+use super::features::{self, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
+use super::net::{rows_tensor, to_vec, Affine, Net, Normalizer};
+
+/// What the update needs of one decided slot (rows already normalised).
+#[derive(Debug, Clone)]
+pub struct SlotRecord {
+    pub n_tasks: usize,
+    pub option_rows: Vec<f32>,
+    pub actions: SlotActions,
+    /// Per offloaded task (observation order): `shape.cuts` cut rows, zero-padded.
+    pub cut_rows: Vec<f32>,
+    pub cache_rows: Vec<f32>,
+    pub value_row: Vec<f32>,
+    pub value: f32,
+}
+
+/// Decide one slot for each observation. `stats`, when given, accumulates the
+/// raw rows (for the normaliser's next update).
+#[allow(clippy::too_many_arguments)]
+pub fn act<R: Rng>(
+    net: &Net,
+    affine: &Affine,
+    env: &Environment,
+    shape: &HeadShape,
+    observations: &[&Observation],
+    slots_left: &[usize],
+    pick: &mut Pick<'_, R>,
+    mut stats: Option<&mut Normalizer>,
+    forward_s: &mut f64,
+) -> Vec<(Decision, SlotRecord)> {
+    let mut raw_opt: Vec<Vec<f32>> = Vec::with_capacity(observations.len());
+    let (mut opt_all, mut cache_all, mut value_all) = (Vec::new(), Vec::new(), Vec::new());
+    let mut records = Vec::with_capacity(observations.len());
+    let mut candidates = Vec::with_capacity(observations.len());
+    for (obs, &left) in observations.iter().zip(slots_left) {
+        let ctx = SlotContext::new(env, obs);
+        let mut opt = Vec::new();
+        let (mut cands, mut cand_start) = (Vec::new(), vec![0]);
+        for i in 0..obs.tasks.len() {
+            features::option_rows(env, obs, &ctx, i, &mut opt, &mut cands);
+            cand_start.push(cands.len());
+        }
+        let mut cache = Vec::with_capacity(shape.nodes * shape.models * CACHE_DIM);
+        features::cache_rows(env, obs, &ctx, &mut cache);
+        let mut value = Vec::with_capacity(VALUE_DIM);
+        features::value_row(env, obs, &opt, &cand_start, &cache, left, &mut value);
+        candidates.push((cands, cand_start));
+        if let Some(s) = stats.as_deref_mut() {
+            s.option.observe(&opt);
+            s.cache.observe(&cache);
+            s.value.observe(&value);
+        }
+        let (mut o, mut c, mut v) = (opt.clone(), cache, value);
+        affine.option(&mut o);
+        affine.cache(&mut c);
+        affine.value(&mut v);
+        opt_all.extend_from_slice(&o);
+        cache_all.extend_from_slice(&c);
+        value_all.extend_from_slice(&v);
+        raw_opt.push(opt);
+        records.push(SlotRecord {
+            n_tasks: obs.tasks.len(),
+            option_rows: o,
+            actions: SlotActions::default(),
+            cut_rows: Vec::new(),
+            cache_rows: c,
+            value_row: v,
+            value: 0.0,
+        });
+    }
+    let clock = Instant::now();
+    let (row_out, cache_logits, values) = tch::no_grad(|| {
+        (
+            to_vec(&net.options(&rows_tensor(&opt_all, ROW_DIM))),
+            to_vec(&net.caches(&rows_tensor(&cache_all, CACHE_DIM))),
+            to_vec(&net.values(&rows_tensor(&value_all, VALUE_DIM))),
+        )
+    });
+    *forward_s += clock.elapsed().as_secs_f64();
+
+    // Stage 1: options and levels.
+    let stride = shape.row_out();
+    let mut at = 0;
+    for (((obs, rec), v), (cands, cand_start)) in
+        observations.iter().zip(records.iter_mut()).zip(&values).zip(candidates)
+    {
+        let len = cands.len() * stride;
+        rec.actions = decode_tasks(env, obs, shape, cands, cand_start, &row_out[at..at + len], pick);
+        rec.value = *v;
+        at += len;
+    }
+
+    // Stage 2: cuts of the offloaded tasks, all observations in one forward.
+    let mut cut_all = Vec::new();
+    for ((obs, rec), raw) in observations.iter().zip(records.iter_mut()).zip(&raw_opt) {
+        let mut rows = Vec::new();
+        for i in 0..obs.tasks.len() {
+            if !rec.actions.is_offload(i) {
+                continue;
+            }
+            let o = rec.actions.option[i];
+            let k = rec.actions.cand_start[i] + rec.actions.choice[i];
+            let row = &raw[k * ROW_DIM..(k + 1) * ROW_DIM];
+            let start = rows.len();
+            features::cut_rows(env, obs, i, o - NODE0, row, &mut rows);
+            if let Some(s) = stats.as_deref_mut() {
+                s.cut.observe(&rows[start..]);
+            }
+            rows.resize(start + shape.cuts * CUT_DIM, 0.0);
+            affine.cut(&mut rows[start..]);
+        }
+        cut_all.extend_from_slice(&rows);
+        rec.cut_rows = rows;
+    }
+    let clock = Instant::now();
+    let cut_logits = if cut_all.is_empty() {
+        Vec::new()
+    } else {
+        tch::no_grad(|| to_vec(&net.cuts(&rows_tensor(&cut_all, CUT_DIM))))
+    };
+    *forward_s += clock.elapsed().as_secs_f64();
+    let mut at = 0;
+    let mut out = Vec::with_capacity(records.len());
+    let per_slot_cache = shape.nodes * shape.models;
+    for (k, (obs, mut rec)) in observations.iter().zip(records).enumerate() {
+        let n_cut = (rec.cut_rows.len() / CUT_DIM) as usize;
+        decode_cuts(env, obs, shape, &mut rec.actions, &cut_logits[at..at + n_cut], pick);
+        at += n_cut;
+        let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];
+        let decision = decode_caches(env, obs, shape, &mut rec.actions, logits, pick);
+        out.push((decision, rec));
+    }
+    out
+}
+
+/// The critic's values of the given observations (for bootstrapping a rollout).
+pub fn values(
+    net: &Net,
+    affine: &Affine,
+    env: &Environment,
+    observations: &[&Observation],
+    slots_left: &[usize],
+) -> Vec<f32> {
+    let mut rows = Vec::new();
+    for (obs, &left) in observations.iter().zip(slots_left) {
+        let ctx = SlotContext::new(env, obs);
+        let mut opt = Vec::new();
+        let (mut cands, mut cand_start) = (Vec::new(), vec![0]);
+        for i in 0..obs.tasks.len() {
+            features::option_rows(env, obs, &ctx, i, &mut opt, &mut cands);
+            cand_start.push(cands.len());
+        }
+        let mut cache = Vec::new();
+        features::cache_rows(env, obs, &ctx, &mut cache);
+        let start = rows.len();
+        features::value_row(env, obs, &opt, &cand_start, &cache, left, &mut rows);
+        affine.value(&mut rows[start..]);
+    }
+    tch::no_grad(|| to_vec(&net.values(&rows_tensor(&rows, VALUE_DIM))))
+}

@@ -1,0 +1,324 @@
+//! From head logits to a decision that cannot break a rule of the simulator.
+//!
+//! Tasks are decoded in earliest-deadline order (ties by terminal), each
+//! against what earlier tasks left: a node is offered only when the task
+//! reaches it, its smallest levels still fit and its model is cached there or
+//! can still be fetched (the bytes of models already needed this slot plus
+//! this one fit the cache); a level only when it fits what is left. Cuts are
+//! offered up to the model's number of cuts. Caches come last: a model used
+//! by an offload this slot is kept (forced), any other is a keep/fetch coin of
+//! the cache head, offered only while it fits. Every mask is returned so that
+//! the update re-applies exactly the distribution that was sampled.
+
+use rand::Rng;
+use scenarios::{Action, Decision, Environment, Observation};
+
+use super::features::{NODE0, OPT_DROP, OPT_LOCAL};
+
+/// How a head's choice is made.
+pub enum Pick<'r, R: Rng> {
+    /// Sample from the masked distribution (training).
+    Sample(&'r mut R),
+    /// Most probable allowed choice (evaluation; first index on ties).
+    Mode,
+}
+
+impl<R: Rng> Pick<'_, R> {
+    /// Choose among `logits` where `mask` allows; returns (index, log-probability).
+    fn categorical(&mut self, logits: &[f32], mask: &[bool]) -> (usize, f32) {
+        let max = logits.iter().zip(mask).filter(|(_, &m)| m).map(|(&l, _)| l).fold(f32::NEG_INFINITY, f32::max);
+        debug_assert!(max.is_finite(), "categorical over an empty mask");
+        let z: f64 = logits.iter().zip(mask).filter(|(_, &m)| m).map(|(&l, _)| f64::from(l - max).exp()).sum();
+        let lse = f64::from(max) + z.ln();
+        let pick = match self {
+            Pick::Mode => {
+                let mut best = usize::MAX;
+                for (k, (&l, &m)) in logits.iter().zip(mask).enumerate() {
+                    if m && (best == usize::MAX || l > logits[best]) {
+                        best = k;
+                    }
+                }
+                best
+            }
+            Pick::Sample(rng) => {
+                let u: f64 = rng.gen::<f64>() * z;
+                let mut acc = 0.0;
+                let mut last = usize::MAX;
+                let mut chosen = usize::MAX;
+                for (k, (&l, &m)) in logits.iter().zip(mask).enumerate() {
+                    if !m {
+                        continue;
+                    }
+                    last = k;
+                    acc += f64::from(l - max).exp();
+                    if u < acc {
+                        chosen = k;
+                        break;
+                    }
+                }
+                if chosen == usize::MAX {
+                    last
+                } else {
+                    chosen
+                }
+            }
+        };
+        (pick, (f64::from(logits[pick]) - lse) as f32)
+    }
+
+    /// Keep (true) or not with probability `sigmoid(logit)`; returns (choice, log-probability).
+    fn bernoulli(&mut self, logit: f32) -> (bool, f32) {
+        let p = 1.0 / (1.0 + (-f64::from(logit)).exp());
+        let keep = match self {
+            Pick::Mode => p > 0.5,
+            Pick::Sample(rng) => rng.gen::<f64>() < p,
+        };
+        // log σ(x) = −softplus(−x), log(1 − σ(x)) = −softplus(x), computed stably.
+        let softplus = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+        let lp = if keep { -softplus(-f64::from(logit)) } else { -softplus(f64::from(logit)) };
+        (keep, lp as f32)
+    }
+}
+
+/// Shape of the heads for one environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadShape {
+    pub nodes: usize,
+    pub models: usize,
+    pub rb_levels: usize,
+    pub cu_levels: usize,
+    /// Cut slots (the largest number of offloadable cuts in the catalogue).
+    pub cuts: usize,
+}
+
+impl HeadShape {
+    pub fn of(env: &Environment) -> HeadShape {
+        HeadShape {
+            nodes: env.nodes.len(),
+            models: env.catalogue().len(),
+            rb_levels: env.rb_levels.len(),
+            cu_levels: env.cu_levels.len(),
+            cuts: env.catalogue().models.iter().map(|m| m.offload_cuts()).max().unwrap_or(1),
+        }
+    }
+    /// Outputs per option row: node logit, rb level logits, cu level logits.
+    pub fn row_out(&self) -> usize {
+        1 + self.rb_levels + self.cu_levels
+    }
+}
+
+/// Everything sampled for one slot, with the masks it was sampled under.
+#[derive(Debug, Clone, Default)]
+pub struct SlotActions {
+    /// Task indices in decoding order.
+    pub order: Vec<usize>,
+    /// Candidate options of every task, flat (task `i` owns
+    /// `cands[cand_start[i]..cand_start[i + 1]]`), and which were allowed
+    /// when the task was decoded.
+    pub cands: Vec<usize>,
+    pub cand_start: Vec<usize>,
+    pub option_mask: Vec<bool>,
+    /// Per task (observation order): chosen option id and its position among the candidates.
+    pub option: Vec<usize>,
+    pub choice: Vec<usize>,
+    pub rb: Vec<usize>,
+    pub rb_mask: Vec<bool>,
+    pub cu: Vec<usize>,
+    pub cu_mask: Vec<bool>,
+    pub cut: Vec<usize>,
+    pub cut_mask: Vec<bool>,
+    /// Log-probability of each task's joint choice (option, levels, cut).
+    pub task_logp: Vec<f32>,
+    /// Per (node, model): kept, decided by the head (not forced or masked), log-probability.
+    pub cache_keep: Vec<bool>,
+    pub cache_free_choice: Vec<bool>,
+    pub cache_logp: Vec<f32>,
+}
+
+impl SlotActions {
+    pub fn is_offload(&self, task: usize) -> bool {
+        self.option[task] >= NODE0
+    }
+}
+
+/// Decode options and levels of every task (stage 1). `cands`/`cand_start`
+/// list each task's candidate options (see `features::option_rows`);
+/// `row_out` holds `row_out()` values per candidate row.
+pub fn decode_tasks<R: Rng>(
+    env: &Environment,
+    obs: &Observation,
+    shape: &HeadShape,
+    cands: Vec<usize>,
+    cand_start: Vec<usize>,
+    row_out: &[f32],
+    pick: &mut Pick<'_, R>,
+) -> SlotActions {
+    let n_tasks = obs.tasks.len();
+    let stride = shape.row_out();
+    debug_assert_eq!(row_out.len(), cands.len() * stride);
+    let mut a = SlotActions {
+        option_mask: vec![false; cands.len()],
+        cands,
+        cand_start,
+        option: vec![OPT_DROP; n_tasks],
+        choice: vec![0; n_tasks],
+        rb: vec![0; n_tasks],
+        rb_mask: vec![false; n_tasks * shape.rb_levels],
+        cu: vec![0; n_tasks],
+        cu_mask: vec![false; n_tasks * shape.cu_levels],
+        cut: vec![0; n_tasks],
+        cut_mask: vec![false; n_tasks * shape.cuts],
+        task_logp: vec![0.0; n_tasks],
+        ..SlotActions::default()
+    };
+    let mut order: Vec<usize> = (0..n_tasks).collect();
+    order.sort_by(|&x, &y| {
+        obs.tasks[x]
+            .deadline_s
+            .total_cmp(&obs.tasks[y].deadline_s)
+            .then(obs.tasks[x].terminal.cmp(&obs.tasks[y].terminal))
+    });
+    let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
+    let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
+    let mut pinned: Vec<Vec<usize>> = vec![Vec::new(); shape.nodes];
+    let mut pinned_bytes = vec![0.0f64; shape.nodes];
+    let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
+    let mut logits = Vec::new();
+    for &i in &order {
+        let task = &obs.tasks[i];
+        let w = env.model(task.model).weights_bytes;
+        let (lo, hi) = (a.cand_start[i], a.cand_start[i + 1]);
+        for k in lo..hi {
+            a.option_mask[k] = match a.cands[k] {
+                OPT_LOCAL | OPT_DROP => true,
+                o => {
+                    let n = o - NODE0;
+                    let fits_model = pinned[n].contains(&task.model) || pinned_bytes[n] + w <= env.nodes[n].cache_bytes;
+                    obs.link(i, n).accessible && rb_left[n] >= rb_min && cu_left[n] >= cu_min && fits_model
+                }
+            };
+        }
+        logits.clear();
+        logits.extend((lo..hi).map(|k| row_out[k * stride]));
+        let (choice, mut lp) = pick.categorical(&logits, &a.option_mask[lo..hi]);
+        let opt = a.cands[lo + choice];
+        a.choice[i] = choice;
+        a.option[i] = opt;
+        if opt >= NODE0 {
+            let n = opt - NODE0;
+            let base = (lo + choice) * stride;
+            let rb_mask = &mut a.rb_mask[i * shape.rb_levels..(i + 1) * shape.rb_levels];
+            for (k, m) in rb_mask.iter_mut().enumerate() {
+                *m = env.rb_levels[k] <= rb_left[n];
+            }
+            let (rb, lp_rb) = pick.categorical(&row_out[base + 1..base + 1 + shape.rb_levels], rb_mask);
+            let cu_mask = &mut a.cu_mask[i * shape.cu_levels..(i + 1) * shape.cu_levels];
+            for (k, m) in cu_mask.iter_mut().enumerate() {
+                *m = env.cu_levels[k] <= cu_left[n];
+            }
+            let cu_base = base + 1 + shape.rb_levels;
+            let (cu, lp_cu) = pick.categorical(&row_out[cu_base..cu_base + shape.cu_levels], cu_mask);
+            a.rb[i] = rb;
+            a.cu[i] = cu;
+            lp += lp_rb + lp_cu;
+            rb_left[n] -= env.rb_levels[rb];
+            cu_left[n] -= env.cu_levels[cu];
+            if !pinned[n].contains(&task.model) {
+                pinned[n].push(task.model);
+                pinned_bytes[n] += w;
+            }
+        }
+        a.task_logp[i] = lp;
+    }
+    a.order = order;
+    a
+}
+
+/// Decode the cut of every offloaded task (stage 2); `cut_logits` holds
+/// `shape.cuts` values per offloaded task, in observation order.
+pub fn decode_cuts<R: Rng>(
+    env: &Environment,
+    obs: &Observation,
+    shape: &HeadShape,
+    a: &mut SlotActions,
+    cut_logits: &[f32],
+    pick: &mut Pick<'_, R>,
+) {
+    let mut k = 0;
+    for i in 0..obs.tasks.len() {
+        if !a.is_offload(i) {
+            continue;
+        }
+        let cuts = env.model(obs.tasks[i].model).offload_cuts();
+        let mask = &mut a.cut_mask[i * shape.cuts..(i + 1) * shape.cuts];
+        for (c, m) in mask.iter_mut().enumerate() {
+            *m = c < cuts;
+        }
+        let (cut, lp) = pick.categorical(&cut_logits[k * shape.cuts..(k + 1) * shape.cuts], mask);
+        a.cut[i] = cut;
+        a.task_logp[i] += lp;
+        k += 1;
+    }
+}
+
+/// Decode the cache sets (stage 3) and return the decision; `cache_logits`
+/// holds one keep logit per (node, model), node-major.
+pub fn decode_caches<R: Rng>(
+    env: &Environment,
+    obs: &Observation,
+    shape: &HeadShape,
+    a: &mut SlotActions,
+    cache_logits: &[f32],
+    pick: &mut Pick<'_, R>,
+) -> Decision {
+    let (n_nodes, n_models) = (shape.nodes, shape.models);
+    a.cache_keep = vec![false; n_nodes * n_models];
+    a.cache_free_choice = vec![false; n_nodes * n_models];
+    a.cache_logp = vec![0.0; n_nodes * n_models];
+    let mut needed = vec![vec![false; n_models]; n_nodes];
+    for i in 0..obs.tasks.len() {
+        if a.is_offload(i) {
+            needed[a.option[i] - NODE0][obs.tasks[i].model] = true;
+        }
+    }
+    let mut caches = Vec::with_capacity(n_nodes);
+    for n in 0..n_nodes {
+        let mut set = Vec::new();
+        let mut bytes = 0.0;
+        for m in 0..n_models {
+            if needed[n][m] {
+                set.push(m);
+                bytes += env.model(m).weights_bytes;
+                a.cache_keep[n * n_models + m] = true;
+            }
+        }
+        for m in 0..n_models {
+            if needed[n][m] || bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
+                continue;
+            }
+            let u = n * n_models + m;
+            let (keep, lp) = pick.bernoulli(cache_logits[u]);
+            a.cache_free_choice[u] = true;
+            a.cache_keep[u] = keep;
+            a.cache_logp[u] = lp;
+            if keep {
+                set.push(m);
+                bytes += env.model(m).weights_bytes;
+            }
+        }
+        caches.push(set);
+    }
+    let actions = (0..obs.tasks.len())
+        .map(|i| match a.option[i] {
+            OPT_LOCAL => Action::Local,
+            OPT_DROP => Action::Drop,
+            o => Action::Offload {
+                node: o - NODE0,
+                cut: a.cut[i],
+                rb: env.rb_levels[a.rb[i]],
+                cu: env.cu_levels[a.cu[i]],
+            },
+        })
+        .collect();
+    Decision { caches, actions }
+}

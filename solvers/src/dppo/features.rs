@@ -1,0 +1,298 @@
+//! What the DPPO agent sees: fixed-width feature rows built from an
+//! observation, so that one shared network scores any number of tasks,
+//! nodes and cuts (parameter sharing across terminals and nodes).
+//!
+//! Rows, all plain `f32` (normalised later by [`super::normalize`]):
+//! - *option rows*, one per (task, option) with options `[local, drop,
+//!   node 0, …, node N−1]`: the task's own features followed by the option's;
+//!   the node head scores them (softmax per task) and the same rows give the
+//!   resource-unit and compute-level logits of a node option;
+//! - *cut rows*, one per offloadable cut of the chosen node: the option row
+//!   followed by the cut's delay terms (built only after the node is chosen);
+//! - *cache rows*, one per (node, model): the cache head's keep/fetch input;
+//! - one *value row* per slot for the critic.
+//!
+//! Delay estimates use the simulator's own delay functions with the largest
+//! levels, i.e. what the option could achieve on an otherwise idle node.
+
+use scenarios::sim::{local_terms, offload_terms, task_cost};
+use scenarios::{Environment, Observation, TaskView};
+
+pub const TASK_DIM: usize = 9;
+pub const OPTION_DIM: usize = 14;
+/// Width of an option row.
+pub const ROW_DIM: usize = TASK_DIM + OPTION_DIM;
+pub const CUT_EXTRA: usize = 6;
+/// Width of a cut row (option row + cut features).
+pub const CUT_DIM: usize = ROW_DIM + CUT_EXTRA;
+pub const CACHE_DIM: usize = 10;
+/// Width of the critic's slot row.
+pub const VALUE_DIM: usize = TASK_DIM + 2 + CACHE_DIM + 3;
+
+/// Option index of running locally and of dropping; node `n` is `NODE0 + n`.
+pub const OPT_LOCAL: usize = 0;
+pub const OPT_DROP: usize = 1;
+pub const NODE0: usize = 2;
+
+fn squash(x: f64) -> f32 {
+    // Ratios to the deadline span decades (1e-3 … 1e2): ln(1 + x) keeps them O(1).
+    (x.max(0.0).min(1e6)).ln_1p() as f32
+}
+
+/// Largest configured levels (levels ascending).
+fn max_levels(env: &Environment) -> (u32, u32) {
+    (*env.rb_levels.last().expect("validated non-empty"), *env.cu_levels.last().expect("validated non-empty"))
+}
+
+/// Ready time of `model` at `node`: its cache entry's, or a download started now.
+fn ready_at(env: &Environment, obs: &Observation, node: usize, model: usize) -> (f64, bool) {
+    match obs.cache_entry(node, model) {
+        Some(e) => (e.ready_at, true),
+        None => (env.ready_after_download(node, model, obs.time_s), false),
+    }
+}
+
+/// Delay terms (s) of one cut at a node with the largest levels: (device, uplink, edge, total).
+fn cut_estimate(env: &Environment, obs: &Observation, i: usize, node: usize, cut: usize) -> (f64, f64, f64, f64) {
+    let task = &obs.tasks[i];
+    let (rb, cu) = max_levels(env);
+    let (ready, _) = ready_at(env, obs, node, task.model);
+    let t = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready, obs.time_s);
+    (t.device_s, t.uplink_s, t.edge_s, t.total())
+}
+
+/// Cost of an offload estimate including the download's backhaul cost when the model is not cached.
+fn offload_cost(env: &Environment, obs: &Observation, i: usize, node: usize, total_s: f64) -> f64 {
+    let task = &obs.tasks[i];
+    let (_, cached) = ready_at(env, obs, node, task.model);
+    let download = if cached { 0.0 } else { env.backhaul_cost_per_byte * env.model(task.model).weights_bytes };
+    task_cost(env, total_s, task.deadline_s) + download
+}
+
+/// Best (least cost) estimate over the cuts at `node`: (cost, delay s).
+pub fn best_offload(env: &Environment, obs: &Observation, i: usize, node: usize) -> (f64, f64) {
+    let cuts = env.model(obs.tasks[i].model).offload_cuts();
+    (0..cuts)
+        .map(|c| {
+            let total = cut_estimate(env, obs, i, node, c).3;
+            (offload_cost(env, obs, i, node, total), total)
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)))
+        .expect("every model has cut 0")
+}
+
+fn task_features(env: &Environment, obs: &Observation, i: usize, out: &mut Vec<f32>) {
+    let task: &TaskView = &obs.tasks[i];
+    let m = env.model(task.model);
+    let local = local_terms(env, task).total();
+    let accessible = obs.links_of(i).iter().filter(|l| l.accessible).count();
+    out.extend_from_slice(&[
+        task.deadline_s as f32,
+        (task.input_bytes / 60e3).ln() as f32,
+        ((m.total_flops / 1e9).ln() / 3.0) as f32,
+        ((m.weights_bytes / 1e7).ln() / 3.0) as f32,
+        (task.vel[0].hypot(task.vel[1]) / 10.0) as f32,
+        squash(local / task.deadline_s),
+        task_cost(env, local, task.deadline_s) as f32,
+        accessible as f32 / 4.0,
+        f32::from(u8::from(task.last_edge.is_some())),
+    ]);
+}
+
+/// Per-slot context shared by the rows of one observation.
+pub struct SlotContext {
+    /// Tasks whose strongest accessible node is n, per node.
+    pub strongest_count: Vec<u32>,
+    /// Free cache fraction per node.
+    pub cache_free: Vec<f64>,
+}
+
+impl SlotContext {
+    pub fn new(env: &Environment, obs: &Observation) -> SlotContext {
+        let n_nodes = env.nodes.len();
+        let mut strongest_count = vec![0u32; n_nodes];
+        for i in 0..obs.tasks.len() {
+            if let Some(n) = strongest_node(obs, i) {
+                strongest_count[n] += 1;
+            }
+        }
+        let cache_free = (0..n_nodes)
+            .map(|n| {
+                let used: f64 = obs.caches[n].iter().map(|e| env.model(e.model).weights_bytes).sum();
+                1.0 - used / env.nodes[n].cache_bytes
+            })
+            .collect();
+        SlotContext { strongest_count, cache_free }
+    }
+}
+
+/// Accessible node with the best SNR (ties to the lower index).
+pub fn strongest_node(obs: &Observation, i: usize) -> Option<usize> {
+    obs.links_of(i)
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.accessible)
+        .max_by(|a, b| a.1.snr_db.total_cmp(&b.1.snr_db).then(b.0.cmp(&a.0)))
+        .map(|(n, _)| n)
+}
+
+/// Append the option rows of task `i` (`ROW_DIM` each) for its candidate
+/// options: local, drop and every node it reaches (in that order); the
+/// candidates' option ids go to `cands`. Unreachable nodes get no row: they
+/// can never be chosen, and leaving them out halves the network's work.
+pub fn option_rows(
+    env: &Environment,
+    obs: &Observation,
+    ctx: &SlotContext,
+    i: usize,
+    out: &mut Vec<f32>,
+    cands: &mut Vec<usize>,
+) {
+    let task = &obs.tasks[i];
+    let mut tf = Vec::with_capacity(TASK_DIM);
+    task_features(env, obs, i, &mut tf);
+    let omega = env.interruption_cost;
+    let local = local_terms(env, task).total();
+    // local
+    out.extend_from_slice(&tf);
+    let mut row = [0f32; OPTION_DIM];
+    row[0] = 1.0;
+    row[3] = (task_cost(env, local, task.deadline_s) / omega) as f32;
+    row[4] = squash(local / task.deadline_s);
+    out.extend_from_slice(&row);
+    cands.push(OPT_LOCAL);
+    // drop
+    out.extend_from_slice(&tf);
+    let mut row = [0f32; OPTION_DIM];
+    row[1] = 1.0;
+    row[3] = 1.0;
+    out.extend_from_slice(&row);
+    cands.push(OPT_DROP);
+    for n in 0..env.nodes.len() {
+        let link = obs.link(i, n);
+        if !link.accessible {
+            continue;
+        }
+        out.extend_from_slice(&tf);
+        let mut row = [0f32; OPTION_DIM];
+        let (cost, delay) = best_offload(env, obs, i, n);
+        let (ready, cached) = ready_at(env, obs, n, task.model);
+        row[2] = 1.0;
+        row[3] = (cost / omega) as f32;
+        row[4] = squash(delay / task.deadline_s);
+        row[5] = 1.0;
+        row[6] = (link.snr_db / 30.0) as f32;
+        row[7] = (link.rate_bps / 1e6).max(1e-3).ln() as f32;
+        row[8] = f32::from(u8::from(cached));
+        row[9] = f32::from(u8::from(cached && ready <= obs.time_s));
+        row[10] = squash((ready - obs.time_s).max(0.0) / task.deadline_s);
+        row[11] = f32::from(u8::from(task.last_edge == Some(n)));
+        row[12] = ctx.strongest_count[n] as f32 / 10.0;
+        row[13] = ctx.cache_free[n] as f32;
+        out.extend_from_slice(&row);
+        cands.push(NODE0 + n);
+    }
+}
+
+/// Append the cut rows of task `i` at `node` (`CUT_DIM` each, one per offloadable cut).
+pub fn cut_rows(env: &Environment, obs: &Observation, i: usize, node: usize, option_row: &[f32], out: &mut Vec<f32>) {
+    let task = &obs.tasks[i];
+    let cuts = env.model(task.model).offload_cuts();
+    for c in 0..cuts {
+        let (dev, up, edge, total) = cut_estimate(env, obs, i, node, c);
+        out.extend_from_slice(option_row);
+        let d = task.deadline_s;
+        out.extend_from_slice(&[
+            c as f32 / (cuts.max(2) - 1) as f32,
+            squash(dev / d),
+            squash(up / d),
+            squash(edge / d),
+            squash(total / d),
+            (offload_cost(env, obs, i, node, total) / env.interruption_cost) as f32,
+        ]);
+    }
+}
+
+/// Append the cache rows of every (node, model) pair, node-major (`CACHE_DIM` each).
+pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, out: &mut Vec<f32>) {
+    let n_models = env.catalogue().len();
+    let n_tasks = obs.tasks.len();
+    let mut demand_total = vec![0u32; n_models];
+    for t in &obs.tasks {
+        demand_total[t.model] += 1;
+    }
+    for n in 0..env.nodes.len() {
+        let mut reach = vec![0u32; n_models];
+        let mut strongest = vec![0u32; n_models];
+        for i in 0..n_tasks {
+            if obs.link(i, n).accessible {
+                reach[obs.tasks[i].model] += 1;
+            }
+            if strongest_node(obs, i) == Some(n) {
+                strongest[obs.tasks[i].model] += 1;
+            }
+        }
+        for (m, &total) in demand_total.iter().enumerate() {
+            let entry = obs.cache_entry(n, m);
+            let w = env.model(m).weights_bytes;
+            let download = env.ready_after_download(n, m, 0.0);
+            let remaining = entry.map_or(download, |e| (e.ready_at - obs.time_s).max(0.0));
+            let age =
+                entry.and_then(|e| e.last_used).map_or(1.0, |u| ((obs.slot.saturating_sub(u)) as f64 / 30.0).min(1.0));
+            out.extend_from_slice(&[
+                f32::from(u8::from(entry.is_some())),
+                f32::from(u8::from(entry.is_some_and(|e| e.ready_at <= obs.time_s))),
+                (remaining / 10.0) as f32,
+                (w / env.nodes[n].cache_bytes) as f32,
+                reach[m] as f32 / 10.0,
+                strongest[m] as f32 / 5.0,
+                age as f32,
+                ctx.cache_free[n] as f32,
+                (download / 10.0) as f32,
+                total as f32 / 10.0,
+            ]);
+        }
+    }
+}
+
+/// The critic's row: mean task features, mean and minimum-over-options cost
+/// estimates, mean cache row, and three slot-level counts.
+pub fn value_row(
+    env: &Environment,
+    obs: &Observation,
+    option_rows: &[f32],
+    cand_start: &[usize],
+    cache_rows: &[f32],
+    slots_left: usize,
+    out: &mut Vec<f32>,
+) {
+    let n_tasks = obs.tasks.len();
+    let mut mean_task = [0f32; TASK_DIM];
+    let mut mean_best = 0f32;
+    let mut mean_local = 0f32;
+    for i in 0..n_tasks {
+        let rows = &option_rows[cand_start[i] * ROW_DIM..cand_start[i + 1] * ROW_DIM];
+        let n_opt = cand_start[i + 1] - cand_start[i];
+        for (k, v) in mean_task.iter_mut().enumerate() {
+            *v += rows[k];
+        }
+        let best = (0..n_opt).map(|o| rows[o * ROW_DIM + TASK_DIM + 3]).fold(f32::INFINITY, f32::min);
+        mean_best += best;
+        mean_local += rows[TASK_DIM + 3];
+    }
+    let k = n_tasks.max(1) as f32;
+    out.extend(mean_task.iter().map(|v| v / k));
+    out.push(mean_best / k);
+    out.push(mean_local / k);
+    let n_cache = cache_rows.len() / CACHE_DIM;
+    let mut mean_cache = [0f32; CACHE_DIM];
+    for r in 0..n_cache {
+        for (k, v) in mean_cache.iter_mut().enumerate() {
+            *v += cache_rows[r * CACHE_DIM + k];
+        }
+    }
+    out.extend(mean_cache.iter().map(|v| v / n_cache.max(1) as f32));
+    out.push(n_tasks as f32 / 30.0);
+    out.push(env.nodes.len() as f32 / 10.0);
+    out.push((slots_left as f32 / 100.0).min(3.0));
+}

@@ -1,0 +1,34 @@
+//! The DPPO agent (issue 5): one policy shared by every terminal, trained by
+//! distributed PPO. Features and decoding are plain Rust; the network,
+//! training and checkpoints use tch (feature `dppo`).
+//!
+//! - [`features`]: rows the network sees (option, cut, cache, value rows);
+//! - [`decode`]: logits → a decision that passes the simulator's validation;
+//! - `net`, `agent`, `ppo`, `checkpoint`: the tch parts.
+
+pub mod decode;
+pub mod features;
+
+#[cfg(feature = "dppo")]
+pub mod agent;
+#[cfg(feature = "dppo")]
+pub mod checkpoint;
+#[cfg(feature = "dppo")]
+pub mod net;
+#[cfg(feature = "dppo")]
+mod policy;
+#[cfg(feature = "dppo")]
+pub mod ppo;
+#[cfg(feature = "dppo")]
+pub use policy::{shipped_checkpoint, Dppo};
+
+/// Errors of the agent. `BadCheckpoint` and `Config` are bad input (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum DppoError {
+    #[error("checkpoint {0}")]
+    BadCheckpoint(String),
+    #[error("training settings: {0}")]
+    Config(String),
+    #[error("dppo: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,313 @@
+//! The shared actor-critic network (tch) and the observation normaliser.
+//!
+//! Four small MLPs with tanh: the option net scores every (task, option) row
+//! and gives the level logits of node options; the cut net scores cut rows;
+//! the cache net gives one keep logit per (node, model); the critic maps the
+//! slot row to a value. All weights are shared across tasks and nodes, so a
+//! checkpoint fits any number of terminals and nodes.
+
+use tch::nn;
+use tch::{Kind, Tensor};
+
+use super::features::{CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
+
+/// Initial skip weight from a normalised cost estimate to its logit.
+const PRIOR_WEIGHT: f64 = -4.0;
+
+/// Architecture constants (recorded in the checkpoint sidecar and checked on load).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Arch {
+    pub row_dim: usize,
+    pub cut_dim: usize,
+    pub cache_dim: usize,
+    pub value_dim: usize,
+    pub hidden: usize,
+    pub hidden_small: usize,
+    pub rb_levels: usize,
+    pub cu_levels: usize,
+}
+
+impl Arch {
+    pub fn new(rb_levels: usize, cu_levels: usize) -> Arch {
+        Arch {
+            row_dim: ROW_DIM,
+            cut_dim: CUT_DIM,
+            cache_dim: CACHE_DIM,
+            value_dim: VALUE_DIM,
+            hidden: 64,
+            hidden_small: 32,
+            rb_levels,
+            cu_levels,
+        }
+    }
+    pub fn row_out(&self) -> usize {
+        1 + self.rb_levels + self.cu_levels
+    }
+}
+
+/// A two-layer tanh MLP plus a linear skip path from the input to the output
+/// ("wide and deep"). The skip path carries the prior: it starts with a few
+/// hand-set weights (see [`Net::new`]) and is trained like everything else.
+#[derive(Debug)]
+struct Mlp {
+    l1: nn::Linear,
+    l2: nn::Linear,
+    out: nn::Linear,
+    skip: nn::Linear,
+}
+
+impl Mlp {
+    /// `prior`: (output, input, weight) entries of the skip path; `out_bias`: initial output biases.
+    fn new(
+        p: nn::Path,
+        input: usize,
+        hidden: usize,
+        output: usize,
+        out_scale: f64,
+        prior: &[(usize, usize, f64)],
+        out_bias: &[f32],
+    ) -> Mlp {
+        let (i, h, o) = (input as i64, hidden as i64, output as i64);
+        let l1 = nn::linear(&p / "l1", i, h, Default::default());
+        let l2 = nn::linear(&p / "l2", h, h, Default::default());
+        let out = nn::linear(&p / "out", h, o, Default::default());
+        let skip = nn::linear(&p / "skip", i, o, nn::LinearConfig { bias: false, ..Default::default() });
+        // A small last layer starts the learned part near zero (standard for PPO).
+        tch::no_grad(|| {
+            let _ = out.ws.shallow_clone().g_mul_scalar_(out_scale);
+            if let Some(b) = &out.bs {
+                let mut b = b.shallow_clone();
+                let _ = b.zero_();
+                if !out_bias.is_empty() {
+                    b.copy_(&Tensor::from_slice(out_bias));
+                }
+            }
+            let mut w = skip.ws.shallow_clone();
+            let _ = w.zero_();
+            for &(r, c, v) in prior {
+                let _ = w.get(r as i64).get(c as i64).fill_(v);
+            }
+        });
+        Mlp { l1, l2, out, skip }
+    }
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.apply(&self.l1).tanh().apply(&self.l2).tanh().apply(&self.out) + x.apply(&self.skip)
+    }
+}
+
+/// The actor-critic. Inputs are normalised rows as `[rows, dim]` tensors.
+#[derive(Debug)]
+pub struct Net {
+    pub arch: Arch,
+    option: Mlp,
+    cut: Mlp,
+    cache: Mlp,
+    value: Mlp,
+}
+
+impl Net {
+    /// A fresh network. Its prior (skip-path weights on normalised features):
+    /// options and cuts with a lower estimated cost score higher, larger
+    /// levels score higher, a model is kept where tasks that use it are
+    /// strongest and where it already is. Training adjusts all of it.
+    pub fn new(root: &nn::Path, arch: Arch) -> Net {
+        let est_cost = TASK_DIM + 3;
+        let cut_cost = ROW_DIM + CUT_EXTRA - 1;
+        let ramp = |n: usize| (0..n).map(move |k| 2.0 * k as f32 / (n.max(2) - 1) as f32);
+        let mut option_bias = vec![0.0f32];
+        option_bias.extend(ramp(arch.rb_levels));
+        option_bias.extend(ramp(arch.cu_levels));
+        Net {
+            arch,
+            option: Mlp::new(
+                root / "option",
+                arch.row_dim,
+                arch.hidden_small,
+                arch.row_out(),
+                0.01,
+                &[(0, est_cost, PRIOR_WEIGHT)],
+                &option_bias,
+            ),
+            cut: Mlp::new(root / "cut", arch.cut_dim, arch.hidden_small, 1, 0.01, &[(0, cut_cost, PRIOR_WEIGHT)], &[]),
+            cache: Mlp::new(
+                root / "cache",
+                arch.cache_dim,
+                arch.hidden_small,
+                1,
+                0.01,
+                &[(0, 5, 2.0), (0, 0, 1.0)],
+                &[],
+            ),
+            value: Mlp::new(root / "value", arch.value_dim, arch.hidden, 1, 1.0, &[], &[]),
+        }
+    }
+    /// `[rows, row_dim]` → `[rows, row_out]` (node logit, rb logits, cu logits).
+    pub fn options(&self, rows: &Tensor) -> Tensor {
+        self.option.forward(rows)
+    }
+    /// `[rows, cut_dim]` → `[rows]`.
+    pub fn cuts(&self, rows: &Tensor) -> Tensor {
+        self.cut.forward(rows).squeeze_dim(-1)
+    }
+    /// `[rows, cache_dim]` → `[rows]`.
+    pub fn caches(&self, rows: &Tensor) -> Tensor {
+        self.cache.forward(rows).squeeze_dim(-1)
+    }
+    /// `[slots, value_dim]` → `[slots]`.
+    pub fn values(&self, rows: &Tensor) -> Tensor {
+        self.value.forward(rows).squeeze_dim(-1)
+    }
+}
+
+/// A `[rows, dim]` tensor from a flat row-major slice.
+pub fn rows_tensor(data: &[f32], dim: usize) -> Tensor {
+    Tensor::from_slice(data).view([(data.len() / dim.max(1)) as i64, dim as i64])
+}
+
+/// The flat contents of a float tensor.
+pub fn to_vec(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(&t.to_kind(Kind::Float).contiguous().view([-1])).expect("float tensor")
+}
+
+/// Running mean and variance of one row type, from sums (so that workers'
+/// statistics add up exactly in any order they are merged).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunningStats {
+    pub count: f64,
+    pub sum: Vec<f64>,
+    pub sum_sq: Vec<f64>,
+}
+
+impl RunningStats {
+    pub fn new(dim: usize) -> RunningStats {
+        RunningStats { count: 0.0, sum: vec![0.0; dim], sum_sq: vec![0.0; dim] }
+    }
+    pub fn dim(&self) -> usize {
+        self.sum.len()
+    }
+    pub fn observe(&mut self, rows: &[f32]) {
+        let d = self.dim();
+        for r in rows.chunks_exact(d) {
+            self.count += 1.0;
+            for (k, &v) in r.iter().enumerate() {
+                self.sum[k] += f64::from(v);
+                self.sum_sq[k] += f64::from(v) * f64::from(v);
+            }
+        }
+    }
+    /// (mean, 1/std) per feature; a feature with (almost) no spread is only centred.
+    pub fn affine(&self) -> (Vec<f32>, Vec<f32>) {
+        let n = self.count.max(1.0);
+        let mut mean = Vec::with_capacity(self.dim());
+        let mut inv = Vec::with_capacity(self.dim());
+        for k in 0..self.dim() {
+            let m = self.sum[k] / n;
+            let var = (self.sum_sq[k] / n - m * m).max(0.0);
+            mean.push(m as f32);
+            inv.push(if var > 1e-8 { (1.0 / var.sqrt()) as f32 } else { 1.0 });
+        }
+        (mean, inv)
+    }
+    /// Flat `count, sum…, sum_sq…` for all-reduce.
+    pub fn to_flat(&self, out: &mut Vec<f64>) {
+        out.push(self.count);
+        out.extend_from_slice(&self.sum);
+        out.extend_from_slice(&self.sum_sq);
+    }
+    pub fn from_flat(&mut self, flat: &[f64]) -> usize {
+        let d = self.dim();
+        self.count = flat[0];
+        self.sum.copy_from_slice(&flat[1..1 + d]);
+        self.sum_sq.copy_from_slice(&flat[1 + d..1 + 2 * d]);
+        1 + 2 * d
+    }
+}
+
+/// Observation normalisation of the four row types (saved with the checkpoint).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Normalizer {
+    pub option: RunningStats,
+    pub cut: RunningStats,
+    pub cache: RunningStats,
+    pub value: RunningStats,
+}
+
+/// Normalised values are clipped to this range.
+const CLIP: f32 = 5.0;
+
+/// The frozen affine maps of a normaliser.
+#[derive(Debug, Clone)]
+pub struct Affine {
+    option: (Vec<f32>, Vec<f32>),
+    cut: (Vec<f32>, Vec<f32>),
+    cache: (Vec<f32>, Vec<f32>),
+    value: (Vec<f32>, Vec<f32>),
+}
+
+fn apply(map: &(Vec<f32>, Vec<f32>), rows: &mut [f32]) {
+    let d = map.0.len();
+    for r in rows.chunks_exact_mut(d) {
+        for k in 0..d {
+            r[k] = ((r[k] - map.0[k]) * map.1[k]).clamp(-CLIP, CLIP);
+        }
+    }
+}
+
+impl Affine {
+    pub fn option(&self, rows: &mut [f32]) {
+        apply(&self.option, rows)
+    }
+    pub fn cut(&self, rows: &mut [f32]) {
+        apply(&self.cut, rows)
+    }
+    pub fn cache(&self, rows: &mut [f32]) {
+        apply(&self.cache, rows)
+    }
+    pub fn value(&self, rows: &mut [f32]) {
+        apply(&self.value, rows)
+    }
+}
+
+impl Normalizer {
+    pub fn new() -> Normalizer {
+        Normalizer {
+            option: RunningStats::new(ROW_DIM),
+            cut: RunningStats::new(CUT_DIM),
+            cache: RunningStats::new(CACHE_DIM),
+            value: RunningStats::new(VALUE_DIM),
+        }
+    }
+    pub fn affine(&self) -> Affine {
+        Affine {
+            option: self.option.affine(),
+            cut: self.cut.affine(),
+            cache: self.cache.affine(),
+            value: self.value.affine(),
+        }
+    }
+    pub fn to_flat(&self) -> Vec<f64> {
+        let mut v = Vec::new();
+        for s in [&self.option, &self.cut, &self.cache, &self.value] {
+            s.to_flat(&mut v);
+        }
+        v
+    }
+    pub fn from_flat(&mut self, flat: &[f64]) {
+        let mut at = 0;
+        for s in [&mut self.option, &mut self.cut, &mut self.cache, &mut self.value] {
+            at += s.from_flat(&flat[at..]);
+        }
+    }
+    pub fn dims_match(&self) -> bool {
+        self.option.dim() == ROW_DIM
+            && self.cut.dim() == CUT_DIM
+            && self.cache.dim() == CACHE_DIM
+            && self.value.dim() == VALUE_DIM
+    }
+}
+
+impl Default for Normalizer {
+    fn default() -> Self {
+        Normalizer::new()
+    }
+}

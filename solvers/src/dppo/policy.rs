@@ -1,0 +1,79 @@
+//! `dppo` as a [`Policy`]: a checkpoint's network, most probable choice in
+//! every head (deterministic), one intra-op thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand_chacha::ChaCha8Rng;
+use scenarios::{Decision, Environment, Observation, Policy, PolicyError};
+use tch::nn;
+use tch::Device;
+
+use super::agent::act;
+use super::checkpoint::Checkpoint;
+use super::decode::{HeadShape, Pick};
+use super::net::{Affine, Net};
+use super::ppo::import_weights;
+use super::DppoError;
+
+/// The checkpoint shipped in the repository for a scenario name, if there is
+/// one (`solvers/checkpoints/<name>.safetensors`), else the `default` one.
+pub fn shipped_checkpoint(scenario: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints");
+    let own = dir.join(format!("{scenario}.safetensors"));
+    if own.exists() {
+        own
+    } else {
+        dir.join("default.safetensors")
+    }
+}
+
+pub struct Dppo {
+    // Kept alive: the net's tensors live in it.
+    _vs: nn::VarStore,
+    net: Net,
+    affine: Affine,
+    shape: Option<HeadShape>,
+    slots: usize,
+    /// Seconds spent in the network forward passes of the last decision.
+    pub last_forward_s: f64,
+    pub last_decide_s: f64,
+}
+
+impl Dppo {
+    /// A policy from a loaded checkpoint (checked against the scenario by `checkpoint::load`).
+    pub fn new(ckpt: &Arc<Checkpoint>) -> Result<Dppo, DppoError> {
+        tch::set_num_threads(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = Net::new(&vs.root(), ckpt.sidecar.architecture);
+        import_weights(&vs, &ckpt.weights)
+            .map_err(|e| DppoError::BadCheckpoint(format!("{}: {e}", ckpt.path.display())))?;
+        let affine = ckpt.sidecar.observation_stats.affine();
+        Ok(Dppo { _vs: vs, net, affine, shape: None, slots: 0, last_forward_s: 0.0, last_decide_s: 0.0 })
+    }
+}
+
+impl Policy for Dppo {
+    fn name(&self) -> &str {
+        "dppo"
+    }
+    fn reset(&mut self, env: &Environment, _seed: u64) {
+        self.shape = Some(HeadShape::of(env));
+        self.slots = env.scenario.config().slots;
+    }
+    fn decide(&mut self, env: &Environment, obs: &Observation) -> Result<Decision, PolicyError> {
+        let started = Instant::now();
+        let shape = *self.shape.get_or_insert_with(|| HeadShape::of(env));
+        if self.slots == 0 {
+            self.slots = env.scenario.config().slots;
+        }
+        let left = self.slots.saturating_sub(obs.slot);
+        let mut forward_s = 0.0;
+        let mut pick = Pick::<ChaCha8Rng>::Mode;
+        let mut out = act(&self.net, &self.affine, env, &shape, &[obs], &[left], &mut pick, None, &mut forward_s);
+        self.last_forward_s = forward_s;
+        self.last_decide_s = started.elapsed().as_secs_f64();
+        Ok(out.pop().expect("one observation, one decision").0)
+    }
+}

@@ -1,0 +1,640 @@
+//! Distributed PPO: W rollout workers (threads), each with its own replica of
+//! the network and its own environments, collect in parallel; every gradient
+//! step averages the workers' gradients through [`GradientSync`] and each
+//! replica applies the same Adam step, so the replicas never drift apart.
+//!
+//! Clipped surrogate with per-task probability ratios (and per cache unit)
+//! sharing the slot's GAE advantage; advantages normalised over the whole
+//! batch; value loss, entropy bonus, gradient-norm clipping, linear
+//! learning-rate annealing; observation normalisation from running sums.
+
+use std::sync::mpsc;
+use std::sync::{Barrier, Mutex};
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use scenarios::rng::{derive, stream};
+use scenarios::sim::{observe, transition};
+use scenarios::{Observation, Scenario, SimState, World};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use super::agent::{act, values, SlotRecord};
+use super::decode::{HeadShape, Pick};
+use super::features::{CACHE_DIM, CUT_DIM, ROW_DIM, VALUE_DIM};
+use super::net::{rows_tensor, Arch, Net, Normalizer};
+use super::DppoError;
+
+/// Training worlds use seeds at or above this, so they never coincide with an
+/// evaluation seed given on the command line (which are small integers).
+pub const TRAIN_SEED_FLOOR: u64 = 1 << 48;
+
+/// Synchronous all-reduce between the workers of one training.
+pub trait GradientSync: Send + Sync {
+    fn workers(&self) -> usize;
+    /// Replace `buf` by the element-wise sum of every worker's `buf`
+    /// (same length on all), summed in worker order so that the result does
+    /// not depend on timing. Blocks until every worker has called it.
+    fn all_reduce_sum(&self, worker: usize, buf: &mut [f64]);
+}
+
+/// [`GradientSync`] between threads of one process.
+pub struct LocalSync {
+    barrier: Barrier,
+    slots: Mutex<Vec<Vec<f64>>>,
+}
+
+impl LocalSync {
+    pub fn new(workers: usize) -> LocalSync {
+        LocalSync { barrier: Barrier::new(workers), slots: Mutex::new(vec![Vec::new(); workers]) }
+    }
+}
+
+impl GradientSync for LocalSync {
+    fn workers(&self) -> usize {
+        self.slots.lock().expect("sync lock").len()
+    }
+    fn all_reduce_sum(&self, worker: usize, buf: &mut [f64]) {
+        self.slots.lock().expect("sync lock")[worker] = buf.to_vec();
+        self.barrier.wait();
+        {
+            let slots = self.slots.lock().expect("sync lock");
+            buf.iter_mut().for_each(|v| *v = 0.0);
+            for s in slots.iter() {
+                for (b, v) in buf.iter_mut().zip(s) {
+                    *b += v;
+                }
+            }
+        }
+        self.barrier.wait();
+    }
+}
+
+/// Hyperparameters (written into the checkpoint sidecar).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    pub workers: usize,
+    pub envs_per_worker: usize,
+    /// Slots each environment advances per update.
+    pub rollout_steps: usize,
+    /// Environment slots in total (all workers).
+    pub total_steps: u64,
+    pub seed: u64,
+    pub gamma: f64,
+    pub gae_lambda: f64,
+    pub clip: f64,
+    pub epochs: usize,
+    pub minibatches: usize,
+    pub lr: f64,
+    pub entropy_coef: f64,
+    pub value_coef: f64,
+    pub max_grad_norm: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            workers: 2,
+            envs_per_worker: 4,
+            rollout_steps: 64,
+            total_steps: 1_000_000,
+            seed: 1,
+            gamma: 0.95,
+            gae_lambda: 0.95,
+            clip: 0.2,
+            epochs: 2,
+            minibatches: 4,
+            lr: 1e-3,
+            entropy_coef: 0.001,
+            value_coef: 0.5,
+            max_grad_norm: 0.5,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn slots_per_update(&self) -> u64 {
+        (self.workers * self.envs_per_worker * self.rollout_steps) as u64
+    }
+    pub fn updates(&self) -> u64 {
+        (self.total_steps / self.slots_per_update()).max(1)
+    }
+    pub fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("workers", self.workers),
+            ("envs_per_worker", self.envs_per_worker),
+            ("rollout_steps", self.rollout_steps),
+            ("epochs", self.epochs),
+            ("minibatches", self.minibatches),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.workers > 64 {
+            return Err(format!("workers must be at most 64, got {}", self.workers));
+        }
+        if self.minibatches > self.envs_per_worker * self.rollout_steps {
+            return Err(format!(
+                "minibatches ({}) must not exceed the slots per worker and update ({})",
+                self.minibatches,
+                self.envs_per_worker * self.rollout_steps
+            ));
+        }
+        if self.total_steps < self.slots_per_update() {
+            return Err(format!(
+                "steps ({}) must be at least one update's worth of slots ({} = workers × envs × rollout steps)",
+                self.total_steps,
+                self.slots_per_update()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One row of the training log (`train.parquet`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpdateLog {
+    pub update: u64,
+    pub env_steps: u64,
+    pub wall_s: f64,
+    pub mean_slot_cost: f64,
+    pub interruption_rate: f64,
+    pub approx_kl: f64,
+    pub clip_fraction: f64,
+    pub entropy: f64,
+    pub value_loss: f64,
+    pub explained_variance: f64,
+    /// Worker 0's seconds in this update: simulator and features (rollout
+    /// minus forward), network forward during the rollout, PPO update.
+    pub rollout_s: f64,
+    pub forward_s: f64,
+    pub update_s: f64,
+}
+
+/// The trained weights (flat, by variable name) and observation statistics.
+pub struct Trained {
+    pub arch: Arch,
+    pub weights: Vec<(String, Vec<i64>, Vec<f32>)>,
+    pub normalizer: Normalizer,
+    pub logs: Vec<UpdateLog>,
+}
+
+/// Named weights of a var store, sorted by name.
+pub fn export_weights(vs: &nn::VarStore) -> Vec<(String, Vec<i64>, Vec<f32>)> {
+    let mut v: Vec<_> = vs.variables().into_iter().map(|(name, t)| (name, t.size(), super::net::to_vec(&t))).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Copy named weights into a var store whose variables have the same names and shapes.
+pub fn import_weights(vs: &nn::VarStore, weights: &[(String, Vec<i64>, Vec<f32>)]) -> Result<(), String> {
+    let vars = vs.variables();
+    if vars.len() != weights.len() {
+        return Err(format!("{} tensors, the network has {}", weights.len(), vars.len()));
+    }
+    for (name, shape, data) in weights {
+        let Some(var) = vars.get(name) else { return Err(format!("unknown tensor {name:?}")) };
+        if &var.size() != shape {
+            return Err(format!("tensor {name:?} has shape {shape:?}, the network expects {:?}", var.size()));
+        }
+        tch::no_grad(|| var.shallow_clone().copy_(&Tensor::from_slice(data).view(shape.as_slice())));
+    }
+    Ok(())
+}
+
+struct TrainEnv {
+    world: World,
+    state: SimState,
+    obs: Observation,
+    episode: u64,
+}
+
+fn episode_seed(seed: u64, worker: usize, env: usize, episode: u64) -> u64 {
+    TRAIN_SEED_FLOOR | (derive(seed, &format!("dppo-episode-{worker}-{env}-{episode}")) >> 16)
+}
+
+impl TrainEnv {
+    fn new(scenario: &Scenario, seed: u64, worker: usize, env: usize) -> TrainEnv {
+        let world = World::build(scenario, episode_seed(seed, worker, env, 0));
+        let state = SimState::initial(world.env.nodes.len(), world.terminals());
+        let mut obs = Observation::default();
+        observe(&world, &state, &mut obs);
+        TrainEnv { world, state, obs, episode: 0 }
+    }
+    fn slots_left(&self) -> usize {
+        self.world.slots() - self.state.slot
+    }
+}
+
+/// Per-slot data of a rollout, in (step, env) order.
+struct Rollout {
+    records: Vec<SlotRecord>,
+    rewards: Vec<f32>,
+    dones: Vec<bool>,
+}
+
+fn masked_log_softmax(logits: &Tensor, mask: &Tensor) -> Tensor {
+    logits.masked_fill(&mask.logical_not(), -1e9).log_softmax(-1, Kind::Float)
+}
+
+fn entropy_of(logp: &Tensor) -> Tensor {
+    -(logp.exp() * logp).sum_dim_intlist(-1, false, Kind::Float)
+}
+
+fn bool_tensor(v: &[bool], shape: &[i64]) -> Tensor {
+    let f: Vec<u8> = v.iter().map(|&b| u8::from(b)).collect();
+    Tensor::from_slice(&f).view(shape).to_kind(Kind::Bool)
+}
+
+fn i64_tensor(v: &[usize]) -> Tensor {
+    let f: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+    Tensor::from_slice(&f)
+}
+
+/// Losses of one minibatch; returns (loss, [policy, value, entropy, kl, clip fraction]).
+#[allow(clippy::too_many_arguments)]
+fn minibatch_loss(
+    net: &Net,
+    shape: &HeadShape,
+    records: &[&SlotRecord],
+    advantages: &[f32],
+    returns: &[f32],
+    cfg: &TrainConfig,
+) -> (Tensor, [f64; 5]) {
+    let stride = shape.row_out() as i64;
+    // Candidate lists differ in length: pad every task to the longest.
+    let k_max = records.iter().flat_map(|r| r.actions.cand_start.windows(2).map(|w| w[1] - w[0])).max().unwrap_or(1);
+    let n_opt = k_max as i64;
+    let (mut opt_rows, mut opt_mask, mut opt_a) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut rb_mask, mut rb_a, mut cu_mask, mut cu_a, mut is_node) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cut_rows, mut cut_mask, mut cut_a, mut cut_pos) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cache_rows, mut cache_keep, mut cache_old, mut cache_adv) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut task_old, mut task_adv, mut value_rows) = (Vec::new(), Vec::new(), Vec::new());
+    let mut task_base = 0usize;
+    for (rec, &adv) in records.iter().zip(advantages) {
+        let a = &rec.actions;
+        for i in 0..rec.n_tasks {
+            let (lo, hi) = (a.cand_start[i], a.cand_start[i + 1]);
+            opt_rows.extend_from_slice(&rec.option_rows[lo * ROW_DIM..hi * ROW_DIM]);
+            opt_rows.resize(opt_rows.len() + (k_max - (hi - lo)) * ROW_DIM, 0.0);
+            opt_mask.extend_from_slice(&a.option_mask[lo..hi]);
+            opt_mask.resize(opt_mask.len() + k_max - (hi - lo), false);
+        }
+        opt_a.extend_from_slice(&a.choice);
+        rb_mask.extend_from_slice(&a.rb_mask);
+        rb_a.extend_from_slice(&a.rb);
+        cu_mask.extend_from_slice(&a.cu_mask);
+        cu_a.extend_from_slice(&a.cu);
+        cut_rows.extend_from_slice(&rec.cut_rows);
+        let mut k = 0;
+        for i in 0..rec.n_tasks {
+            let off = a.is_offload(i);
+            is_node.push(if off { 1f32 } else { 0.0 });
+            if off {
+                cut_mask.extend_from_slice(&a.cut_mask[i * shape.cuts..(i + 1) * shape.cuts]);
+                cut_a.push(a.cut[i]);
+                cut_pos.push(task_base + i);
+                k += 1;
+            }
+        }
+        debug_assert_eq!(k * shape.cuts * CUT_DIM, rec.cut_rows.len());
+        task_old.extend_from_slice(&a.task_logp);
+        task_adv.extend(std::iter::repeat_n(adv, rec.n_tasks));
+        for (u, &free) in a.cache_free_choice.iter().enumerate() {
+            if free {
+                cache_rows.extend_from_slice(&rec.cache_rows[u * CACHE_DIM..(u + 1) * CACHE_DIM]);
+                cache_keep.push(if a.cache_keep[u] { 1f32 } else { 0.0 });
+                cache_old.push(a.cache_logp[u]);
+                cache_adv.push(adv);
+            }
+        }
+        value_rows.extend_from_slice(&rec.value_row);
+        task_base += rec.n_tasks;
+    }
+    let n_tasks = task_base as i64;
+    let out = net.options(&rows_tensor(&opt_rows, ROW_DIM)).view([n_tasks, n_opt, stride]);
+    let opt_lp = masked_log_softmax(&out.select(2, 0), &bool_tensor(&opt_mask, &[n_tasks, n_opt]));
+    let opt_idx = i64_tensor(&opt_a);
+    let mut task_lp = opt_lp.gather(1, &opt_idx.unsqueeze(1), false).squeeze_dim(1);
+    let mut entropy = entropy_of(&opt_lp).mean(Kind::Float);
+    let node = Tensor::from_slice(&is_node);
+    let node_count = node.sum(Kind::Float).clamp_min(1.0);
+    let chosen =
+        out.gather(1, &opt_idx.view([n_tasks, 1, 1]).expand([n_tasks, 1, stride], false), false).squeeze_dim(1);
+    let (l_rb, l_cu) = (shape.rb_levels as i64, shape.cu_levels as i64);
+    for (logits, mask, acts, l) in
+        [(chosen.narrow(1, 1, l_rb), &rb_mask, &rb_a, l_rb), (chosen.narrow(1, 1 + l_rb, l_cu), &cu_mask, &cu_a, l_cu)]
+    {
+        let lp = masked_log_softmax(&logits, &bool_tensor(mask, &[n_tasks, l]));
+        task_lp = task_lp + lp.gather(1, &i64_tensor(acts).unsqueeze(1), false).squeeze_dim(1) * &node;
+        entropy = entropy + (entropy_of(&lp) * &node).sum(Kind::Float) / &node_count;
+    }
+    if !cut_a.is_empty() {
+        let n_off = cut_a.len() as i64;
+        let c = shape.cuts as i64;
+        let logits = net.cuts(&rows_tensor(&cut_rows, CUT_DIM)).view([n_off, c]);
+        let lp = masked_log_softmax(&logits, &bool_tensor(&cut_mask, &[n_off, c]));
+        let chosen_lp = lp.gather(1, &i64_tensor(&cut_a).unsqueeze(1), false).squeeze_dim(1);
+        task_lp = task_lp.index_add(0, &i64_tensor(&cut_pos), &chosen_lp);
+        entropy = entropy + entropy_of(&lp).sum(Kind::Float) / &node_count;
+    }
+    let mut new_lp = task_lp;
+    let mut old_lp = Tensor::from_slice(&task_old);
+    let mut adv = Tensor::from_slice(&task_adv);
+    if !cache_keep.is_empty() {
+        let logits = net.caches(&rows_tensor(&cache_rows, CACHE_DIM));
+        let keep = Tensor::from_slice(&cache_keep);
+        let drop: Tensor = keep.ones_like() - &keep;
+        let lp: Tensor = &keep * logits.log_sigmoid() + drop * logits.neg().log_sigmoid();
+        let p = logits.sigmoid();
+        let neg_logits = logits.neg();
+        let q: Tensor = p.ones_like() - &p;
+        let ent: Tensor = (&p * logits.log_sigmoid() + q * neg_logits.log_sigmoid()).neg();
+        entropy = entropy + ent.mean(Kind::Float);
+        new_lp = Tensor::cat(&[new_lp, lp], 0);
+        old_lp = Tensor::cat(&[old_lp, Tensor::from_slice(&cache_old)], 0);
+        adv = Tensor::cat(&[adv, Tensor::from_slice(&cache_adv)], 0);
+    }
+    let log_ratio = &new_lp - &old_lp;
+    let ratio = log_ratio.exp();
+    let surr1 = &ratio * &adv;
+    let surr2 = ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * &adv;
+    let policy_loss = -surr1.min_other(&surr2).mean(Kind::Float);
+    let v = net.values(&rows_tensor(&value_rows, VALUE_DIM));
+    let value_loss = (v - Tensor::from_slice(returns)).square().mean(Kind::Float);
+    let loss = &policy_loss + cfg.value_coef * &value_loss - cfg.entropy_coef * &entropy;
+    let stats = tch::no_grad(|| {
+        let kl = ((&ratio - 1.0) - &log_ratio).mean(Kind::Float).double_value(&[]);
+        let clipped = (&ratio - 1.0).abs().gt(cfg.clip).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]);
+        [policy_loss.double_value(&[]), value_loss.double_value(&[]), entropy.double_value(&[]), kl, clipped]
+    });
+    (loss, stats)
+}
+
+/// Everything a worker needs, shared by reference.
+struct Shared<'a> {
+    scenario: &'a Scenario,
+    cfg: &'a TrainConfig,
+    arch: Arch,
+    init: &'a [(String, Vec<i64>, Vec<f32>)],
+    sync: &'a dyn GradientSync,
+}
+
+struct WorkerOut {
+    weights: Vec<(String, Vec<i64>, Vec<f32>)>,
+    normalizer: Normalizer,
+}
+
+fn run_worker(
+    w: usize,
+    sh: &Shared<'_>,
+    log: Option<mpsc::Sender<UpdateLog>>,
+    started: Instant,
+) -> Result<WorkerOut, DppoError> {
+    let cfg = sh.cfg;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = Net::new(&vs.root(), sh.arch);
+    import_weights(&vs, sh.init).map_err(DppoError::Internal)?;
+    let mut opt = nn::Adam::default().build(&vs, cfg.lr).map_err(|e| DppoError::Internal(e.to_string()))?;
+    let params = vs.trainable_variables();
+    let mut rng: ChaCha8Rng = stream(cfg.seed, &format!("dppo-worker-{w}"));
+    let mut normalizer = Normalizer::new();
+    let mut envs: Vec<TrainEnv> =
+        (0..cfg.envs_per_worker).map(|e| TrainEnv::new(sh.scenario, cfg.seed, w, e)).collect();
+    let env0 = envs[0].world.env.clone();
+    let shape = HeadShape::of(&env0);
+    let terminals = envs[0].world.terminals().max(1) as f32;
+    let updates = cfg.updates();
+    let n_workers = sh.sync.workers() as f64;
+    for update in 0..updates {
+        let lr = cfg.lr * (1.0 - update as f64 / updates as f64);
+        opt.set_lr(lr);
+        let t0 = Instant::now();
+        let mut forward_s = 0.0;
+        let affine = normalizer.affine();
+        let mut batch_stats = Normalizer::new();
+        let mut ro = Rollout { records: Vec::new(), rewards: Vec::new(), dones: Vec::new() };
+        let (mut cost_sum, mut tasks, mut interrupted) = (0.0f64, 0u64, 0u64);
+        for _ in 0..cfg.rollout_steps {
+            let obs: Vec<&Observation> = envs.iter().map(|e| &e.obs).collect();
+            let left: Vec<usize> = envs.iter().map(TrainEnv::slots_left).collect();
+            let decided = act(
+                &net,
+                &affine,
+                &env0,
+                &shape,
+                &obs,
+                &left,
+                &mut Pick::Sample(&mut rng),
+                Some(&mut batch_stats),
+                &mut forward_s,
+            );
+            for (k_env, (e, (decision, rec))) in envs.iter_mut().zip(decided).enumerate() {
+                let (outcome, next) = transition(&e.world.env, &e.state, &e.obs, &decision)
+                    .map_err(|err| DppoError::Internal(format!("decoded decision invalid: {err}")))?;
+                cost_sum += outcome.cost;
+                tasks += outcome.tasks.len() as u64;
+                interrupted += outcome.tasks.iter().filter(|t| t.interrupted).count() as u64;
+                ro.records.push(rec);
+                // Scaled by 1 − γ so that returns are O(one slot's cost per terminal).
+                ro.rewards.push(-(outcome.cost as f32) / terminals * (1.0 - cfg.gamma) as f32);
+                e.state = next;
+                let done = e.state.slot >= e.world.slots();
+                ro.dones.push(done);
+                if done {
+                    e.episode += 1;
+                    e.world = World::build(sh.scenario, episode_seed(cfg.seed, w, k_env, e.episode));
+                    e.state = SimState::initial(e.world.env.nodes.len(), e.world.terminals());
+                }
+                observe(&e.world, &e.state, &mut e.obs);
+            }
+        }
+        let obs: Vec<&Observation> = envs.iter().map(|e| &e.obs).collect();
+        let left: Vec<usize> = envs.iter().map(TrainEnv::slots_left).collect();
+        let clock = Instant::now();
+        let last_values = values(&net, &affine, &env0, &obs, &left);
+        forward_s += clock.elapsed().as_secs_f64();
+        let rollout_s = t0.elapsed().as_secs_f64();
+
+        // GAE per environment (records are step-major).
+        let n_env = cfg.envs_per_worker;
+        let steps = cfg.rollout_steps;
+        let mut adv = vec![0f32; steps * n_env];
+        let mut ret = vec![0f32; steps * n_env];
+        for e in 0..n_env {
+            let mut gae = 0.0f64;
+            for t in (0..steps).rev() {
+                let k = t * n_env + e;
+                let next_v = if ro.dones[k] {
+                    0.0
+                } else if t + 1 == steps {
+                    f64::from(last_values[e])
+                } else {
+                    f64::from(ro.records[k + n_env].value)
+                };
+                let nonterminal = if ro.dones[k] { 0.0 } else { 1.0 };
+                let delta = f64::from(ro.rewards[k]) + cfg.gamma * next_v - f64::from(ro.records[k].value);
+                gae = delta + cfg.gamma * cfg.gae_lambda * nonterminal * gae;
+                adv[k] = gae as f32;
+                ret[k] = (gae + f64::from(ro.records[k].value)) as f32;
+            }
+        }
+
+        // Global statistics: normaliser sums, advantage moments, rollout metrics.
+        let mut flat = batch_stats.to_flat();
+        let adv_sum: f64 = adv.iter().map(|&a| f64::from(a)).sum();
+        let adv_sq: f64 = adv.iter().map(|&a| f64::from(a) * f64::from(a)).sum();
+        let n_slots = adv.len() as f64;
+        let ret_mean: f64 = ret.iter().map(|&r| f64::from(r)).sum();
+        let ret_sq: f64 = ret.iter().map(|&r| f64::from(r) * f64::from(r)).sum();
+        let resid_sq: f64 =
+            ret.iter().zip(&ro.records).map(|(&r, rec)| (f64::from(r) - f64::from(rec.value)).powi(2)).sum();
+        flat.extend_from_slice(&[
+            adv_sum,
+            adv_sq,
+            n_slots,
+            cost_sum,
+            tasks as f64,
+            interrupted as f64,
+            ret_mean,
+            ret_sq,
+            resid_sq,
+        ]);
+        sh.sync.all_reduce_sum(w, &mut flat);
+        let g = &flat[flat.len() - 9..];
+        let mut merged = normalizer.to_flat();
+        for (m, b) in merged.iter_mut().zip(&flat[..flat.len() - 9]) {
+            *m += b;
+        }
+        normalizer.from_flat(&merged);
+        let (total_slots, mean_adv) = (g[2], g[0] / g[2]);
+        let std_adv = (g[1] / total_slots - mean_adv * mean_adv).max(0.0).sqrt() + 1e-8;
+        for a in adv.iter_mut() {
+            *a = ((f64::from(*a) - mean_adv) / std_adv) as f32;
+        }
+        let ret_var = g[7] / total_slots - (g[6] / total_slots).powi(2);
+        let explained = if ret_var > 1e-12 { 1.0 - (g[8] / total_slots) / ret_var } else { f64::NAN };
+
+        // PPO epochs over shuffled minibatches of slots.
+        let t1 = Instant::now();
+        let mut idx: Vec<usize> = (0..adv.len()).collect();
+        let mb = idx.len() / cfg.minibatches;
+        let mut acc = [0f64; 5];
+        let mut n_mb = 0.0;
+        for _ in 0..cfg.epochs {
+            idx.shuffle(&mut rng);
+            for b in 0..cfg.minibatches {
+                let sel = &idx[b * mb..if b + 1 == cfg.minibatches { idx.len() } else { (b + 1) * mb }];
+                let recs: Vec<&SlotRecord> = sel.iter().map(|&k| &ro.records[k]).collect();
+                let a: Vec<f32> = sel.iter().map(|&k| adv[k]).collect();
+                let r: Vec<f32> = sel.iter().map(|&k| ret[k]).collect();
+                opt.zero_grad();
+                let (loss, st) = minibatch_loss(&net, &shape, &recs, &a, &r, cfg);
+                // Touch every parameter so that each has a gradient on every worker.
+                let touch = params.iter().map(|p| p.sum(Kind::Float)).fold(Tensor::from(0f32), |s, x| s + x);
+                (loss + touch * 0.0).backward();
+                average_gradients(w, &params, sh.sync, n_workers);
+                opt.clip_grad_norm(cfg.max_grad_norm);
+                opt.step();
+                for (a, s) in acc.iter_mut().zip(st) {
+                    *a += s;
+                }
+                n_mb += 1.0;
+            }
+        }
+        let update_s = t1.elapsed().as_secs_f64();
+        let mut m: Vec<f64> = acc.iter().map(|a| a / n_mb).collect();
+        sh.sync.all_reduce_sum(w, &mut m);
+        if let Some(tx) = &log {
+            let row = UpdateLog {
+                update: update + 1,
+                env_steps: (update + 1) * cfg.slots_per_update(),
+                wall_s: started.elapsed().as_secs_f64(),
+                mean_slot_cost: g[3] / total_slots,
+                interruption_rate: if g[4] > 0.0 { g[5] / g[4] } else { 0.0 },
+                approx_kl: m[3] / n_workers,
+                clip_fraction: m[4] / n_workers,
+                entropy: m[2] / n_workers,
+                value_loss: m[1] / n_workers,
+                explained_variance: explained,
+                rollout_s: rollout_s - forward_s,
+                forward_s,
+                update_s,
+            };
+            if tx.send(row).is_err() {
+                return Err(DppoError::Internal("training log receiver gone".into()));
+            }
+        }
+    }
+    Ok(WorkerOut { weights: export_weights(&vs), normalizer })
+}
+
+fn average_gradients(w: usize, params: &[Tensor], sync: &dyn GradientSync, n_workers: f64) {
+    let grads: Vec<Tensor> = params.iter().map(Tensor::grad).collect();
+    let mut flat: Vec<f64> = Vec::new();
+    for g in &grads {
+        flat.extend(super::net::to_vec(g).into_iter().map(f64::from));
+    }
+    sync.all_reduce_sum(w, &mut flat);
+    let mut at = 0;
+    tch::no_grad(|| {
+        for g in &grads {
+            let n = g.numel();
+            let v: Vec<f32> = flat[at..at + n].iter().map(|&x| (x / n_workers) as f32).collect();
+            g.shallow_clone().copy_(&Tensor::from_slice(&v).view(g.size().as_slice()));
+            at += n;
+        }
+    });
+}
+
+/// Train on `scenario`; `on_update` sees every log row as it arrives (on the calling thread).
+pub fn train(
+    scenario: &Scenario,
+    cfg: &TrainConfig,
+    on_update: &mut dyn FnMut(&UpdateLog),
+) -> Result<Trained, DppoError> {
+    cfg.check().map_err(DppoError::Config)?;
+    // One intra-op thread per worker: the parallelism is the workers'.
+    tch::set_num_threads(1);
+    tch::manual_seed(derive(cfg.seed, "dppo-init") as i64);
+    let probe = World::build(scenario, TRAIN_SEED_FLOOR);
+    let arch = Arch::new(probe.env.rb_levels.len(), probe.env.cu_levels.len());
+    let vs = nn::VarStore::new(Device::Cpu);
+    let _net = Net::new(&vs.root(), arch);
+    let init = export_weights(&vs);
+    let sync = LocalSync::new(cfg.workers);
+    let shared = Shared { scenario, cfg, arch, init: &init, sync: &sync };
+    let started = Instant::now();
+    let (tx, rx) = mpsc::channel();
+    let mut logs = Vec::new();
+    let results: Vec<Result<WorkerOut, DppoError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..cfg.workers)
+            .map(|w| {
+                let log = (w == 0).then(|| tx.clone());
+                let sh = &shared;
+                s.spawn(move || run_worker(w, sh, log, started))
+            })
+            .collect();
+        drop(tx);
+        for row in rx {
+            on_update(&row);
+            logs.push(row);
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(DppoError::Internal("worker panicked".into()))))
+            .collect()
+    });
+    let mut first = None;
+    for r in results {
+        let out = r?;
+        first.get_or_insert(out);
+    }
+    let out = first.expect("at least one worker");
+    Ok(Trained { arch, weights: out.weights, normalizer: out.normalizer, logs })
+}
