@@ -7,8 +7,8 @@ export LIBTORCH := $(CURDIR)/.venv/lib/python3.11/site-packages/torch
 export LD_LIBRARY_PATH := $(LIBTORCH)/lib:$(LD_LIBRARY_PATH)
 # Every build enables the DPPO agent; `make setup` provides libtorch.
 FEATURES := --features harness/dppo
-# `make train`: the shipped default checkpoint (about 18 minutes on 2 cores).
-TRAIN_STEPS ?= 2400000
+# `make train`: the shipped default checkpoint (about 15 minutes on 2 cores).
+TRAIN_STEPS ?= 2000000
 
 .PHONY: help setup build bench test train traces importbench microbench speedcheck fmt lint clean
 
