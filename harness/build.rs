@@ -1,4 +1,5 @@
-//! Records the git revision the binary was built from (for manifest.json).
+//! Records the git revision the binary was built from (for manifest.json)
+//! and, with the `dppo` feature, where libtorch is (rpath).
 use std::process::Command;
 
 fn main() {
@@ -18,4 +19,15 @@ fn main() {
         println!("cargo:rerun-if-changed={dir}/index");
     }
     println!("cargo:rerun-if-changed=build.rs");
+    libtorch_rpath();
+}
+
+/// With the `dppo` feature, let the binaries find libtorch without LD_LIBRARY_PATH.
+fn libtorch_rpath() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    if std::env::var_os("CARGO_FEATURE_DPPO").is_some() {
+        if let Ok(dir) = std::env::var("LIBTORCH") {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}/lib");
+        }
+    }
 }

@@ -5,6 +5,8 @@
 pub mod error;
 pub mod frames;
 pub mod run;
+#[cfg(all(feature = "dppo", feature = "milp"))]
+pub mod score_cmd;
 pub mod staging;
 pub mod trace_cmd;
 pub mod tracefile;

@@ -47,6 +47,22 @@ enum Command {
     /// Train the DPPO agent (distributed PPO) on a scenario; writes a checkpoint and train.parquet to --out.
     #[cfg(feature = "dppo")]
     Train(TrainCli),
+    /// DPPO against greedy and the exact per-slot MILP, per seed: run totals and common states (see docs/model.md).
+    #[cfg(all(feature = "dppo", feature = "milp"))]
+    Score {
+        /// A preset name or a scenario TOML file.
+        #[arg(long)]
+        scenario: String,
+        /// Comma-separated evaluation seeds.
+        #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3, 4, 5])]
+        seeds: Vec<u64>,
+        /// DPPO checkpoint [default: the one shipped for the scenario].
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// MILP: wall-clock limit per slot, s.
+        #[arg(long, default_value_t = 10.0)]
+        milp_time_limit: f64,
+    },
 }
 
 #[cfg(feature = "dppo")]
@@ -200,6 +216,16 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Trace(cmd) => harness::trace_cmd::run(cmd),
+        #[cfg(all(feature = "dppo", feature = "milp"))]
+        Command::Score { scenario, seeds, checkpoint, milp_time_limit } => {
+            harness::score_cmd::cmd_score(&harness::score_cmd::ScoreArgs {
+                scenario,
+                seeds,
+                checkpoint,
+                milp_time_limit,
+            })?;
+            Ok(())
+        }
         #[cfg(feature = "dppo")]
         Command::Train(t) => {
             for (name, v) in

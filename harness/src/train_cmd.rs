@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
-use solvers::dppo::checkpoint::{self, ScenarioInfo, Sidecar, TrainingInfo};
+use solvers::dppo::checkpoint;
 use solvers::dppo::ppo::{self, TrainConfig, UpdateLog};
 use solvers::dppo::DppoError;
 
@@ -88,21 +88,15 @@ pub fn cmd_train(a: &TrainArgs) -> Result<PathBuf> {
     let trained = ppo::train(&scenario, &a.config, &mut on_update).map_err(dppo_error)?;
     bar.finish_and_clear();
     let last = trained.logs.last().cloned().unwrap_or_default();
-    let c = scenario.config();
-    let sidecar = Sidecar {
-        format: checkpoint::FORMAT.into(),
-        architecture: trained.arch,
-        rb_levels: c.decision.rb_levels.clone(),
-        cu_levels: c.decision.cu_levels.clone(),
-        hyperparameters: a.config.clone(),
-        observation_stats: trained.normalizer.clone(),
-        scenario: ScenarioInfo { name: scenario.name().to_string(), hash: scenario.config_hash() },
-        git_revision: env!("EDGEBENCH_GIT_REV").to_string(),
-        training: TrainingInfo { updates: last.update, env_steps: last.env_steps, wall_s: last.wall_s },
-    };
     let dir = staging.path();
-    checkpoint::save(&dir.join("policy.safetensors"), &trained.weights, &sidecar)
-        .with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
+    let ckpt = checkpoint::Checkpoint::from_trained(
+        &trained,
+        &scenario,
+        &a.config,
+        env!("EDGEBENCH_GIT_REV"),
+        &dir.join("policy.safetensors"),
+    );
+    ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
     crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
     let out = staging.commit()?;
     eprintln!(

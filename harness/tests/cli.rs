@@ -18,6 +18,26 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
+/// `run --scenario tiny` with every policy (dppo with its shipped checkpoint).
+fn tiny_args() -> harness::RunArgs {
+    harness::RunArgs {
+        scenario: "tiny".into(),
+        policies: vec![],
+        seeds: vec![3, 4],
+        slots: None,
+        terminals: None,
+        trace: None,
+        trace_format: None,
+        sites: None,
+        milp_time_limit: 10.0,
+        milp_gap: 1e-6,
+        threads: None,
+        checkpoint: None,
+        out: "unused".into(),
+        progress: false,
+    }
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -154,7 +174,7 @@ fn every_policy_sees_the_same_trace_channel_and_tasks() {
         scenario: scenarios::presets::preset("tiny").unwrap(),
         policies: solvers::available().iter().map(|s| s.to_string()).collect(),
         seeds: vec![3, 4],
-        options: Default::default(),
+        options: harness::plan_from_args(&tiny_args()).unwrap().options,
     };
     let runs = execute(&plan, false).unwrap();
     for seed in [3, 4] {
@@ -354,4 +374,109 @@ fn a_new_run_replaces_an_old_results_folder() {
     assert!(!out.join("stale.txt").exists());
     assert!(out.join("summary.csv").exists());
     assert_eq!(entries(d.path()), ["res"]);
+}
+
+#[cfg(feature = "dppo")]
+mod dppo {
+    use super::*;
+
+    #[test]
+    fn train_writes_checkpoint_and_log_and_run_uses_it() {
+        let d = tmp();
+        let out = d.path().join("agent");
+        let o = edgebench(&[
+            "train",
+            "--scenario",
+            "tiny",
+            "--steps",
+            "512",
+            "--workers",
+            "2",
+            "--envs",
+            "2",
+            "--rollout",
+            "32",
+            "--seed",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet"]);
+        let log = read_parquet(&out.join("train.parquet")).unwrap();
+        assert_eq!(log.height(), 4);
+        for col in [
+            "update",
+            "env_steps",
+            "wall_s",
+            "mean_slot_cost",
+            "interruption_rate",
+            "approx_kl",
+            "clip_fraction",
+            "entropy",
+            "value_loss",
+            "explained_variance",
+        ] {
+            assert!(log.column(col).is_ok(), "train.parquet lacks {col}");
+        }
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("policy.json")).unwrap()).unwrap();
+        for key in ["architecture", "hyperparameters", "observation_stats", "scenario", "git_revision"] {
+            assert!(side.get(key).is_some(), "sidecar lacks {key}");
+        }
+        let ck = out.join("policy.safetensors");
+        let res = d.path().join("res");
+        let o = run_tiny(&res, &["--policies", "dppo,greedy", "--checkpoint", ck.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let csv = std::fs::read_to_string(res.join("summary.csv")).unwrap();
+        assert_eq!(csv.lines().filter(|l| l.contains(",dppo,")).count(), 2);
+    }
+
+    #[test]
+    fn a_checkpoint_that_does_not_fit_exits_2() {
+        let d = tmp();
+        let res = d.path().join("res");
+        let junk = d.path().join("junk.safetensors");
+        std::fs::write(&junk, b"not weights").unwrap();
+        std::fs::write(d.path().join("junk.json"), "{}").unwrap();
+        let missing = d.path().join("missing.safetensors");
+        for (ck, must) in [(&junk, "junk.json"), (&missing, "missing.safetensors")] {
+            let o = run_tiny(&res, &["--policies", "dppo", "--checkpoint", ck.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+            assert!(stderr(&o).contains(must), "{}", stderr(&o));
+            assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+            assert!(!res.exists());
+        }
+        // The shipped checkpoint refuses a scenario with other levels.
+        let toml = d.path().join("levels.toml");
+        std::fs::write(&toml, "[decision]\nrb_levels = [1, 2]\n").unwrap();
+        let o = edgebench(&[
+            "run",
+            "--scenario",
+            toml.to_str().unwrap(),
+            "--policies",
+            "dppo",
+            "--slots",
+            "5",
+            "--quiet",
+            "--out",
+            res.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("architecture"), "{}", stderr(&o));
+        // --checkpoint without dppo, and bad training settings.
+        let o = run_tiny(&res, &["--policies", "greedy", "--checkpoint", junk.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        for (args, must) in
+            [(vec!["--workers", "0"], "--workers"), (vec!["--steps", "10"], "steps"), (vec!["--lr", "0"], "--lr")]
+        {
+            let mut full = vec!["train", "--scenario", "tiny", "--quiet", "--out", res.to_str().unwrap()];
+            full.extend(args.iter());
+            let o = edgebench(&full);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(must), "{args:?}: {}", stderr(&o));
+            assert!(!res.exists());
+        }
+    }
 }

@@ -47,7 +47,8 @@ proptest! {
         c.terminals.model_switch_prob = 0.1;
         c.mobility.model = [scenarios::config::MobilityModel::RandomWaypoint, scenarios::config::MobilityModel::GaussMarkov, scenarios::config::MobilityModel::Manhattan][mobility];
         let world = World::build(&c.validate("prop", None).unwrap(), seed);
-        for policy in solvers::available() {
+        // dppo needs a checkpoint; its decisions are checked in tests/dppo.rs.
+        for policy in solvers::available().into_iter().filter(|&p| p != "dppo") {
             prop_assert!(run_all_slots(&world, policy).is_ok(), "{policy}: {:?}", run_all_slots(&world, policy));
         }
     }

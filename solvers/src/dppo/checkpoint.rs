@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::net::{Arch, Normalizer};
-use super::ppo::TrainConfig;
+use super::ppo::{TrainConfig, Trained};
 use super::DppoError;
 
 pub const FORMAT: &str = "edgebench-dppo-1";
@@ -186,4 +186,33 @@ pub fn load(path: &Path, rb_levels: &[u32], cu_levels: &[u32]) -> Result<Checkpo
     }
     let weights = parse_safetensors(path, &bytes)?;
     Ok(Checkpoint { path: path.to_path_buf(), sidecar, weights })
+}
+
+impl Checkpoint {
+    /// The checkpoint of a finished training (`path` is where it will be saved).
+    pub fn from_trained(
+        trained: &Trained,
+        scenario: &scenarios::Scenario,
+        cfg: &TrainConfig,
+        git_revision: &str,
+        path: &Path,
+    ) -> Checkpoint {
+        let last = trained.logs.last().cloned().unwrap_or_default();
+        let d = &scenario.config().decision;
+        let sidecar = Sidecar {
+            format: FORMAT.into(),
+            architecture: trained.arch,
+            rb_levels: d.rb_levels.clone(),
+            cu_levels: d.cu_levels.clone(),
+            hyperparameters: cfg.clone(),
+            observation_stats: trained.normalizer.clone(),
+            scenario: ScenarioInfo { name: scenario.name().to_string(), hash: scenario.config_hash() },
+            git_revision: git_revision.to_string(),
+            training: TrainingInfo { updates: last.update, env_steps: last.env_steps, wall_s: last.wall_s },
+        };
+        Checkpoint { path: path.to_path_buf(), sidecar, weights: trained.weights.clone() }
+    }
+    pub fn save(&self) -> std::io::Result<()> {
+        save(&self.path, &self.weights, &self.sidecar)
+    }
 }

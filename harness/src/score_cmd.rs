@@ -1,0 +1,170 @@
+//! `edgebench score`: the DPPO agent against greedy and the exact per-slot
+//! MILP, per seed, two ways.
+//!
+//! - *Run totals* (the issue's `s`): `s = (C_greedy − C_dppo) / (C_greedy − C_milp)`
+//!   with each policy driving its own run. The per-slot MILP is myopic (it
+//!   never pays for a download that cannot help within the slot), so its
+//!   run total can be above greedy's and the denominator negative; the
+//!   figure is printed as measured.
+//! - *Common states*: along DPPO's own trajectory, greedy and the MILP decide
+//!   from exactly the state DPPO is in, and
+//!   `s_common = Σ_t (g_t − d_t) / Σ_t (g_t − m_t)`. The MILP is exact per
+//!   slot, so `m_t ≤ d_t` and `s_common ≤ 1`; 1 means DPPO's every slot is
+//!   optimal, 0 means greedy's quality.
+//!
+//! Also the decision times on those common states (DPPO, MILP solve).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{anyhow, Result};
+use scenarios::metrics::percentile;
+use scenarios::sim::{observe, transition};
+use scenarios::{Observation, Policy, SimState, World};
+
+use crate::error::BadInput;
+
+pub struct ScoreArgs {
+    pub scenario: String,
+    pub seeds: Vec<u64>,
+    pub checkpoint: Option<PathBuf>,
+    pub milp_time_limit: f64,
+}
+
+/// Per-seed figures.
+#[derive(Debug, Clone)]
+pub struct SeedScore {
+    pub seed: u64,
+    pub cost: [f64; 3],
+    pub interruption: [f64; 3],
+    pub s_total: f64,
+    pub s_common: f64,
+    pub common: [f64; 3],
+    pub dppo_decide_ms: Vec<f64>,
+    pub milp_solve_ms: Vec<f64>,
+}
+
+/// Run `policy` over `world`: (total cost, interruption rate).
+fn run_totals(world: &World, policy: &mut dyn Policy) -> Result<(f64, f64)> {
+    policy.reset(&world.env, world.seed);
+    let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
+    let mut obs = Observation::default();
+    let (mut cost, mut tasks, mut interrupted) = (0.0, 0usize, 0usize);
+    while state.slot < world.slots() {
+        observe(world, &state, &mut obs);
+        let d = policy.decide(&world.env, &obs).map_err(|e| anyhow!("{e}"))?;
+        let (out, next) = transition(&world.env, &state, &obs, &d).map_err(|e| anyhow!("{e}"))?;
+        cost += out.cost;
+        tasks += out.tasks.len();
+        interrupted += out.tasks.iter().filter(|t| t.interrupted).count();
+        state = next;
+    }
+    Ok((cost, interrupted as f64 / tasks.max(1) as f64))
+}
+
+pub fn score_seed(
+    world: &World,
+    dppo: &mut dyn Policy,
+    greedy: &mut dyn Policy,
+    milp: &mut dyn Policy,
+) -> Result<SeedScore> {
+    let (cd, id) = run_totals(world, dppo)?;
+    let (cg, ig) = run_totals(world, greedy)?;
+    let (cm, im) = run_totals(world, milp)?;
+    dppo.reset(&world.env, world.seed);
+    greedy.reset(&world.env, world.seed);
+    milp.reset(&world.env, world.seed);
+    let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
+    let mut obs = Observation::default();
+    let mut common = [0.0f64; 3];
+    let (mut dppo_ms, mut milp_ms) = (Vec::new(), Vec::new());
+    while state.slot < world.slots() {
+        observe(world, &state, &mut obs);
+        let t = Instant::now();
+        let d = dppo.decide(&world.env, &obs).map_err(|e| anyhow!("{e}"))?;
+        dppo_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let g = greedy.decide(&world.env, &obs).map_err(|e| anyhow!("{e}"))?;
+        let t = Instant::now();
+        let m = milp.decide(&world.env, &obs).map_err(|e| anyhow!("{e}"))?;
+        milp_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let (od, next) = transition(&world.env, &state, &obs, &d).map_err(|e| anyhow!("{e}"))?;
+        let og = transition(&world.env, &state, &obs, &g).map_err(|e| anyhow!("{e}"))?.0;
+        let om = transition(&world.env, &state, &obs, &m).map_err(|e| anyhow!("{e}"))?.0;
+        common[0] += od.cost;
+        common[1] += og.cost;
+        common[2] += om.cost;
+        state = next;
+    }
+    Ok(SeedScore {
+        seed: world.seed,
+        cost: [cd, cg, cm],
+        interruption: [id, ig, im],
+        s_total: (cg - cd) / (cg - cm),
+        s_common: (common[1] - common[0]) / (common[1] - common[2]),
+        common,
+        dppo_decide_ms: dppo_ms,
+        milp_solve_ms: milp_ms,
+    })
+}
+
+pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
+    let scenario = crate::resolve_scenario(&a.scenario)?;
+    if a.seeds.is_empty() {
+        return Err(BadInput("--seeds: expected at least one seed".into()).into());
+    }
+    if !(a.milp_time_limit.is_finite() && a.milp_time_limit > 0.0) {
+        return Err(
+            BadInput(format!("--milp-time-limit: expected a positive number, got {}", a.milp_time_limit)).into()
+        );
+    }
+    let ck = crate::train_cmd::load_checkpoint(a.checkpoint.as_deref(), &scenario)?;
+    let mut out = Vec::new();
+    println!("| seed | cost dppo | cost greedy | cost milp | s (run totals) | intr. dppo % | intr. greedy % | common-state cost dppo / greedy / milp | s_common |");
+    println!("|--:|--:|--:|--:|--:|--:|--:|:--|--:|");
+    for &seed in &a.seeds {
+        let world = World::build(&scenario, seed);
+        let mut dppo = solvers::dppo::Dppo::new(&ck).map_err(crate::train_cmd::dppo_error)?;
+        let mut greedy = solvers::greedy::Greedy;
+        let mut milp = solvers::milp::Milp::new(solvers::milp::MilpOptions {
+            time_limit_s: a.milp_time_limit,
+            ..Default::default()
+        });
+        let s = score_seed(&world, &mut dppo, &mut greedy, &mut milp)?;
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.2} | {:.2} | {:.1} / {:.1} / {:.1} | {:.3} |",
+            s.seed,
+            s.cost[0],
+            s.cost[1],
+            s.cost[2],
+            s.s_total,
+            100.0 * s.interruption[0],
+            100.0 * s.interruption[1],
+            s.common[0],
+            s.common[1],
+            s.common[2],
+            s.s_common
+        );
+        out.push(s);
+    }
+    let n = out.len() as f64;
+    let mean = |f: &dyn Fn(&SeedScore) -> f64| out.iter().map(f).sum::<f64>() / n;
+    let all_d: Vec<f64> = out.iter().flat_map(|s| s.dppo_decide_ms.clone()).collect();
+    let all_m: Vec<f64> = out.iter().flat_map(|s| s.milp_solve_ms.clone()).collect();
+    println!();
+    println!(
+        "mean s (run totals) {:.3}; mean s_common {:.3}; interruption dppo {:.2} % vs greedy {:.2} %",
+        mean(&|s| s.s_total),
+        mean(&|s| s.s_common),
+        100.0 * mean(&|s| s.interruption[0]),
+        100.0 * mean(&|s| s.interruption[1])
+    );
+    println!(
+        "decision time on DPPO's states: dppo p50 {:.3} ms, p95 {:.3} ms; milp p50 {:.1} ms, p95 {:.1} ms (ratio of medians {:.0}x)",
+        percentile(&all_d, 0.5),
+        percentile(&all_d, 0.95),
+        percentile(&all_m, 0.5),
+        percentile(&all_m, 0.95),
+        percentile(&all_m, 0.5) / percentile(&all_d, 0.5)
+    );
+    Ok(out)
+}

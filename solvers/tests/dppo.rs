@@ -1,0 +1,153 @@
+//! The DPPO agent: checkpoints round-trip and refuse what does not fit,
+//! training is deterministic, and a short training learns (tiny preset).
+
+#![cfg(feature = "dppo")]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use scenarios::sim::{Observation, Simulator};
+use scenarios::{Policy, World};
+use solvers::dppo::checkpoint::{self, Checkpoint};
+use solvers::dppo::ppo::{train, TrainConfig, UpdateLog};
+use solvers::dppo::{Dppo, DppoError};
+
+fn tiny() -> scenarios::Scenario {
+    scenarios::presets::preset("tiny").unwrap()
+}
+
+fn short(steps: u64, workers: usize) -> TrainConfig {
+    TrainConfig {
+        workers,
+        envs_per_worker: 2,
+        rollout_steps: 32,
+        total_steps: steps,
+        seed: 11,
+        ..TrainConfig::default()
+    }
+}
+
+/// Total cost of a policy over one world.
+fn run_cost(world: &World, policy: &mut dyn Policy) -> f64 {
+    policy.reset(&world.env, 1);
+    let mut sim = Simulator::new(world);
+    let mut obs = Observation::default();
+    let mut cost = 0.0;
+    while !sim.is_done() {
+        sim.observe(&mut obs);
+        let d = policy.decide(&world.env, &obs).unwrap();
+        cost += sim.step(&obs, &d).unwrap().cost;
+    }
+    cost
+}
+
+fn trained_checkpoint(steps: u64, dir: &Path) -> (Checkpoint, Vec<UpdateLog>) {
+    let cfg = short(steps, 2);
+    let t = train(&tiny(), &cfg, &mut |_| {}).unwrap();
+    (Checkpoint::from_trained(&t, &tiny(), &cfg, "test", &dir.join("p.safetensors")), t.logs)
+}
+
+#[test]
+fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
+    let d = tempfile::tempdir().unwrap();
+    let (ck, _) = trained_checkpoint(256, d.path());
+    ck.save().unwrap();
+    let scenario = tiny();
+    let levels = &scenario.config().decision;
+    let back = checkpoint::load(&ck.path, &levels.rb_levels, &levels.cu_levels).unwrap();
+    assert_eq!(back.weights, ck.weights);
+    assert_eq!(back.sidecar, ck.sidecar);
+
+    let expect_bad = |path: &Path, rb: &[u32], needle: &str| match checkpoint::load(path, rb, &levels.cu_levels) {
+        Err(DppoError::BadCheckpoint(m)) => {
+            assert!(m.contains(needle), "{m:?} lacks {needle:?}");
+            assert!(!m.contains('\n'));
+        }
+        other => panic!("expected BadCheckpoint, got {other:?}"),
+    };
+    // Other levels than the scenario's.
+    expect_bad(&ck.path, &[1, 2], "architecture");
+    expect_bad(&ck.path, &[1, 2, 3, 4, 6, 9], "levels");
+    // A truncated weights file, a file that is not safetensors at all.
+    let bytes = std::fs::read(&ck.path).unwrap();
+    let cut = d.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::copy(checkpoint::sidecar_path(&ck.path), checkpoint::sidecar_path(&cut)).unwrap();
+    expect_bad(&cut, &levels.rb_levels, "offsets");
+    let junk = d.path().join("junk.safetensors");
+    std::fs::write(&junk, b"hello world, not weights").unwrap();
+    std::fs::copy(checkpoint::sidecar_path(&ck.path), checkpoint::sidecar_path(&junk)).unwrap();
+    expect_bad(&junk, &levels.rb_levels, "not a safetensors file");
+    // No sidecar; a sidecar of another format.
+    let lone = d.path().join("lone.safetensors");
+    std::fs::write(&lone, &bytes).unwrap();
+    expect_bad(&lone, &levels.rb_levels, "sidecar");
+    let text = std::fs::read_to_string(checkpoint::sidecar_path(&ck.path)).unwrap();
+    std::fs::write(checkpoint::sidecar_path(&lone), text.replace(checkpoint::FORMAT, "edgebench-dppo-0")).unwrap();
+    expect_bad(&lone, &levels.rb_levels, "format");
+    // Weights of another network (a tensor renamed) load but do not fit.
+    let mut other = ck.clone();
+    other.weights[0].0 = "option/l9/weight".into();
+    other.path = d.path().join("other.safetensors");
+    other.save().unwrap();
+    let loaded = Arc::new(checkpoint::load(&other.path, &levels.rb_levels, &levels.cu_levels).unwrap());
+    match Dppo::new(&loaded) {
+        Err(DppoError::BadCheckpoint(m)) => assert!(m.contains("option/l9/weight"), "{m}"),
+        Err(e) => panic!("expected BadCheckpoint, got {e}"),
+        Ok(_) => panic!("a renamed tensor must be refused"),
+    }
+}
+
+#[test]
+fn same_seed_same_training_log_and_weights() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, la) = trained_checkpoint(1024, d.path());
+    let (b, lb) = trained_checkpoint(1024, d.path());
+    let strip = |l: &[UpdateLog]| -> Vec<UpdateLog> {
+        l.iter()
+            .map(|r| UpdateLog { wall_s: 0.0, rollout_s: 0.0, forward_s: 0.0, update_s: 0.0, ..r.clone() })
+            .collect()
+    };
+    assert_eq!(la.len(), 8);
+    assert_eq!(strip(&la), strip(&lb), "training logs differ (timing columns excluded)");
+    assert_eq!(a.weights, b.weights);
+    assert_eq!(a.sidecar.observation_stats, b.sidecar.observation_stats);
+}
+
+/// Summed cost over the held-out seeds (never used in training: training
+/// worlds use seeds ≥ 2^48).
+fn held_out_cost(policy: &mut dyn Policy) -> f64 {
+    (1..=8u64).map(|seed| run_cost(&World::build(&tiny(), seed), policy)).sum()
+}
+
+#[test]
+fn a_short_training_learns_and_beats_random_and_nearest_on_held_out_seeds() {
+    let scenario = tiny();
+    let cfg = TrainConfig {
+        workers: 2,
+        envs_per_worker: 4,
+        rollout_steps: 30,
+        total_steps: LEARN_STEPS,
+        seed: 5,
+        ..TrainConfig::default()
+    };
+    let trained = train(&scenario, &cfg, &mut |_| {}).unwrap();
+    let ck = Arc::new(Checkpoint::from_trained(&trained, &scenario, &cfg, "test", Path::new("t.safetensors")));
+    // The same network before training: one update's worth of slots at a negligible learning rate.
+    let cfg0 = TrainConfig { total_steps: cfg.slots_per_update(), lr: 1e-12, ..cfg.clone() };
+    let untrained = train(&scenario, &cfg0, &mut |_| {}).unwrap();
+    let ck0 = Arc::new(Checkpoint::from_trained(&untrained, &scenario, &cfg0, "test", Path::new("u.safetensors")));
+
+    let dppo = held_out_cost(&mut Dppo::new(&ck).unwrap());
+    let before = held_out_cost(&mut Dppo::new(&ck0).unwrap());
+    let random = held_out_cost(solvers::make("random").unwrap().as_mut());
+    let nearest = held_out_cost(solvers::make("nearest").unwrap().as_mut());
+    let greedy = held_out_cost(solvers::make("greedy").unwrap().as_mut());
+    eprintln!("held-out cost: dppo {dppo:.1} (untrained {before:.1}), greedy {greedy:.1}, nearest {nearest:.1}, random {random:.1}");
+    assert!(dppo < random, "dppo {dppo:.1} vs random {random:.1}");
+    assert!(dppo < nearest, "dppo {dppo:.1} vs nearest {nearest:.1}");
+    assert!(dppo < before, "training did not lower the cost: {dppo:.1} vs untrained {before:.1}");
+}
+
+/// Slots of the learning test's training (about 20 s on 2 cores).
+const LEARN_STEPS: u64 = 48_000;

@@ -1,0 +1,68 @@
+//! The DPPO decoder cannot produce an invalid decision: whatever the logits,
+//! on many random worlds and states, every decoded decision passes the
+//! simulator's validation (masks track capacity, cache space and reach).
+
+#![allow(clippy::field_reassign_with_default)]
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use scenarios::sim::{observe, transition, validate};
+use scenarios::{Observation, ScenarioConfig, SimState, World};
+use solvers::dppo::decode::{decode_caches, decode_cuts, decode_tasks, HeadShape, Pick};
+use solvers::dppo::features::{option_rows, SlotContext};
+
+/// Decode one slot from random logits; returns the decision.
+fn decode_random(world: &World, obs: &Observation, rng: &mut ChaCha8Rng, sample: bool) -> scenarios::Decision {
+    let env = &world.env;
+    let shape = HeadShape::of(env);
+    let ctx = SlotContext::new(env, obs);
+    let (mut rows, mut cands, mut start) = (Vec::new(), Vec::new(), vec![0]);
+    for i in 0..obs.tasks.len() {
+        option_rows(env, obs, &ctx, i, &mut rows, &mut cands);
+        start.push(cands.len());
+    }
+    let scale: f32 = rng.gen_range(0.1..20.0);
+    let row_out: Vec<f32> = (0..cands.len() * shape.row_out()).map(|_| rng.gen_range(-scale..scale)).collect();
+    let cut_logits: Vec<f32> = (0..obs.tasks.len() * shape.cuts).map(|_| rng.gen_range(-scale..scale)).collect();
+    let cache_logits: Vec<f32> = (0..shape.nodes * shape.models).map(|_| rng.gen_range(-scale..scale)).collect();
+    let mut draw = ChaCha8Rng::seed_from_u64(rng.gen());
+    let mut pick = if sample { Pick::Sample(&mut draw) } else { Pick::Mode };
+    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, &mut pick);
+    decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
+    decode_caches(env, obs, &shape, &mut a, &cache_logits, &mut pick)
+}
+
+#[test]
+fn every_decoded_decision_is_valid() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0xdec0de);
+    let mut checked = 0;
+    let mut offloads = 0;
+    for case in 0..40u64 {
+        let mut c = ScenarioConfig::default();
+        c.slots = 30;
+        c.nodes.count = rng.gen_range(1..8);
+        c.nodes.rb_units = rng.gen_range(1..24);
+        c.nodes.cu_units = rng.gen_range(1..18);
+        c.nodes.cache_mib = rng.gen_range(10.0..500.0);
+        c.terminals.count = rng.gen_range(1..60);
+        c.terminals.activity = rng.gen_range(0.3..1.0);
+        c.terminals.model_switch_prob = 0.1;
+        let world = World::build(&c.validate("decode-test", None).unwrap(), case);
+        let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
+        let mut obs = Observation::default();
+        for _ in 0..world.slots() {
+            observe(&world, &state, &mut obs);
+            let sample = rng.gen_bool(0.7);
+            let d = decode_random(&world, &obs, &mut rng, sample);
+            if let Err(e) = validate(&world.env, &obs, &d) {
+                panic!("case {case}, slot {}: {e}", obs.slot);
+            }
+            offloads += d.actions.iter().filter(|a| matches!(a, scenarios::Action::Offload { .. })).count();
+            checked += 1;
+            // Evolve the state with the decoded decision (caches fill, ready times vary).
+            state = transition(&world.env, &state, &obs, &d).unwrap().1;
+        }
+    }
+    assert_eq!(checked, 40 * 30);
+    assert!(offloads > 1_000, "the test must exercise offloads, got {offloads}");
+}
