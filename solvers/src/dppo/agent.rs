@@ -132,7 +132,7 @@ pub fn act<R: Rng>(
     let mut out = Vec::with_capacity(records.len());
     let per_slot_cache = shape.nodes * shape.models;
     for (k, (obs, mut rec)) in observations.iter().zip(records).enumerate() {
-        let n_cut = (rec.cut_rows.len() / CUT_DIM) as usize;
+        let n_cut = rec.cut_rows.len() / CUT_DIM;
         decode_cuts(env, obs, shape, &mut rec.actions, &cut_logits[at..at + n_cut], pick);
         at += n_cut;
         let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::net::{Arch, Normalizer};
+use super::net::{Arch, NamedWeights, Normalizer};
 use super::ppo::{TrainConfig, Trained};
 use super::DppoError;
 
@@ -49,7 +49,7 @@ pub struct Sidecar {
 pub struct Checkpoint {
     pub path: PathBuf,
     pub sidecar: Sidecar,
-    pub weights: Vec<(String, Vec<i64>, Vec<f32>)>,
+    pub weights: NamedWeights,
 }
 
 /// The sidecar that belongs to a weights file: same name, `.json`.
@@ -98,7 +98,7 @@ pub fn safetensors_bytes(weights: &[(String, Vec<i64>, Vec<f32>)]) -> Vec<u8> {
 }
 
 /// Parse safetensors bytes holding only F32 tensors.
-pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<Vec<(String, Vec<i64>, Vec<f32>)>, DppoError> {
+pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<NamedWeights, DppoError> {
     if bytes.len() < 8 {
         return Err(bad(path, "not a safetensors file (shorter than its 8-byte header length)"));
     }

@@ -282,18 +282,16 @@ pub fn decode_caches<R: Rng>(
         }
     }
     let mut caches = Vec::with_capacity(n_nodes);
-    for n in 0..n_nodes {
+    for (n, need) in needed.iter().enumerate() {
         let mut set = Vec::new();
         let mut bytes = 0.0;
-        for m in 0..n_models {
-            if needed[n][m] {
-                set.push(m);
-                bytes += env.model(m).weights_bytes;
-                a.cache_keep[n * n_models + m] = true;
-            }
+        for (m, _) in need.iter().enumerate().filter(|(_, &x)| x) {
+            set.push(m);
+            bytes += env.model(m).weights_bytes;
+            a.cache_keep[n * n_models + m] = true;
         }
-        for m in 0..n_models {
-            if needed[n][m] || bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
+        for (m, &forced) in need.iter().enumerate() {
+            if forced || bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
                 continue;
             }
             let u = n * n_models + m;

@@ -36,7 +36,7 @@ pub const NODE0: usize = 2;
 
 fn squash(x: f64) -> f32 {
     // Ratios to the deadline span decades (1e-3 … 1e2): ln(1 + x) keeps them O(1).
-    (x.max(0.0).min(1e6)).ln_1p() as f32
+    x.clamp(0.0, 1e6).ln_1p() as f32
 }
 
 /// Largest configured levels (levels ascending).

@@ -159,6 +159,9 @@ impl Net {
     }
 }
 
+/// Named tensors, flat: (name, shape, values).
+pub type NamedWeights = Vec<(String, Vec<i64>, Vec<f32>)>;
+
 /// A `[rows, dim]` tensor from a flat row-major slice.
 pub fn rows_tensor(data: &[f32], dim: usize) -> Tensor {
     Tensor::from_slice(data).view([(data.len() / dim.max(1)) as i64, dim as i64])
@@ -247,8 +250,8 @@ pub struct Affine {
 fn apply(map: &(Vec<f32>, Vec<f32>), rows: &mut [f32]) {
     let d = map.0.len();
     for r in rows.chunks_exact_mut(d) {
-        for k in 0..d {
-            r[k] = ((r[k] - map.0[k]) * map.1[k]).clamp(-CLIP, CLIP);
+        for ((v, m), inv) in r.iter_mut().zip(&map.0).zip(&map.1) {
+            *v = ((*v - m) * inv).clamp(-CLIP, CLIP);
         }
     }
 }

@@ -23,7 +23,7 @@ use tch::{Device, Kind, Tensor};
 use super::agent::{act, values, SlotRecord};
 use super::decode::{HeadShape, Pick};
 use super::features::{CACHE_DIM, CUT_DIM, ROW_DIM, VALUE_DIM};
-use super::net::{rows_tensor, Arch, Net, Normalizer};
+use super::net::{rows_tensor, Arch, NamedWeights, Net, Normalizer};
 use super::DppoError;
 
 /// Training worlds use seeds at or above this, so they never coincide with an
@@ -177,13 +177,13 @@ pub struct UpdateLog {
 /// The trained weights (flat, by variable name) and observation statistics.
 pub struct Trained {
     pub arch: Arch,
-    pub weights: Vec<(String, Vec<i64>, Vec<f32>)>,
+    pub weights: NamedWeights,
     pub normalizer: Normalizer,
     pub logs: Vec<UpdateLog>,
 }
 
 /// Named weights of a var store, sorted by name.
-pub fn export_weights(vs: &nn::VarStore) -> Vec<(String, Vec<i64>, Vec<f32>)> {
+pub fn export_weights(vs: &nn::VarStore) -> NamedWeights {
     let mut v: Vec<_> = vs.variables().into_iter().map(|(name, t)| (name, t.size(), super::net::to_vec(&t))).collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
@@ -331,8 +331,8 @@ fn minibatch_loss(
         [(chosen.narrow(1, 1, l_rb), &rb_mask, &rb_a, l_rb), (chosen.narrow(1, 1 + l_rb, l_cu), &cu_mask, &cu_a, l_cu)]
     {
         let lp = masked_log_softmax(&logits, &bool_tensor(mask, &[n_tasks, l]));
-        task_lp = task_lp + lp.gather(1, &i64_tensor(acts).unsqueeze(1), false).squeeze_dim(1) * &node;
-        entropy = entropy + (entropy_of(&lp) * &node).sum(Kind::Float) / &node_count;
+        task_lp += lp.gather(1, &i64_tensor(acts).unsqueeze(1), false).squeeze_dim(1) * &node;
+        entropy += (entropy_of(&lp) * &node).sum(Kind::Float) / &node_count;
     }
     if !cut_a.is_empty() {
         let n_off = cut_a.len() as i64;
@@ -341,7 +341,7 @@ fn minibatch_loss(
         let lp = masked_log_softmax(&logits, &bool_tensor(&cut_mask, &[n_off, c]));
         let chosen_lp = lp.gather(1, &i64_tensor(&cut_a).unsqueeze(1), false).squeeze_dim(1);
         task_lp = task_lp.index_add(0, &i64_tensor(&cut_pos), &chosen_lp);
-        entropy = entropy + entropy_of(&lp).sum(Kind::Float) / &node_count;
+        entropy += entropy_of(&lp).sum(Kind::Float) / &node_count;
     }
     let mut new_lp = task_lp;
     let mut old_lp = Tensor::from_slice(&task_old);
@@ -355,7 +355,7 @@ fn minibatch_loss(
         let neg_logits = logits.neg();
         let q: Tensor = p.ones_like() - &p;
         let ent: Tensor = (&p * logits.log_sigmoid() + q * neg_logits.log_sigmoid()).neg();
-        entropy = entropy + ent.mean(Kind::Float);
+        entropy += ent.mean(Kind::Float);
         new_lp = Tensor::cat(&[new_lp, lp], 0);
         old_lp = Tensor::cat(&[old_lp, Tensor::from_slice(&cache_old)], 0);
         adv = Tensor::cat(&[adv, Tensor::from_slice(&cache_adv)], 0);
@@ -386,7 +386,7 @@ struct Shared<'a> {
 }
 
 struct WorkerOut {
-    weights: Vec<(String, Vec<i64>, Vec<f32>)>,
+    weights: NamedWeights,
     normalizer: Normalizer,
 }
 
@@ -466,14 +466,14 @@ fn run_worker(
         let steps = cfg.rollout_steps;
         let mut adv = vec![0f32; steps * n_env];
         let mut ret = vec![0f32; steps * n_env];
-        for e in 0..n_env {
+        for (e, &last_value) in last_values.iter().enumerate() {
             let mut gae = 0.0f64;
             for t in (0..steps).rev() {
                 let k = t * n_env + e;
                 let next_v = if ro.dones[k] {
                     0.0
                 } else if t + 1 == steps {
-                    f64::from(last_values[e])
+                    f64::from(last_value)
                 } else {
                     f64::from(ro.records[k + n_env].value)
                 };
