@@ -8,6 +8,7 @@ pub mod run;
 #[cfg(all(feature = "dppo", feature = "milp"))]
 pub mod score_cmd;
 pub mod staging;
+pub mod sweep;
 pub mod trace_cmd;
 pub mod tracefile;
 #[cfg(feature = "dppo")]
@@ -153,15 +154,36 @@ fn with_trace_and_sites(s: &scenarios::Scenario, a: &RunArgs) -> Result<scenario
 /// `edgebench run`: returns the results folder.
 pub fn cmd_run(a: &RunArgs) -> Result<PathBuf> {
     let plan = plan_from_args(a)?;
-    let started = SystemTime::now();
-    let staging = Staging::new(&a.out)?;
+    let pool = thread_pool(a.threads)?;
+    run_into(&plan, &a.out, &pool, None, a.progress)
+}
+
+/// A rayon pool with `threads` threads (default: one per core).
+pub fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let mut pool = rayon::ThreadPoolBuilder::new();
-    if let Some(t) = a.threads {
+    if let Some(t) = threads {
         pool = pool.num_threads(t);
     }
-    let pool = pool.build().context("starting worker threads")?;
+    pool.build().context("starting worker threads")
+}
+
+/// Run a plan and write its results set to `out` (staged, renamed at the
+/// end). `bar`: a caller's progress bar to advance (a sweep's); otherwise one
+/// of its own when `progress`.
+pub fn run_into(
+    plan: &Plan,
+    out: &std::path::Path,
+    pool: &rayon::ThreadPool,
+    bar: Option<&indicatif::ProgressBar>,
+    progress: bool,
+) -> Result<PathBuf> {
+    let started = SystemTime::now();
+    let staging = Staging::new(out)?;
     tracing::info!(scenario = plan.scenario.name(), policies = ?plan.policies, seeds = ?plan.seeds, "running");
-    let runs = pool.install(|| run::execute(&plan, a.progress))?;
+    let runs = pool.install(|| match bar {
+        Some(b) => run::execute_with(plan, b),
+        None => run::execute(plan, progress),
+    })?;
 
     let name = plan.scenario.name().to_string();
     let mut tasks = TaskColumns::default();
@@ -223,9 +245,13 @@ pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> R
         reports::tables::build_tables(&summary).map_err(|e| BadInput(format!("{}: {e}", summary_path.display())))?;
     let out = out.map(PathBuf::from).unwrap_or_else(|| results.join("report"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    for (name, text) in
-        [("tables.md", reports::tables::markdown(&tables)), ("tables.tex", reports::tables::latex(&tables))]
-    {
+    let score = reports::score::normalised_scores(&summary)
+        .map_err(|e| BadInput(format!("{}: {e}", summary_path.display())))?;
+    let paired =
+        reports::score::paired_vs_milp(&summary).map_err(|e| BadInput(format!("{}: {e}", summary_path.display())))?;
+    let md = reports::tables::markdown(&tables) + &reports::score::markdown(score.as_ref(), &paired);
+    let tex = reports::tables::latex(&tables) + "\n" + &reports::score::latex(score.as_ref(), &paired);
+    for (name, text) in [("tables.md", md), ("tables.tex", tex)] {
         let tmp = out.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, out.join(name)).with_context(|| format!("writing {}", out.join(name).display()))?;

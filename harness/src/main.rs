@@ -44,6 +44,8 @@ enum Command {
     /// Import, generate and inspect mobility traces.
     #[command(subcommand)]
     Trace(TraceAction),
+    /// Run a scenario over the Cartesian product of parameter values (resumable); `report` reads the result.
+    Sweep(SweepCli),
     /// Train the DPPO agent (distributed PPO) on a scenario; writes a checkpoint and train.parquet to --out.
     #[cfg(feature = "dppo")]
     Train(TrainCli),
@@ -146,6 +148,40 @@ struct RunCli {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct SweepCli {
+    /// A preset name or a scenario TOML file (the base of every cell).
+    #[arg(long)]
+    scenario: String,
+    /// NAME=V1,V2,… with NAME one of terminals, speed (m/s), deadline (ms), cache (MiB); repeat to add axes.
+    #[arg(long = "vary", required = true)]
+    vary: Vec<String>,
+    /// Comma-separated policies [default: every policy of this build].
+    #[arg(long, value_delimiter = ',')]
+    policies: Vec<String>,
+    /// Comma-separated seeds.
+    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
+    seeds: Vec<u64>,
+    /// Override the scenario's number of slots.
+    #[arg(long)]
+    slots: Option<usize>,
+    /// MILP: wall-clock limit per slot, s.
+    #[arg(long, default_value_t = 10.0)]
+    milp_time_limit: f64,
+    /// DPPO checkpoint [default: the one shipped for the scenario].
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Sweep folder: cells/<cell>/ results sets, summary.parquet and summary.csv of all cells.
+    #[arg(long)]
+    out: PathBuf,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
 #[derive(Subcommand)]
 enum ScenarioCmd {
     /// List the built-in presets.
@@ -216,6 +252,28 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Trace(cmd) => harness::trace_cmd::run(cmd),
+        Command::Sweep(w) => {
+            let axes = w.vary.iter().map(|v| harness::sweep::parse_axis(v)).collect::<Result<Vec<_>, _>>()?;
+            let run = RunArgs {
+                scenario: w.scenario,
+                policies: w.policies,
+                seeds: w.seeds,
+                slots: w.slots,
+                terminals: None,
+                trace: None,
+                trace_format: None,
+                sites: None,
+                milp_time_limit: w.milp_time_limit,
+                milp_gap: 1e-6,
+                threads: w.threads,
+                checkpoint: w.checkpoint,
+                out: w.out,
+                progress: !w.quiet,
+            };
+            let out = harness::sweep::cmd_sweep(&harness::sweep::SweepArgs { run, axes })?;
+            eprintln!("edgebench: sweep results in {}", out.display());
+            Ok(())
+        }
         #[cfg(all(feature = "dppo", feature = "milp"))]
         Command::Score { scenario, seeds, checkpoint, milp_time_limit } => {
             harness::score_cmd::cmd_score(&harness::score_cmd::ScoreArgs {

@@ -231,22 +231,31 @@ pub fn run_policy(
 
 /// Run every (seed, policy) of the plan; results in plan order (seed-major).
 pub fn execute(plan: &Plan, show_progress: bool) -> Result<Vec<PolicyRun>> {
-    let slots = plan.scenario.config().slots as u64;
-    let total = slots * (plan.seeds.len() * plan.policies.len()) as u64;
-    let bar = if show_progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    let bar = if show_progress { ProgressBar::new(plan.total_slots()) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}")
             .expect("static template")
             .progress_chars("=> "),
     );
     bar.set_prefix(format!("run {}", plan.scenario.name()));
+    let runs = execute_with(plan, &bar);
+    bar.finish_and_clear();
+    runs
+}
+
+impl Plan {
+    /// Slots the plan simulates (all seeds and policies).
+    pub fn total_slots(&self) -> u64 {
+        self.scenario.config().slots as u64 * (self.seeds.len() * self.policies.len()) as u64
+    }
+}
+
+/// [`execute`] advancing a caller's progress bar by one per slot.
+pub fn execute_with(plan: &Plan, bar: &ProgressBar) -> Result<Vec<PolicyRun>> {
     let worlds: Vec<World> = plan.seeds.par_iter().map(|&seed| World::build(&plan.scenario, seed)).collect();
     let jobs: Vec<(usize, &str)> =
         (0..worlds.len()).flat_map(|w| plan.policies.iter().map(move |p| (w, p.as_str()))).collect();
-    let runs: Result<Vec<PolicyRun>> =
-        jobs.par_iter().map(|&(w, p)| run_policy(&worlds[w], p, &plan.options, Some(&bar))).collect();
-    bar.finish_and_clear();
-    runs
+    jobs.par_iter().map(|&(w, p)| run_policy(&worlds[w], p, &plan.options, Some(bar))).collect()
 }
 
 impl TaskColumns {

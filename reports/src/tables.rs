@@ -188,7 +188,7 @@ pub fn markdown(tables: &[ScenarioTable]) -> String {
     s
 }
 
-fn latex_escape(s: &str) -> String {
+pub(crate) fn latex_escape(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '_' | '%' | '&' | '#' | '$' | '{' | '}' => format!("\\{c}"),

@@ -1,0 +1,240 @@
+//! `edgebench sweep`: the Cartesian product of parameter values, one results
+//! set per cell under `OUT/cells/<cell>/`, combined into `OUT/summary.*`.
+//!
+//! Resumable: a cell is finished when its folder exists (results sets are
+//! staged and renamed into place only when complete), so a sweep started
+//! again skips finished cells and redoes a half-written one. `OUT/sweep.json`
+//! records what the sweep is; starting another sweep into the same folder is
+//! refused. A cell's results depend only on its config and seeds, so an
+//! interrupted sweep, once finished, equals an uninterrupted one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+
+use crate::error::BadInput;
+use crate::run::Plan;
+use crate::{frames, plan_from_args, RunArgs};
+
+/// Parameters a sweep can vary, with what each sets in the scenario.
+pub const PARAMETERS: [(&str, &str); 4] = [
+    ("terminals", "terminals.count (positive integer)"),
+    ("speed", "mobility.speed_mps = [v, v] (m/s, every terminal at speed v)"),
+    ("deadline", "terminals.deadline_ms = [v] (ms, every task)"),
+    ("cache", "nodes.cache_mib (MiB per node)"),
+];
+
+/// One `--vary name=v1,v2,…`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Axis {
+    pub name: String,
+    pub values: Vec<f64>,
+}
+
+/// Parse `name=v1,v2,…`.
+pub fn parse_axis(spec: &str) -> Result<Axis, BadInput> {
+    let known = || PARAMETERS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ");
+    let (name, list) = spec
+        .split_once('=')
+        .ok_or_else(|| BadInput(format!("--vary {spec}: expected NAME=V1,V2,… with NAME one of {}", known())))?;
+    if !PARAMETERS.iter().any(|p| p.0 == name) {
+        return Err(BadInput(format!("--vary {spec}: unknown parameter `{name}`; expected one of {}", known())));
+    }
+    let mut values = Vec::new();
+    for v in list.split(',') {
+        let x: f64 = v.trim().parse().map_err(|_| BadInput(format!("--vary {spec}: `{v}` is not a number")))?;
+        if !(x.is_finite() && x > 0.0) || (name == "terminals" && x.fract() != 0.0) {
+            return Err(BadInput(format!(
+                "--vary {spec}: `{v}` is not a positive {}",
+                if name == "terminals" { "integer" } else { "number" }
+            )));
+        }
+        if values.contains(&x) {
+            return Err(BadInput(format!("--vary {spec}: `{v}` is listed twice")));
+        }
+        values.push(x);
+    }
+    Ok(Axis { name: name.to_string(), values })
+}
+
+/// What `OUT/sweep.json` records: a resumed sweep must be the same sweep.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SweepSpec {
+    pub scenario: String,
+    pub config_hash: String,
+    pub axes: Vec<Axis>,
+    pub policies: Vec<String>,
+    pub seeds: Vec<u64>,
+}
+
+/// One cell: a value per axis.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub values: Vec<(String, f64)>,
+}
+
+impl Cell {
+    /// Folder name, e.g. `terminals=10_speed=1.5` (no commas: it is a CSV field too).
+    pub fn id(&self) -> String {
+        self.values.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("_")
+    }
+}
+
+/// The Cartesian product, first axis slowest.
+pub fn cells(axes: &[Axis]) -> Vec<Cell> {
+    let mut out = vec![Cell { values: Vec::new() }];
+    for a in axes {
+        out = out
+            .into_iter()
+            .flat_map(|c| {
+                a.values.iter().map(move |&v| {
+                    let mut values = c.values.clone();
+                    values.push((a.name.clone(), v));
+                    Cell { values }
+                })
+            })
+            .collect();
+    }
+    out
+}
+
+/// The scenario of a cell.
+fn cell_scenario(base: &scenarios::Scenario, cell: &Cell) -> Result<scenarios::Scenario, BadInput> {
+    let mut c = base.config().clone();
+    for (name, v) in &cell.values {
+        match name.as_str() {
+            "terminals" => c.terminals.count = *v as usize,
+            "speed" => c.mobility.speed_mps = [*v, *v],
+            "deadline" => c.terminals.deadline_ms = vec![*v],
+            "cache" => c.nodes.cache_mib = *v,
+            other => unreachable!("axis {other} was checked when parsed"),
+        }
+    }
+    Ok(c.validate(&format!("sweep cell {}", cell.id()), None)?)
+}
+
+pub struct SweepArgs {
+    pub run: RunArgs,
+    pub axes: Vec<Axis>,
+}
+
+/// Run (or resume) a sweep; returns the output folder.
+pub fn cmd_sweep(a: &SweepArgs) -> Result<PathBuf> {
+    if a.axes.is_empty() {
+        return Err(BadInput("sweep: expected at least one --vary NAME=V1,V2,…".into()).into());
+    }
+    for (i, ax) in a.axes.iter().enumerate() {
+        if a.axes[..i].iter().any(|b| b.name == ax.name) {
+            return Err(BadInput(format!("--vary: `{}` is varied twice", ax.name)).into());
+        }
+    }
+    let base = plan_from_args(&a.run)?;
+    let all = cells(&a.axes);
+    // Check every cell's config before anything runs.
+    let mut plans = Vec::with_capacity(all.len());
+    for cell in &all {
+        let scenario = cell_scenario(&base.scenario, cell)?;
+        plans.push(Plan { scenario, ..base.clone() });
+    }
+    let out = &a.run.out;
+    if out.exists() && !out.is_dir() {
+        return Err(BadInput(format!("--out {}: exists and is not a folder", out.display())).into());
+    }
+    let spec = SweepSpec {
+        scenario: base.scenario.name().to_string(),
+        config_hash: base.scenario.config_hash(),
+        axes: a.axes.clone(),
+        policies: base.policies.clone(),
+        seeds: base.seeds.clone(),
+    };
+    let spec_path = out.join("sweep.json");
+    if spec_path.exists() {
+        let text = std::fs::read_to_string(&spec_path).with_context(|| format!("reading {}", spec_path.display()))?;
+        let old: SweepSpec = serde_json::from_str(&text)
+            .map_err(|e| BadInput(format!("{}: not a sweep record ({e})", spec_path.display())))?;
+        if old != spec {
+            return Err(BadInput(format!(
+                "--out {}: holds another sweep (scenario, parameters, policies or seeds differ); use another folder",
+                out.display()
+            ))
+            .into());
+        }
+    } else if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        return Err(BadInput(format!("--out {}: exists, is not empty and holds no sweep", out.display())).into());
+    }
+    let cells_dir = out.join("cells");
+    std::fs::create_dir_all(&cells_dir).with_context(|| format!("creating {}", cells_dir.display()))?;
+    std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)? + "\n")
+        .with_context(|| format!("writing {}", spec_path.display()))?;
+    remove_stale_staging(&cells_dir)?;
+
+    let total: u64 = plans.iter().map(Plan::total_slots).sum();
+    let bar = if a.run.progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("sweep [{bar:40}] {pos}/{len} slots, cell {msg}  {elapsed} elapsed, ETA {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    let pool = crate::thread_pool(a.run.threads)?;
+    let mut skipped = 0;
+    for (k, (cell, plan)) in all.iter().zip(&plans).enumerate() {
+        let dir = cells_dir.join(cell.id());
+        if dir.join("manifest.json").is_file() {
+            skipped += 1;
+            bar.inc(plan.total_slots());
+            continue;
+        }
+        bar.set_message(format!("{}/{} ({})", k + 1, all.len(), cell.id()));
+        crate::run_into(plan, &dir, &pool, Some(&bar), false)?;
+    }
+    bar.finish_and_clear();
+    if skipped > 0 {
+        eprintln!("edgebench: sweep resumed: {skipped} of {} cells were already finished", all.len());
+    }
+    combine(out, &all)?;
+    Ok(out.clone())
+}
+
+/// Staging folders of an interrupted cell (`.<cell>.tmp-<pid>`).
+fn remove_stale_staging(cells_dir: &Path) -> Result<()> {
+    for e in std::fs::read_dir(cells_dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            std::fs::remove_dir_all(e.path()).with_context(|| format!("removing {}", e.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// One summary for the whole sweep: each cell's rows with the swept values
+/// (`sweep_<name>` columns, `cell`), and `scenario` set to `<name>[<cell>]`
+/// so that `report` tabulates every cell on its own.
+fn combine(out: &Path, all: &[Cell]) -> Result<()> {
+    let mut frames_ = Vec::new();
+    for cell in all {
+        let path = out.join("cells").join(cell.id()).join("summary.parquet");
+        let mut df = frames::read_parquet(&path)?;
+        let n = df.height();
+        let scen = df.column("scenario")?.str()?.get(0).unwrap_or("").to_string();
+        df.with_column(Column::new("scenario".into(), vec![format!("{scen}[{}]", cell.id()); n]))?;
+        df.with_column(Column::new("cell".into(), vec![cell.id(); n]))?;
+        for (name, v) in &cell.values {
+            df.with_column(Column::new(format!("sweep_{name}").into(), vec![*v; n]))?;
+        }
+        frames_.push(df);
+    }
+    let mut all_df = frames_.remove(0);
+    for df in &frames_ {
+        all_df.vstack_mut(df)?;
+    }
+    let tmp = out.join(".summary.parquet.tmp");
+    frames::write_parquet(&mut all_df, &tmp)?;
+    std::fs::rename(&tmp, out.join("summary.parquet"))?;
+    let tmp = out.join(".summary.csv.tmp");
+    frames::write_csv(&mut all_df, &tmp)?;
+    std::fs::rename(&tmp, out.join("summary.csv"))?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! `edgebench sweep`: the Cartesian product, resumable after a kill with the
+//! same results as an uninterrupted sweep, bad input refused.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_edgebench"))
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A sweep of 2 × 3 cells on `tiny` (each cell a few hundred milliseconds).
+fn sweep_args(out: &Path) -> Vec<String> {
+    [
+        "sweep",
+        "--scenario",
+        "tiny",
+        "--vary",
+        "deadline=300,800",
+        "--vary",
+        "terminals=3,6,9",
+        "--slots",
+        "150",
+        "--policies",
+        "greedy,nearest,milp",
+        "--seeds",
+        "1,2",
+        "--quiet",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.to_str().unwrap().to_string()])
+    .collect()
+}
+
+/// summary.csv without its wall-clock columns.
+fn without_timing(csv: &str) -> Vec<String> {
+    let timing = ["decision_ms_mean", "decision_ms_p95", "milp_solve_ms_p50", "milp_solve_ms_p95", "milp_build_share"];
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !timing.contains(&header[i])).collect();
+    csv.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(",")
+        })
+        .collect()
+}
+
+fn finished_cells(out: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(out.join("cells")) else { return Vec::new() };
+    let mut v: Vec<String> = rd
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_killed_sweep_resumes_without_redoing_cells_and_equals_an_uninterrupted_one() {
+    let d = tempfile::tempdir().unwrap();
+    let whole = d.path().join("whole");
+    let o = bin().args(sweep_args(&whole)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(finished_cells(&whole).len(), 6);
+    let csv_whole = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
+    // 6 cells × 3 policies × 2 seeds, plus the header.
+    assert_eq!(csv_whole.lines().count(), 1 + 36);
+    assert!(csv_whole.lines().next().unwrap().contains("sweep_terminals"));
+
+    let part = d.path().join("part");
+    let mut child = bin().args(sweep_args(&part)).spawn().unwrap();
+    let started = Instant::now();
+    while finished_cells(&part).is_empty() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done = finished_cells(&part);
+    assert!(!done.is_empty() && done.len() < 6, "kill must land mid-sweep, finished: {done:?}");
+    assert!(!part.join("summary.csv").exists(), "an interrupted sweep has no combined summary");
+    let stamp =
+        |c: &str| std::fs::metadata(part.join("cells").join(c).join("manifest.json")).unwrap().modified().unwrap();
+    let before: Vec<_> = done.iter().map(|c| stamp(c)).collect();
+
+    let o = bin().args(sweep_args(&part)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("{} of 6 cells were already finished", done.len())), "{}", stderr(&o));
+    let after: Vec<_> = done.iter().map(|c| stamp(c)).collect();
+    assert_eq!(before, after, "finished cells were recomputed");
+    assert_eq!(finished_cells(&part).len(), 6);
+    let hidden: Vec<_> = std::fs::read_dir(part.join("cells"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "staging folders left: {hidden:?}");
+    let csv_part = std::fs::read_to_string(part.join("summary.csv")).unwrap();
+    assert_eq!(without_timing(&csv_part), without_timing(&csv_whole));
+
+    // The sweep's results are a results set for `report`, one table per cell.
+    let o = bin().args(["report", "--results", part.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = std::fs::read_to_string(part.join("report").join("tables.md")).unwrap();
+    assert!(md.contains("tiny[deadline=300_terminals=3]"), "{md}");
+}
+
+#[test]
+fn bad_sweep_input_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("s");
+    let o = out.to_str().unwrap();
+    for (vary, must) in [
+        (vec!["--vary", "speed=fast"], "fast"),
+        (vec!["--vary", "colour=1,2"], "colour"),
+        (vec!["--vary", "terminals=2.5"], "integer"),
+        (vec!["--vary", "cache=-1"], "-1"),
+        (vec!["--vary", "terminals=2,2"], "twice"),
+        (vec!["--vary", "terminals=2", "--vary", "terminals=3"], "twice"),
+        (vec!["--vary", "terminals"], "NAME=V1"),
+    ] {
+        let mut args = vec!["sweep", "--scenario", "tiny", "--policies", "local", "--quiet", "--out", o];
+        args.extend(vary.iter());
+        let r = bin().args(&args).output().unwrap();
+        assert_eq!(r.status.code(), Some(2), "{vary:?}: {}", stderr(&r));
+        assert!(stderr(&r).contains(must), "{vary:?}: {}", stderr(&r));
+        assert_eq!(stderr(&r).trim().lines().count(), 1, "{}", stderr(&r));
+        assert!(!out.exists());
+    }
+    // Another sweep into the folder of a first one is refused.
+    let first = [
+        "sweep",
+        "--scenario",
+        "tiny",
+        "--policies",
+        "local",
+        "--seeds",
+        "1",
+        "--vary",
+        "terminals=2",
+        "--quiet",
+        "--out",
+        o,
+    ];
+    assert!(bin().args(first).output().unwrap().status.success());
+    let second = [
+        "sweep",
+        "--scenario",
+        "tiny",
+        "--policies",
+        "local",
+        "--seeds",
+        "1",
+        "--vary",
+        "terminals=3",
+        "--quiet",
+        "--out",
+        o,
+    ];
+    let r = bin().args(second).output().unwrap();
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert!(stderr(&r).contains("another sweep"), "{}", stderr(&r));
+}

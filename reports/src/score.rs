@@ -1,0 +1,326 @@
+//! The normalised score across scenarios and seeds (interquartile mean with a
+//! stratified-bootstrap interval, the rliable method) and the paired
+//! comparison of every policy with the MILP on identical traces.
+//!
+//! `s = (C_best_heuristic − C) / (C_best_heuristic − C_milp)` per (scenario,
+//! seed), where the best heuristic is the cheapest of `nearest`, `greedy`,
+//! `local`, `random` on that seed. 1 = the MILP's cost, 0 = the best
+//! heuristic's. The per-slot MILP is myopic, so its run cost can be above the
+//! best heuristic's; the denominator is then negative and the tables say so.
+
+use polars::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::{f64_column, str_column};
+
+pub const HEURISTICS: [&str; 4] = ["nearest", "greedy", "local", "random"];
+
+/// Interquartile mean: the mean of the middle half (⌊n/4⌋ values trimmed at
+/// each end, as `scipy.stats.trim_mean(x, 0.25)`, which rliable uses).
+pub fn iqm(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let k = v.len() / 4;
+    let mid = &v[k..v.len() - k];
+    mid.iter().sum::<f64>() / mid.len() as f64
+}
+
+/// IQM over all runs and a 95 % percentile interval from a stratified
+/// bootstrap: each resample draws, within every scenario, as many seeds as
+/// it has, with replacement. None when no scenario has two seeds.
+pub fn stratified_iqm_ci(strata: &[Vec<f64>], resamples: usize, seed: u64) -> (f64, Option<(f64, f64)>) {
+    let all: Vec<f64> = strata.iter().flatten().copied().collect();
+    let point = iqm(&all);
+    if strata.iter().all(|s| s.len() < 2) {
+        return (point, None);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut stats: Vec<f64> = (0..resamples)
+        .map(|_| {
+            let sample: Vec<f64> = strata
+                .iter()
+                .flat_map(|s| (0..s.len()).map(|_| s[rng.gen_range(0..s.len())]).collect::<Vec<_>>())
+                .collect();
+            iqm(&sample)
+        })
+        .collect();
+    stats.sort_by(f64::total_cmp);
+    let q = |p: f64| stats[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
+    (point, Some((q(0.025), q(0.975))))
+}
+
+/// One policy's normalised score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreRow {
+    pub policy: String,
+    pub runs: usize,
+    pub iqm: f64,
+    pub ci: Option<(f64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreTable {
+    pub rows: Vec<ScoreRow>,
+    /// (scenario, seed) pairs whose denominator is not positive (MILP not below the best heuristic).
+    pub non_positive: usize,
+    pub pairs: usize,
+}
+
+/// One (scenario, policy) of the paired comparison with the MILP.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairedRow {
+    pub scenario: String,
+    pub policy: String,
+    /// Mean over seeds of `cost − cost_milp` (same trace, channel and tasks), with its interval.
+    pub diff: f64,
+    pub ci: Option<(f64, f64)>,
+    /// Seeds where the policy's run cost is below the MILP's, of `seeds`.
+    pub below: usize,
+    pub seeds: usize,
+}
+
+type Runs = Vec<(String, String, i64, f64)>;
+
+fn runs(summary: &DataFrame) -> PolarsResult<Runs> {
+    let scen = str_column(summary, "scenario")?;
+    let pol = str_column(summary, "policy")?;
+    let seed = f64_column(summary, "seed")?;
+    let cost = f64_column(summary, "cost")?;
+    Ok((0..scen.len()).map(|i| (scen[i].clone(), pol[i].clone(), seed[i] as i64, cost[i])).collect())
+}
+
+fn cost_of(r: &Runs, scen: &str, pol: &str, seed: i64) -> Option<f64> {
+    r.iter().find(|x| x.0 == scen && x.1 == pol && x.2 == seed).map(|x| x.3)
+}
+
+fn distinct<T: PartialEq + Clone>(it: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::new();
+    for x in it {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    }
+    v
+}
+
+/// The normalised-score table; None without `milp` or without a heuristic.
+pub fn normalised_scores(summary: &DataFrame) -> PolarsResult<Option<ScoreTable>> {
+    let r = runs(summary)?;
+    let scenarios = distinct(r.iter().map(|x| x.0.clone()));
+    let policies = distinct(r.iter().map(|x| x.1.clone()));
+    if !policies.iter().any(|p| p == "milp") || !policies.iter().any(|p| HEURISTICS.contains(&p.as_str())) {
+        return Ok(None);
+    }
+    let (mut non_positive, mut pairs) = (0, 0);
+    let mut strata: Vec<Vec<Vec<f64>>> = vec![Vec::new(); policies.len()];
+    for s in &scenarios {
+        let seeds = distinct(r.iter().filter(|x| &x.0 == s).map(|x| x.2));
+        let mut per_policy: Vec<Vec<f64>> = vec![Vec::new(); policies.len()];
+        for &seed in &seeds {
+            let best = HEURISTICS.iter().filter_map(|h| cost_of(&r, s, h, seed)).fold(f64::INFINITY, f64::min);
+            let Some(milp) = cost_of(&r, s, "milp", seed) else { continue };
+            if !best.is_finite() {
+                continue;
+            }
+            pairs += 1;
+            if best - milp <= 0.0 {
+                non_positive += 1;
+            }
+            for (k, p) in policies.iter().enumerate() {
+                if let Some(c) = cost_of(&r, s, p, seed) {
+                    per_policy[k].push((best - c) / (best - milp));
+                }
+            }
+        }
+        for (k, v) in per_policy.into_iter().enumerate() {
+            if !v.is_empty() {
+                strata[k].push(v);
+            }
+        }
+    }
+    let rows = policies
+        .iter()
+        .zip(&strata)
+        .map(|(p, st)| {
+            let (iqm, ci) = stratified_iqm_ci(st, 2000, 0x5c0e);
+            ScoreRow { policy: p.clone(), runs: st.iter().map(Vec::len).sum(), iqm, ci }
+        })
+        .collect();
+    Ok(Some(ScoreTable { rows, non_positive, pairs }))
+}
+
+/// Paired comparison with the MILP per scenario; empty without `milp`.
+pub fn paired_vs_milp(summary: &DataFrame) -> PolarsResult<Vec<PairedRow>> {
+    let r = runs(summary)?;
+    let mut out = Vec::new();
+    for s in distinct(r.iter().map(|x| x.0.clone())) {
+        let seeds = distinct(r.iter().filter(|x| x.0 == s && x.1 == "milp").map(|x| x.2));
+        if seeds.is_empty() {
+            continue;
+        }
+        for p in distinct(r.iter().filter(|x| x.0 == s && x.1 != "milp").map(|x| x.1.clone())) {
+            let diffs: Vec<f64> = seeds
+                .iter()
+                .filter_map(|&seed| Some(cost_of(&r, &s, &p, seed)? - cost_of(&r, &s, "milp", seed)?))
+                .collect();
+            let (diff, ci) = crate::tables::bootstrap_mean_ci(&diffs, 2000, 0x9a1d);
+            let below = diffs.iter().filter(|&&d| d < 0.0).count();
+            out.push(PairedRow { scenario: s.clone(), policy: p, diff, ci, below, seeds: diffs.len() });
+        }
+    }
+    Ok(out)
+}
+
+/// `x` rounded to `dec` decimals, without a minus sign on zero.
+fn num(x: f64, dec: usize) -> String {
+    let r = format!("{x:.dec$}");
+    if r.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+        r.trim_start_matches('-').to_string()
+    } else {
+        r
+    }
+}
+
+/// A number for LaTeX: a real minus sign.
+fn tex(s: String) -> String {
+    match s.strip_prefix('-') {
+        Some(r) => format!("$-${r}"),
+        None => s,
+    }
+}
+
+fn interval(ci: Option<(f64, f64)>, dec: usize, latex: bool) -> String {
+    let ci =
+        ci.map(|(lo, hi)| if latex { (tex(num(lo, dec)), tex(num(hi, dec))) } else { (num(lo, dec), num(hi, dec)) });
+    match ci {
+        Some((lo, hi)) if latex => format!(" {{\\scriptsize [{lo}, {hi}]}}"),
+        Some((lo, hi)) => format!(" [{lo}, {hi}]"),
+        None if latex => " {\\scriptsize (CI n/a: one seed)}".into(),
+        None => " (CI not available: one seed)".into(),
+    }
+}
+
+const SCORE_NOTE: &str = "s = (cost of the best heuristic − cost) / (cost of the best heuristic − cost of milp) per (scenario, seed); 1 = milp, 0 = best heuristic. IQM over all runs, 95 % stratified-bootstrap interval (2 000 resamples; seeds resampled within each scenario).";
+
+/// Markdown of both tables (empty when the results have no `milp`).
+pub fn markdown(score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
+    let mut s = String::new();
+    if let Some(t) = score {
+        s.push_str("## Normalised score (all scenarios)\n\n| policy | runs | IQM of s [95 % CI] |\n|:--|--:|--:|\n");
+        for r in &t.rows {
+            s.push_str(&format!("| {} | {} | {}{} |\n", r.policy, r.runs, num(r.iqm, 3), interval(r.ci, 3, false)));
+        }
+        s.push_str(&format!("\n{SCORE_NOTE}\n"));
+        if t.non_positive > 0 {
+            s.push_str(&format!(
+                "\n**Caution:** on {} of {} (scenario, seed) pairs the MILP's run cost is not below the best heuristic's (the per-slot MILP is myopic: docs/model.md §9a), so the denominator is not positive and s ranks those runs backwards.\n",
+                t.non_positive, t.pairs
+            ));
+        }
+        s.push('\n');
+    }
+    if !paired.is_empty() {
+        s.push_str("## Paired comparison with milp (same trace, channel and tasks)\n\n| scenario | policy | cost − cost of milp [95 % CI] | seeds below milp |\n|:--|:--|--:|--:|\n");
+        for r in paired {
+            s.push_str(&format!(
+                "| {} | {} | {}{} | {} of {} |\n",
+                r.scenario,
+                r.policy,
+                num(r.diff, 1),
+                interval(r.ci, 1, false),
+                r.below,
+                r.seeds
+            ));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// LaTeX (booktabs) of both tables.
+pub fn latex(score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
+    let esc = |x: &str| crate::tables::latex_escape(x);
+    let mut s = String::new();
+    if let Some(t) = score {
+        s.push_str("\\begin{table}[t]\n\\centering\n\\caption{Normalised score $s$ (IQM over scenarios and seeds, 95\\,\\% stratified-bootstrap interval); 1 = MILP, 0 = best heuristic.}\n\\begin{tabular}{lrr}\n\\toprule\nPolicy & Runs & IQM of $s$ \\\\\n\\midrule\n");
+        for r in &t.rows {
+            s.push_str(&format!(
+                "{} & {} & {}{} \\\\\n",
+                esc(&r.policy),
+                r.runs,
+                num(r.iqm, 3),
+                interval(r.ci, 3, true)
+            ));
+        }
+        s.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
+    }
+    if !paired.is_empty() {
+        s.push_str("\\begin{table}[t]\n\\centering\n\\caption{Paired comparison with the MILP on identical traces: mean cost difference over seeds (95\\,\\% bootstrap interval) and seeds below the MILP.}\n\\begin{tabular}{llrr}\n\\toprule\nScenario & Policy & Cost $-$ MILP & Below \\\\\n\\midrule\n");
+        for r in paired {
+            s.push_str(&format!(
+                "{} & {} & {}{} & {}/{} \\\\\n",
+                esc(&r.scenario),
+                esc(&r.policy),
+                tex(num(r.diff, 1)),
+                interval(r.ci, 1, true),
+                r.below,
+                r.seeds
+            ));
+        }
+        s.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iqm_trims_a_quarter_at_each_end() {
+        assert_eq!(iqm(&[8.0, 1.0, 2.0, 7.0, 3.0, 6.0, 4.0, 5.0]), 4.5);
+        // n = 5: ⌊5/4⌋ = 1 trimmed per side: mean of 2, 3, 100 → 35.
+        assert_eq!(iqm(&[1.0, 2.0, 3.0, 100.0, 1000.0]), 35.0);
+        assert_eq!(iqm(&[7.0]), 7.0);
+    }
+
+    #[test]
+    fn stratified_bootstrap_of_constants_and_of_one_seed() {
+        let (p, ci) = stratified_iqm_ci(&[vec![0.5; 4], vec![0.5; 3]], 500, 1);
+        assert_eq!((p, ci), (0.5, Some((0.5, 0.5))));
+        let (p, ci) = stratified_iqm_ci(&[vec![0.2], vec![0.4]], 500, 1);
+        assert!((p - 0.3).abs() < 1e-12 && ci.is_none());
+    }
+
+    #[test]
+    fn stratified_resampling_keeps_each_scenario_in_every_resample() {
+        // Scenario A scores 0 on every seed, B scores 1: every resample has 4
+        // of each, so every resample's IQM is 0.5 and the interval is a point.
+        let (p, ci) = stratified_iqm_ci(&[vec![0.0; 4], vec![1.0; 4]], 1000, 3);
+        assert_eq!(p, 0.5);
+        assert_eq!(ci, Some((0.5, 0.5)));
+    }
+
+    #[test]
+    fn scores_and_paired_differences_from_a_summary() {
+        let df = df!(
+            "scenario" => ["a", "a", "a", "a", "a", "a"],
+            "policy" => ["milp", "greedy", "x", "milp", "greedy", "x"],
+            "seed" => [1i64, 1, 1, 2, 2, 2],
+            "cost" => [10.0, 20.0, 15.0, 10.0, 30.0, 30.0],
+        )
+        .unwrap();
+        let t = normalised_scores(&df).unwrap().unwrap();
+        let x = t.rows.iter().find(|r| r.policy == "x").unwrap();
+        // seed 1: (20 − 15)/(20 − 10) = 0.5; seed 2: 0.
+        assert!((x.iqm - 0.25).abs() < 1e-12);
+        assert_eq!(t.non_positive, 0);
+        let p = paired_vs_milp(&df).unwrap();
+        let x = p.iter().find(|r| r.policy == "x").unwrap();
+        assert_eq!((x.diff, x.below, x.seeds), (12.5, 0, 2));
+    }
+}
