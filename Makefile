@@ -10,7 +10,7 @@ FEATURES := --features harness/dppo
 # `make train`: the shipped default checkpoint (about 15 minutes on 2 cores).
 TRAIN_STEPS ?= 2000000
 
-.PHONY: help setup build bench test train traces importbench microbench speedcheck fmt lint clean
+.PHONY: help setup build bench test train paper traces importbench microbench speedcheck fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -21,15 +21,31 @@ setup: ## Install what the build needs (apt: cmake, libclang-dev; .venv with tor
 build: setup ## Release build of the workspace
 	$(CARGO) build --release --locked --workspace --all-targets $(FEATURES)
 
-bench: build ## Run the default scenario, every policy, seeds 1,2,3, into results/bench, write the report tables, print the summary
+bench: build ## Run the default scenario, every policy, seeds 1,2,3, into results/bench; report (tables, figures); print the summary
 	$(BIN) run --scenario default --seeds 1,2,3 --out results/bench
+	cp solvers/checkpoints/default-train.parquet results/bench/train.parquet
 	$(BIN) report --results results/bench
 	@echo
 	@cat results/bench/summary.md
 	@echo 'Tables with 95 % confidence intervals: results/bench/report/tables.md and tables.tex'
+	@echo "Figures (SVG and PNG): $$(ls results/bench/report/figures/*.png | tr '\n' ' ')"
 
 test: setup ## Run every test of the workspace (release profile, shared with bench)
 	$(CARGO) test --release --locked --workspace $(FEATURES)
+
+paper: build ## Paper-scale runs and sweeps (default preset, every policy); every figure and table into results/paper
+	$(BIN) run --scenario default --seeds 1,2,3,4,5 --out results/paper/default
+	cp solvers/checkpoints/default-train.parquet results/paper/default/train.parquet
+	$(BIN) report --results results/paper/default
+	$(BIN) sweep --scenario default --vary terminals=12,24,36,48,72 --seeds 1,2,3 --out results/paper/sweep-terminals
+	$(BIN) report --results results/paper/sweep-terminals
+	$(BIN) sweep --scenario default --vary speed=1,4,8,15 --seeds 1,2,3 --out results/paper/sweep-speed
+	$(BIN) report --results results/paper/sweep-speed
+	$(BIN) sweep --scenario default --vary deadline=150,300,800 --seeds 1,2,3 --out results/paper/sweep-deadline
+	$(BIN) report --results results/paper/sweep-deadline
+	$(BIN) sweep --scenario default --vary cache=128,256,384,768 --seeds 1,2,3 --out results/paper/sweep-cache
+	$(BIN) report --results results/paper/sweep-cache
+	@echo "Tables and figures: results/paper/*/report/"
 
 train: build ## Train the DPPO agent on `default` (2 workers, seed 1) and install it as the shipped checkpoint
 	$(BIN) train --scenario default --workers 2 --seed 1 --steps $(TRAIN_STEPS) --out results/train-default

@@ -256,6 +256,21 @@ pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> R
         std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, out.join(name)).with_context(|| format!("writing {}", out.join(name).display()))?;
     }
+    // Figures: from the summary, and from tasks.parquet and train.parquet when present.
+    let optional = |name: &str| -> Result<Option<polars::prelude::DataFrame>> {
+        let p = results.join(name);
+        if !p.is_file() {
+            return Ok(None);
+        }
+        Ok(Some(frames::read_parquet(&p).map_err(|e| BadInput(format!("{}: {e:#}", p.display())))?))
+    };
+    let tasks = optional("tasks.parquet")?;
+    let train = optional("train.parquet")?;
+    let inputs = reports::figures::Inputs { summary: &summary, tasks: tasks.as_ref(), train: train.as_ref() };
+    let fig_dir = out.join("figures");
+    let files = reports::figures::render_all(&inputs, &fig_dir)
+        .map_err(|e| BadInput(format!("{}: cannot draw the figures: {e}", results.display())))?;
+    tracing::info!(figures = files.len(), "figures written");
     Ok(out)
 }
 

@@ -1,6 +1,7 @@
 //! Tables (and, later, figures) drawn from saved result frames only, so that
 //! a report can be regenerated without re-running anything.
 
+pub mod figures;
 pub mod score;
 pub mod tables;
 
