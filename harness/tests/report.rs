@@ -77,3 +77,32 @@ fn report_on_bad_input_exits_2_naming_what_is_missing() {
     assert!(stderr(&o).contains("missing column(s) cost"), "{}", stderr(&o));
     assert_eq!(stderr(&o).trim_end().lines().count(), 1);
 }
+
+#[test]
+fn report_draws_every_figure_that_applies_and_the_score_tables() {
+    let d = tempfile::tempdir().unwrap();
+    let res = d.path().join("res");
+    let o = edgebench(&[
+        "run", "--scenario", "tiny", "--policies", "milp,nearest,greedy,local", "--seeds", "1,2", "--quiet", "--out",
+        res.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = edgebench(&["report", "--results", res.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let figs = res.join("report/figures");
+    for stem in ["delay-cdf", "interruption-delay", "utilisation", "timeline"] {
+        let svg = std::fs::read_to_string(figs.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("greedy"), "{stem}.svg");
+        let png = std::fs::read(figs.join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png is a PNG");
+    }
+    // No training log, no sweep: no training curve, no sweep plots.
+    assert!(!figs.join("training-curve.svg").exists());
+    assert!(!figs.join("sweep-terminals.svg").exists());
+    let md = std::fs::read_to_string(res.join("report/tables.md")).unwrap();
+    assert!(md.contains("## Normalised score") && md.contains("IQM"), "{md}");
+    assert!(md.contains("## Paired comparison with milp"), "{md}");
+    let tex = std::fs::read_to_string(res.join("report/tables.tex")).unwrap();
+    assert_eq!(tex.matches("\\begin{table}").count(), 3, "main, score and paired tables");
+    assert_eq!(tex.matches('{').count(), tex.matches('}').count());
+}
