@@ -10,7 +10,7 @@ FEATURES := --features harness/dppo
 # `make train`: the shipped default checkpoint (about 15 minutes on 2 cores).
 TRAIN_STEPS ?= 2000000
 
-.PHONY: help setup build bench test train paper traces importbench microbench speedcheck fmt lint clean
+.PHONY: help setup build bench test regress regress-run train paper traces importbench microbench speedcheck fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -30,8 +30,18 @@ bench: build ## Run the default scenario, every policy, seeds 1,2,3, into result
 	@echo 'Tables with 95 % confidence intervals: results/bench/report/tables.md and tables.tex'
 	@echo "Figures (SVG and PNG): $$(ls results/bench/report/figures/*.png | tr '\n' ' ')"
 
-test: setup ## Run every test of the workspace (release profile, shared with bench)
+test: setup ## Run every test of the workspace (release profile, shared with bench), then the regression suite
 	$(CARGO) test --release --locked --workspace $(FEATURES)
+	$(MAKE) --no-print-directory regress-run
+
+REGRESS := results/regress
+regress: build regress-run ## Regression check of policy quality against harness/regress/*.toml (tiny, reduced default; every policy)
+
+regress-run:
+	$(BIN) run --scenario tiny --seeds 1,2,3,4,5,6,7,8,9,10 --quiet --out $(REGRESS)/tiny
+	$(BIN) regress --results $(REGRESS)/tiny --baseline harness/regress/tiny.toml
+	$(BIN) run --scenario default --slots 60 --terminals 24 --seeds 1,2,3,4,5,6 --quiet --out $(REGRESS)/default-reduced
+	$(BIN) regress --results $(REGRESS)/default-reduced --baseline harness/regress/default-reduced.toml
 
 paper: build ## Paper-scale runs and sweeps (default preset, every policy); every figure and table into results/paper
 	$(BIN) run --scenario default --seeds 1,2,3,4,5 --out results/paper/default

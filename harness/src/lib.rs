@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod frames;
+pub mod regress;
 pub mod run;
 #[cfg(all(feature = "dppo", feature = "milp"))]
 pub mod score_cmd;
@@ -70,10 +71,11 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
     let policies: Vec<String> =
         if a.policies.is_empty() { available.iter().map(|s| s.to_string()).collect() } else { a.policies.clone() };
     for (i, p) in policies.iter().enumerate() {
-        if !available.contains(&p.as_str()) {
+        if !available.contains(&p.as_str()) && !solvers::ABLATIONS.contains(&p.as_str()) {
             return Err(BadInput(format!(
-                "--policies: unknown policy `{p}`; this build has: {}",
-                available.join(", ")
+                "--policies: unknown policy `{p}`; this build has: {} (and the ablation {})",
+                available.join(", "),
+                solvers::ABLATIONS.join(", ")
             )));
         }
         if policies[..i].contains(p) {
@@ -184,18 +186,28 @@ pub fn run_into(
         Some(b) => run::execute_with(plan, b),
         None => run::execute(plan, progress),
     })?;
+    write_results(plan, &runs, staging, started, pool.current_num_threads())
+}
 
+/// Write the results set of finished runs into a staging folder and commit it.
+pub fn write_results(
+    plan: &Plan,
+    runs: &[run::PolicyRun],
+    staging: Staging,
+    started: SystemTime,
+    threads: usize,
+) -> Result<PathBuf> {
     let name = plan.scenario.name().to_string();
     let mut tasks = TaskColumns::default();
     let mut slots = SlotColumns::default();
-    for r in &runs {
+    for r in runs {
         tasks.append(&r.tasks);
         slots.append(&r.slots);
     }
     let dir = staging.path();
     frames::write_parquet(&mut frames::tasks_frame(&name, &tasks)?, &dir.join("tasks.parquet"))?;
     frames::write_parquet(&mut frames::slots_frame(&name, &slots)?, &dir.join("slots.parquet"))?;
-    let mut summary = frames::summary_frame(&name, &runs)?;
+    let mut summary = frames::summary_frame(&name, runs)?;
     frames::write_parquet(&mut summary, &dir.join("summary.parquet"))?;
     frames::write_csv(&mut summary, &dir.join("summary.csv"))?;
     let md = reports::summary_markdown(&summary, &plan.seeds).context("rendering summary.md")?;
@@ -211,7 +223,7 @@ pub fn run_into(
         "policies": plan.policies,
         "slots": plan.scenario.config().slots,
         "terminals": plan.scenario.config().terminals.count,
-        "threads": pool.current_num_threads(),
+        "threads": threads,
         "started_at": rfc3339(started),
         "finished_at": rfc3339(SystemTime::now()),
         "files": ["tasks.parquet", "slots.parquet", "summary.parquet", "summary.csv", "summary.md"],

@@ -44,6 +44,22 @@ enum Command {
     /// Import, generate and inspect mobility traces.
     #[command(subcommand)]
     Trace(TraceAction),
+    /// Compare a results set with a baseline (TOML); exit 1 when a metric is worse than its tolerance.
+    Regress {
+        /// A results folder (summary.parquet).
+        #[arg(long)]
+        results: PathBuf,
+        /// The baseline TOML file.
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Rewrite the baseline's values from the results, keeping its checks and tolerances.
+        #[arg(long, conflicts_with = "init")]
+        update: bool,
+        /// Write a new baseline from the results (cost, interruption rate, mean delay of every policy;
+        /// tolerance = max(1 %, 2 standard errors over the seeds)).
+        #[arg(long)]
+        init: bool,
+    },
     /// Run a scenario over the Cartesian product of parameter values (resumable); `report` reads the result.
     Sweep(SweepCli),
     /// Train the DPPO agent (distributed PPO) on a scenario; writes a checkpoint and train.parquet to --out.
@@ -252,6 +268,37 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Trace(cmd) => harness::trace_cmd::run(cmd),
+        Command::Regress { results, baseline, update, init } => {
+            use harness::regress;
+            if init {
+                let n = regress::init(&results, &baseline)?;
+                eprintln!("edgebench: wrote {n} checks to {}", baseline.display());
+                return Ok(());
+            }
+            if update {
+                let n = regress::update(&results, &baseline)?;
+                eprintln!("edgebench: updated the values of {n} checks in {}", baseline.display());
+                return Ok(());
+            }
+            let verdicts = regress::compare(&results, &baseline)?;
+            print!("{}", regress::table(&verdicts));
+            let failed: Vec<String> = verdicts
+                .iter()
+                .filter(|v| v.failed)
+                .map(|v| format!("{}/{}/{}", v.check.scenario, v.check.policy, v.check.metric))
+                .collect();
+            if failed.is_empty() {
+                eprintln!("edgebench: regress: all {} checks within tolerance", verdicts.len());
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "regress: {} of {} checks worse than tolerance: {}",
+                    failed.len(),
+                    verdicts.len(),
+                    failed.join(", ")
+                ))
+            }
+        }
         Command::Sweep(w) => {
             let axes = w.vary.iter().map(|v| harness::sweep::parse_axis(v)).collect::<Result<Vec<_>, _>>()?;
             let run = RunArgs {

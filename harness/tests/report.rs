@@ -83,7 +83,15 @@ fn report_draws_every_figure_that_applies_and_the_score_tables() {
     let d = tempfile::tempdir().unwrap();
     let res = d.path().join("res");
     let o = edgebench(&[
-        "run", "--scenario", "tiny", "--policies", "milp,nearest,greedy,local", "--seeds", "1,2", "--quiet", "--out",
+        "run",
+        "--scenario",
+        "tiny",
+        "--policies",
+        "milp,nearest,greedy,local",
+        "--seeds",
+        "1,2",
+        "--quiet",
+        "--out",
         res.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));

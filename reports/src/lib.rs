@@ -34,14 +34,14 @@ const SHOWN: &[(&str, &str, f64, usize)] = &[
 ];
 
 /// A column as f64 values (null → NaN), whatever its numeric type.
-pub(crate) fn f64_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+pub fn f64_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
     let c = df.column(name)?.cast(&DataType::Float64)?;
     let ca = c.f64()?;
     Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect())
 }
 
 /// A column as strings (null → "").
-pub(crate) fn str_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+pub fn str_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
     let c = df.column(name)?.cast(&DataType::String)?;
     let ca = c.str()?;
     Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or("").to_string()).collect())

@@ -113,3 +113,29 @@ impl Policy for Greedy {
         Ok(Decision { caches: plan.into_sets(), actions })
     }
 }
+
+/// `greedy-nocache`: greedy that never fetches a model: offloads whose model
+/// is not already cached at the node run locally instead, and every cache
+/// stays as it is. An ablation (what on-demand caching is worth), and the
+/// deliberate regression that `edgebench regress` is tested with.
+#[derive(Debug, Default)]
+pub struct GreedyNoCache;
+
+impl Policy for GreedyNoCache {
+    fn name(&self) -> &str {
+        "greedy-nocache"
+    }
+
+    fn decide(&mut self, env: &Environment, obs: &Observation) -> Result<Decision, PolicyError> {
+        let mut d = Greedy.decide(env, obs)?;
+        for (i, a) in d.actions.iter_mut().enumerate() {
+            if let Action::Offload { node, .. } = *a {
+                if obs.cache_entry(node, obs.tasks[i].model).is_none() {
+                    *a = Action::Local;
+                }
+            }
+        }
+        d.caches = obs.caches.iter().map(|c| c.iter().map(|e| e.model).collect()).collect();
+        Ok(d)
+    }
+}

@@ -22,6 +22,9 @@ pub struct PolicyOptions {
     pub dppo: Option<std::sync::Arc<dppo::checkpoint::Checkpoint>>,
 }
 
+/// Ablations that `--policies` accepts but that are not run by default.
+pub const ABLATIONS: [&str; 1] = ["greedy-nocache"];
+
 /// Policies this build has, in the order results list them.
 pub fn available() -> Vec<&'static str> {
     let mut v = vec!["nearest", "greedy", "local", "random"];
@@ -48,6 +51,7 @@ pub fn make_with(name: &str, _opts: &PolicyOptions) -> Option<Box<dyn Policy>> {
         "dppo" => Box::new(dppo::Dppo::new(_opts.dppo.as_ref()?).ok()?),
         "nearest" => Box::new(nearest::Nearest::default()),
         "greedy" => Box::new(greedy::Greedy),
+        "greedy-nocache" => Box::new(greedy::GreedyNoCache),
         "local" => Box::new(local::Local),
         "random" => Box::new(random::RandomPolicy::default()),
         _ => return None,
