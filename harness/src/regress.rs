@@ -127,7 +127,7 @@ pub fn compare(results: &Path, baseline: &Path) -> Result<Vec<Verdict>> {
             ToleranceKind::Relative => delta / c.value.abs().max(1e-12),
         };
         // NaN (a metric that became undefined) counts as worse.
-        let failed = !(worse_by <= c.tolerance);
+        let failed = worse_by.is_nan() || worse_by > c.tolerance;
         out.push(Verdict { check: c, current: now, worse_by, failed });
     }
     Ok(out)

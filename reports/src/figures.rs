@@ -201,6 +201,10 @@ fn delay_cdf(tasks: &DataFrame, scenario: &str, dir: &Path, tag: &str) -> Res<Ve
 }
 
 type Curve = (String, RGBColor, Marker, Vec<(f64, f64)>);
+/// (policy, mean, 95 % interval).
+type Bar = (String, f64, Option<(f64, f64)>);
+/// (slot, node, delay ms, deadline ms, interrupted, decision kind).
+type TimelinePoint = (f64, f64, f64, f64, bool, String);
 
 fn draw_cdf<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -254,7 +258,7 @@ fn draw_cdf<DB: DrawingBackend>(
 }
 
 /// Per policy of a scenario: (mean, CI) of a summary column over seeds.
-fn per_policy(summary: &DataFrame, scenario: &str, col: &str) -> Res<Vec<(String, f64, Option<(f64, f64)>)>> {
+fn per_policy(summary: &DataFrame, scenario: &str, col: &str) -> Res<Vec<Bar>> {
     let scen = str_column(summary, "scenario").map_err(e)?;
     let pol = str_column(summary, "policy").map_err(e)?;
     let v = f64_column(summary, col).map_err(e)?;
@@ -276,7 +280,7 @@ fn bar_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     y_desc: &str,
-    bars: &[(String, f64, Option<(f64, f64)>)],
+    bars: &[Bar],
     scale: f64,
     y_max: Option<f64>,
 ) -> Res<()> {
@@ -396,7 +400,7 @@ fn timeline(tasks: &DataFrame, scenario: &str, dir: &Path, tag: &str) -> Res<Vec
     let max_slot = mine.iter().map(|&i| slot[i]).fold(0.0, f64::max) + 1.0;
     let max_delay = mine.iter().flat_map(|&i| [delay[i], deadline[i]]).filter(|v| v.is_finite()).fold(1.0, f64::max);
     let min_delay = mine.iter().map(|&i| delay[i]).filter(|v| v.is_finite() && *v > 0.0).fold(max_delay, f64::min);
-    let data: Vec<(String, Vec<(f64, f64, f64, f64, bool, String)>)> = names
+    let data: Vec<(String, Vec<TimelinePoint>)> = names
         .iter()
         .map(|p| {
             let pts = mine
@@ -416,11 +420,10 @@ fn timeline(tasks: &DataFrame, scenario: &str, dir: &Path, tag: &str) -> Res<Vec
     Ok(files)
 }
 
-#[allow(clippy::type_complexity)]
 fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    data: &[(String, Vec<(f64, f64, f64, f64, bool, String)>)],
+    data: &[(String, Vec<TimelinePoint>)],
     n_nodes: i64,
     max_slot: f64,
     min_delay: f64,
@@ -451,7 +454,7 @@ fn draw_timeline<DB: DrawingBackend>(
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(e)?;
-        let y_of = |pt: &(f64, f64, f64, f64, bool, String)| match pt.5.as_str() {
+        let y_of = |pt: &TimelinePoint| match pt.5.as_str() {
             "local" => -1.0,
             "drop" => -2.0,
             _ => pt.1,
