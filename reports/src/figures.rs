@@ -571,7 +571,7 @@ fn line_panel<DB: DrawingBackend>(
     }
     let pad = ((x1 - x0) * 0.05).max(0.5);
     let mut b = ChartBuilder::on(area);
-    b.caption(title, ("sans-serif", 18)).margin(10).x_label_area_size(44).y_label_area_size(64);
+    b.caption(title, ("sans-serif", 18)).margin(10).x_label_area_size(44).y_label_area_size(78);
     macro_rules! body {
         ($chart:expr) => {{
             let mut chart = $chart;

@@ -255,8 +255,9 @@ fn i64_tensor(v: &[usize]) -> Tensor {
 }
 
 /// Losses of one minibatch; returns (loss, [policy, value, entropy, kl, clip fraction]).
+/// Public for the micro-benchmarks.
 #[allow(clippy::too_many_arguments)]
-fn minibatch_loss(
+pub fn minibatch_loss(
     net: &Net,
     shape: &HeadShape,
     records: &[&SlotRecord],
