@@ -44,6 +44,28 @@ pub struct RunArgs {
     pub progress: bool,
 }
 
+impl RunArgs {
+    /// Every policy of the build on seeds 1, 2, 3 with the CLI's defaults.
+    pub fn new(scenario: &str, out: &std::path::Path) -> RunArgs {
+        RunArgs {
+            scenario: scenario.to_string(),
+            policies: Vec::new(),
+            seeds: vec![1, 2, 3],
+            slots: None,
+            terminals: None,
+            trace: None,
+            trace_format: None,
+            sites: None,
+            milp_time_limit: 10.0,
+            milp_gap: 1e-6,
+            threads: None,
+            checkpoint: None,
+            out: out.to_path_buf(),
+            progress: false,
+        }
+    }
+}
+
 /// A preset or scenario file, with canonical Parquet traces readable too.
 pub fn resolve_scenario(spec: &str) -> Result<scenarios::Scenario, BadInput> {
     Ok(scenarios::presets::resolve_with(spec, &tracefile::load_trace)?)

@@ -20,22 +20,7 @@ fn stderr(o: &Output) -> String {
 
 /// `run --scenario tiny` with every policy (dppo with its shipped checkpoint).
 fn tiny_args() -> harness::RunArgs {
-    harness::RunArgs {
-        scenario: "tiny".into(),
-        policies: vec![],
-        seeds: vec![3, 4],
-        slots: None,
-        terminals: None,
-        trace: None,
-        trace_format: None,
-        sites: None,
-        milp_time_limit: 10.0,
-        milp_gap: 1e-6,
-        threads: None,
-        checkpoint: None,
-        out: "unused".into(),
-        progress: false,
-    }
+    harness::RunArgs { seeds: vec![3, 4], ..harness::RunArgs::new("tiny", Path::new("unused")) }
 }
 
 fn tmp() -> tempfile::TempDir {

@@ -14,22 +14,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn args(policies: &str, out: &Path) -> harness::RunArgs {
-    harness::RunArgs {
-        scenario: "tiny".into(),
-        policies: vec![policies.into()],
-        seeds: vec![1, 2, 3, 4],
-        slots: None,
-        terminals: None,
-        trace: None,
-        trace_format: None,
-        sites: None,
-        milp_time_limit: 10.0,
-        milp_gap: 1e-6,
-        threads: None,
-        checkpoint: None,
-        out: out.to_path_buf(),
-        progress: false,
-    }
+    harness::RunArgs { policies: vec![policies.into()], seeds: vec![1, 2, 3, 4], ..harness::RunArgs::new("tiny", out) }
 }
 
 /// Results where the runs labelled `greedy` are made by `greedy-nocache`: a

@@ -23,6 +23,30 @@ pub struct SlotRecord {
     pub value: f32,
 }
 
+/// The raw (unnormalised) rows of one observation.
+struct SlotRows {
+    opt: Vec<f32>,
+    cands: Vec<usize>,
+    cand_start: Vec<usize>,
+    cache: Vec<f32>,
+    value: Vec<f32>,
+}
+
+fn slot_rows(env: &Environment, obs: &Observation, slots_left: usize) -> SlotRows {
+    let ctx = SlotContext::new(env, obs);
+    let mut opt = Vec::new();
+    let (mut cands, mut cand_start) = (Vec::new(), vec![0]);
+    for i in 0..obs.tasks.len() {
+        features::option_rows(env, obs, &ctx, i, &mut opt, &mut cands);
+        cand_start.push(cands.len());
+    }
+    let mut cache = Vec::with_capacity(env.nodes.len() * env.catalogue().len() * CACHE_DIM);
+    features::cache_rows(env, obs, &ctx, &mut cache);
+    let mut value = Vec::with_capacity(VALUE_DIM);
+    features::value_row(env, obs, &opt, &cand_start, &cache, slots_left, &mut value);
+    SlotRows { opt, cands, cand_start, cache, value }
+}
+
 /// Decide one slot for each observation. `stats`, when given, accumulates the
 /// raw rows (for the normaliser's next update).
 #[allow(clippy::too_many_arguments)]
@@ -42,18 +66,7 @@ pub fn act<R: Rng>(
     let mut records = Vec::with_capacity(observations.len());
     let mut candidates = Vec::with_capacity(observations.len());
     for (obs, &left) in observations.iter().zip(slots_left) {
-        let ctx = SlotContext::new(env, obs);
-        let mut opt = Vec::new();
-        let (mut cands, mut cand_start) = (Vec::new(), vec![0]);
-        for i in 0..obs.tasks.len() {
-            features::option_rows(env, obs, &ctx, i, &mut opt, &mut cands);
-            cand_start.push(cands.len());
-        }
-        let mut cache = Vec::with_capacity(shape.nodes * shape.models * CACHE_DIM);
-        features::cache_rows(env, obs, &ctx, &mut cache);
-        let mut value = Vec::with_capacity(VALUE_DIM);
-        features::value_row(env, obs, &opt, &cand_start, &cache, left, &mut value);
-        candidates.push((cands, cand_start));
+        let SlotRows { opt, cands, cand_start, cache, value } = slot_rows(env, obs, left);
         if let Some(s) = stats.as_deref_mut() {
             s.option.observe(&opt);
             s.cache.observe(&cache);
@@ -67,6 +80,7 @@ pub fn act<R: Rng>(
         cache_all.extend_from_slice(&c);
         value_all.extend_from_slice(&v);
         raw_opt.push(opt);
+        candidates.push((cands, cand_start));
         records.push(SlotRecord {
             n_tasks: obs.tasks.len(),
             option_rows: o,
@@ -152,17 +166,8 @@ pub fn values(
 ) -> Vec<f32> {
     let mut rows = Vec::new();
     for (obs, &left) in observations.iter().zip(slots_left) {
-        let ctx = SlotContext::new(env, obs);
-        let mut opt = Vec::new();
-        let (mut cands, mut cand_start) = (Vec::new(), vec![0]);
-        for i in 0..obs.tasks.len() {
-            features::option_rows(env, obs, &ctx, i, &mut opt, &mut cands);
-            cand_start.push(cands.len());
-        }
-        let mut cache = Vec::new();
-        features::cache_rows(env, obs, &ctx, &mut cache);
         let start = rows.len();
-        features::value_row(env, obs, &opt, &cand_start, &cache, left, &mut rows);
+        rows.extend(slot_rows(env, obs, left).value);
         affine.value(&mut rows[start..]);
     }
     tch::no_grad(|| to_vec(&net.values(&rows_tensor(&rows, VALUE_DIM))))
