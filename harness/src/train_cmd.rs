@@ -118,7 +118,17 @@ pub fn load_checkpoint(
 ) -> Result<std::sync::Arc<checkpoint::Checkpoint>, BadInput> {
     let path = match given {
         Some(p) => p.to_path_buf(),
-        None => solvers::dppo::shipped_checkpoint(scenario.name()),
+        None => {
+            let p = solvers::dppo::shipped_checkpoint(scenario.name());
+            if p.file_stem().is_some_and(|s| s != scenario.name()) {
+                eprintln!(
+                    "edgebench: note: no DPPO checkpoint is shipped for scenario `{}`; dppo uses {} (pass --checkpoint to choose)",
+                    scenario.name(),
+                    p.display()
+                );
+            }
+            p
+        }
     };
     let d = &scenario.config().decision;
     let ck = checkpoint::load(&path, &d.rb_levels, &d.cu_levels).map_err(|e| {
