@@ -1,8 +1,8 @@
 //! Micro-benchmarks of the hot paths, on seeded inputs, the size in the id:
 //! observation building, the simulator's transition, every policy's
 //! decision (from a warm state of the `default` preset: 36 terminals, 9
-//! nodes), the DPPO network forward pass and one PPO minibatch step, and
-//! trace import (SUMO FCD and CSV). MILP model building and solving are in
+//! nodes), the DPPO network forward pass, one PPO minibatch step and one
+//! worker's whole PPO update, and trace import (SUMO FCD and CSV). MILP model building and solving are in
 //! `solvers/benches/milp.rs`; observe + decide + step in `sim_step.rs`.
 
 use std::sync::Arc;
@@ -91,22 +91,33 @@ fn dppo(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut records: Vec<SlotRecord> = Vec::new();
     let mut fwd = 0.0;
-    while records.len() < 64 {
+    while records.len() < 256 {
         let batch = act(&net, &affine, env, &shape, &[&obs; 4], &[200; 4], &mut Pick::Sample(&mut rng), None, &mut fwd);
         records.extend(batch.into_iter().map(|(_, r)| r));
     }
     let refs: Vec<&SlotRecord> = records.iter().collect();
-    let adv: Vec<f32> = (0..64).map(|k| ((k % 7) as f32 - 3.0) / 3.0).collect();
-    let ret: Vec<f32> = (0..64).map(|k| -0.3 - 0.01 * k as f32).collect();
+    let adv: Vec<f32> = (0..256).map(|k| ((k % 7) as f32 - 3.0) / 3.0).collect();
+    let ret: Vec<f32> = (0..256).map(|k| -0.3 - 0.01 * (k % 64) as f32).collect();
     let cfg = TrainConfig::default();
     let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
-    g.bench_function(BenchmarkId::new("ppo_minibatch_step", "64slots_36t_9n"), |b| {
+    let mut step = |k: usize| {
+        let r = k * 64..(k + 1) * 64;
+        opt.zero_grad();
+        let (loss, _) = minibatch_loss(&net, &shape, &refs[r.clone()], &adv[r.clone()], &ret[r], &cfg);
+        loss.backward();
+        opt.clip_grad_norm(cfg.max_grad_norm);
+        opt.step();
+    };
+    g.bench_function(BenchmarkId::new("ppo_minibatch_step", "64slots_36t_9n"), |b| b.iter(|| step(0)));
+    // One worker's whole update with the default settings: 2 epochs × 4 minibatches of its 256 slots.
+    g.sample_size(10);
+    g.bench_function(BenchmarkId::new("ppo_update", "256slots_2x4_36t_9n"), |b| {
         b.iter(|| {
-            opt.zero_grad();
-            let (loss, _) = minibatch_loss(&net, &shape, &refs, &adv, &ret, &cfg);
-            loss.backward();
-            opt.clip_grad_norm(cfg.max_grad_norm);
-            opt.step();
+            for _ in 0..cfg.epochs {
+                for k in 0..cfg.minibatches {
+                    step(k);
+                }
+            }
         })
     });
     g.finish();
