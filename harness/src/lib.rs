@@ -144,13 +144,7 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
 /// Apply `--trace`, `--trace-format` and `--sites` to a scenario.
 fn with_trace_and_sites(s: &scenarios::Scenario, a: &RunArgs) -> Result<scenarios::Scenario, BadInput> {
     let mut c = s.config().clone();
-    let format = match a.trace_format.as_deref() {
-        None => None,
-        Some(f) => Some(
-            scenarios::trace::TraceFormat::parse(f)
-                .ok_or_else(|| BadInput(format!("--trace-format: expected sumo-fcd, bonnmotion or csv, got `{f}`")))?,
-        ),
-    };
+    let format = tracefile::parse_format("--trace-format", a.trace_format.as_deref())?;
     let mut cached = None;
     if let Some(path) = &a.trace {
         let raw = tracefile::load_trace(path, format, false)?;

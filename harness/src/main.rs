@@ -333,16 +333,6 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         #[cfg(feature = "dppo")]
         Command::Train(t) => {
-            for (name, v) in
-                [("--workers", t.workers), ("--envs", t.envs), ("--rollout", t.rollout), ("--epochs", t.epochs)]
-            {
-                if v == 0 {
-                    return Err(BadInput(format!("{name}: expected a positive integer, got 0")).into());
-                }
-            }
-            if !(t.lr.is_finite() && t.lr > 0.0) {
-                return Err(BadInput(format!("--lr: expected a positive number, got {}", t.lr)).into());
-            }
             let config = solvers::dppo::ppo::TrainConfig {
                 workers: t.workers,
                 envs_per_worker: t.envs,

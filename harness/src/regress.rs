@@ -79,18 +79,36 @@ fn load(path: &Path) -> Result<Baseline, BadInput> {
     Ok(b)
 }
 
-/// Mean over seeds of `metric` for (scenario, policy); None when there is no such row.
-fn current(
-    summary: &polars::prelude::DataFrame,
-    scenario: &str,
-    policy: &str,
-    metric: &str,
-) -> Result<Option<Vec<f64>>> {
-    let scen = reports::str_column(summary, "scenario")?;
-    let pol = reports::str_column(summary, "policy")?;
-    let vals = reports::f64_column(summary, metric)?;
-    let v: Vec<f64> = (0..scen.len()).filter(|&i| scen[i] == scenario && pol[i] == policy).map(|i| vals[i]).collect();
-    Ok((!v.is_empty()).then_some(v))
+/// A results set's summary with its scenario and policy columns read once.
+struct Summary {
+    frame: polars::prelude::DataFrame,
+    scenario: Vec<String>,
+    policy: Vec<String>,
+}
+
+impl Summary {
+    fn read(results: &Path) -> Result<Summary> {
+        let p = results.join("summary.parquet");
+        if !p.is_file() {
+            return Err(
+                BadInput(format!("--results {}: not a results set (no summary.parquet)", results.display())).into()
+            );
+        }
+        let frame = crate::frames::read_parquet(&p).map_err(|e| BadInput(format!("{}: {e:#}", p.display())))?;
+        let scenario = reports::str_column(&frame, "scenario")?;
+        let policy = reports::str_column(&frame, "policy")?;
+        Ok(Summary { frame, scenario, policy })
+    }
+
+    /// The per-seed values of `metric` for (scenario, policy); None when there is no such row.
+    fn values(&self, scenario: &str, policy: &str, metric: &str) -> Result<Option<Vec<f64>>> {
+        let vals = reports::f64_column(&self.frame, metric)?;
+        let v: Vec<f64> = (0..vals.len())
+            .filter(|&i| self.scenario[i] == scenario && self.policy[i] == policy)
+            .map(|i| vals[i])
+            .collect();
+        Ok((!v.is_empty()).then_some(v))
+    }
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -100,15 +118,15 @@ fn mean(v: &[f64]) -> f64 {
 /// Compare; `Err` on bad input (missing files, columns, rows).
 pub fn compare(results: &Path, baseline: &Path) -> Result<Vec<Verdict>> {
     let b = load(baseline)?;
-    let summary = read_summary(results)?;
+    let summary = Summary::read(results)?;
     let mut out = Vec::new();
     for c in b.check {
-        if summary.column(&c.metric).is_err() {
+        if summary.frame.column(&c.metric).is_err() {
             return Err(
                 BadInput(format!("{}: no column `{}` (named in the baseline)", results.display(), c.metric)).into()
             );
         }
-        let Some(v) = current(&summary, &c.scenario, &c.policy, &c.metric)? else {
+        let Some(v) = summary.values(&c.scenario, &c.policy, &c.metric)? else {
             return Err(BadInput(format!(
                 "{}: no run of policy `{}` on scenario `{}` (named in the baseline)",
                 results.display(),
@@ -131,14 +149,6 @@ pub fn compare(results: &Path, baseline: &Path) -> Result<Vec<Verdict>> {
         out.push(Verdict { check: c, current: now, worse_by, failed });
     }
     Ok(out)
-}
-
-fn read_summary(results: &Path) -> Result<polars::prelude::DataFrame> {
-    let p = results.join("summary.parquet");
-    if !p.is_file() {
-        return Err(BadInput(format!("--results {}: not a results set (no summary.parquet)", results.display())).into());
-    }
-    Ok(crate::frames::read_parquet(&p).map_err(|e| BadInput(format!("{}: {e:#}", p.display())))?)
 }
 
 /// The verdict table (Markdown).
@@ -179,9 +189,9 @@ pub fn table(verdicts: &[Verdict]) -> String {
 /// `--update`: the same checks with the current values.
 pub fn update(results: &Path, baseline: &Path) -> Result<usize> {
     let mut b = load(baseline)?;
-    let summary = read_summary(results)?;
+    let summary = Summary::read(results)?;
     for c in &mut b.check {
-        let v = current(&summary, &c.scenario, &c.policy, &c.metric)?.ok_or_else(|| {
+        let v = summary.values(&c.scenario, &c.policy, &c.metric)?.ok_or_else(|| {
             BadInput(format!(
                 "{}: no run of `{}` on `{}` (named in the baseline)",
                 results.display(),
@@ -199,12 +209,10 @@ pub fn update(results: &Path, baseline: &Path) -> Result<usize> {
 /// relative tolerance = max(1 %, 2 × the standard error of the mean over the
 /// seeds): a change smaller than what redrawing the seeds could cause passes.
 pub fn init(results: &Path, baseline: &Path) -> Result<usize> {
-    let summary = read_summary(results)?;
-    let scen = reports::str_column(&summary, "scenario")?;
-    let pol = reports::str_column(&summary, "policy")?;
+    let summary = Summary::read(results)?;
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for i in 0..scen.len() {
-        let p = (scen[i].clone(), pol[i].clone());
+    for (s, p) in summary.scenario.iter().zip(&summary.policy) {
+        let p = (s.clone(), p.clone());
         if !pairs.contains(&p) {
             pairs.push(p);
         }
@@ -212,7 +220,7 @@ pub fn init(results: &Path, baseline: &Path) -> Result<usize> {
     let mut check = Vec::new();
     for (s, p) in &pairs {
         for m in INIT_METRICS {
-            let v = current(&summary, s, p, m)?.unwrap_or_default();
+            let v = summary.values(s, p, m)?.unwrap_or_default();
             let n = v.len() as f64;
             let mu = mean(&v);
             if !mu.is_finite() {

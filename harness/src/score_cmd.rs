@@ -68,12 +68,13 @@ pub fn score_seed(
     greedy: &mut dyn Policy,
     milp: &mut dyn Policy,
 ) -> Result<SeedScore> {
-    let (cd, id) = run_totals(world, dppo)?;
     let (cg, ig) = run_totals(world, greedy)?;
     let (cm, im) = run_totals(world, milp)?;
     dppo.reset(&world.env, world.seed);
     greedy.reset(&world.env, world.seed);
     milp.reset(&world.env, world.seed);
+    // DPPO's own run is the trajectory of the common states: its totals come from this loop.
+    let (mut tasks, mut interrupted) = (0usize, 0usize);
     let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
     let mut obs = Observation::default();
     let mut common = [0.0f64; 3];
@@ -91,10 +92,13 @@ pub fn score_seed(
         let og = transition(&world.env, &state, &obs, &g).map_err(|e| anyhow!("{e}"))?.0;
         let om = transition(&world.env, &state, &obs, &m).map_err(|e| anyhow!("{e}"))?.0;
         common[0] += od.cost;
+        tasks += od.tasks.len();
+        interrupted += od.tasks.iter().filter(|t| t.interrupted).count();
         common[1] += og.cost;
         common[2] += om.cost;
         state = next;
     }
+    let (cd, id) = (common[0], interrupted as f64 / tasks.max(1) as f64);
     Ok(SeedScore {
         seed: world.seed,
         cost: [cd, cg, cm],

@@ -6,7 +6,6 @@ use std::time::Instant;
 use anyhow::Result;
 
 use scenarios::config::MobilityModel;
-use scenarios::trace::TraceFormat;
 
 use crate::error::BadInput;
 use crate::tracefile::{self, GenArgs};
@@ -76,49 +75,6 @@ pub enum TraceAction {
     },
 }
 
-#[derive(clap::Args)]
-struct RunCli {
-    /// A preset name (see `edgebench scenario list`) or a scenario TOML file.
-    #[arg(long)]
-    scenario: String,
-    /// Comma-separated policies [default: every policy of this build].
-    #[arg(long, value_delimiter = ',')]
-    policies: Vec<String>,
-    /// Comma-separated seeds; each gives its own trace, channel and tasks.
-    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
-    seeds: Vec<u64>,
-    /// Override the scenario's number of slots.
-    #[arg(long)]
-    slots: Option<usize>,
-    /// Override the scenario's number of terminals.
-    #[arg(long)]
-    terminals: Option<usize>,
-    /// Replay this trace (canonical Parquet, SUMO FCD, BonnMotion or CSV) instead of the scenario's generator.
-    #[arg(long)]
-    trace: Option<PathBuf>,
-    /// Format of --trace: sumo-fcd, bonnmotion or csv [default: guessed].
-    #[arg(long)]
-    trace_format: Option<String>,
-    /// Place the nodes at the sites of this CSV (LATITUDE, LONGITUDE columns; needs a lat/lon trace with --trace).
-    #[arg(long)]
-    sites: Option<PathBuf>,
-    /// MILP: wall-clock limit per slot, s (the incumbent is used when it is hit).
-    #[arg(long, default_value_t = 10.0)]
-    milp_time_limit: f64,
-    /// MILP: relative gap at which the solver stops.
-    #[arg(long, default_value_t = 1e-6)]
-    milp_gap: f64,
-    /// Worker threads [default: one per core]. Results do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Results folder (written to a temporary folder first, renamed at the end).
-    #[arg(long)]
-    out: PathBuf,
-    /// Do not draw a progress bar.
-    #[arg(long)]
-    quiet: bool,
-}
-
 fn pair(flag: &str, v: &[f64]) -> Result<Option<[f64; 2]>, BadInput> {
     match v {
         [] => Ok(None),
@@ -140,13 +96,7 @@ pub fn run(action: TraceAction) -> Result<()> {
     match action {
         TraceAction::Import { input, format, geo, out } => {
             check_out(&out)?;
-            let format =
-                match format.as_deref() {
-                    None => None,
-                    Some(f) => Some(TraceFormat::parse(f).ok_or_else(|| {
-                        BadInput(format!("--format: expected sumo-fcd, bonnmotion or csv, got `{f}`"))
-                    })?),
-                };
+            let format = tracefile::parse_format("--format", format.as_deref())?;
             let started = Instant::now();
             let raw = tracefile::load_trace(&input, format, geo).map_err(BadInput::from)?;
             let secs = started.elapsed().as_secs_f64();

@@ -84,6 +84,39 @@ macro_rules! markers {
     }};
 }
 
+/// A legend entry: a short line in the policy's colour.
+macro_rules! legend_line {
+    ($c:expr) => {{
+        let c: RGBColor = $c;
+        move |(x, y)| EmptyElement::at((x, y)) + PathElement::new(vec![(-10, 0), (10, 0)], c.stroke_width(2))
+    }};
+}
+
+/// Draw every curve (line, a marker every `$every(len)` points, legend
+/// entry), then the legend at `$pos`.
+macro_rules! curves_with_legend {
+    ($chart:expr, $curves:expr, $every:expr, $pos:expr, $mix:expr, $font:expr) => {{
+        for (p, c, m, pts) in $curves {
+            let (c, m) = (*c, *m);
+            $chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+                .map_err(e)?
+                .label(p.as_str())
+                .legend(legend_line!(c));
+            let every = $every(pts.len());
+            markers!($chart, m, pts.iter().step_by(every).copied(), c);
+        }
+        $chart
+            .configure_series_labels()
+            .position($pos)
+            .background_style(WHITE.mix($mix))
+            .border_style(BLACK)
+            .label_font(("sans-serif", $font))
+            .draw()
+            .map_err(e)?;
+    }};
+}
+
 /// Write the figure drawn by `$draw` (a closure body using `$root`) as SVG and PNG.
 macro_rules! both {
     ($dir:expr, $stem:expr, $size:expr, |$root:ident| $draw:expr) => {{
@@ -227,26 +260,7 @@ fn draw_cdf<DB: DrawingBackend>(
                 .label_style(("sans-serif", 15))
                 .draw()
                 .map_err(e)?;
-            for (p, c, m, pts) in curves {
-                let (c, m) = (*c, *m);
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-                    .map_err(e)?
-                    .label(p.as_str())
-                    .legend(move |(x, y)| {
-                        EmptyElement::at((x, y)) + PathElement::new(vec![(-10, 0), (10, 0)], c.stroke_width(2))
-                    });
-                let every = (pts.len() / 8).max(1);
-                markers!(chart, m, pts.iter().step_by(every).copied(), c);
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 15))
-                .draw()
-                .map_err(e)?;
+            curves_with_legend!(chart, curves, |n: usize| (n / 8).max(1), SeriesLabelPosition::LowerRight, 0.9, 15);
         }};
     }
     if log {
@@ -576,25 +590,7 @@ fn line_panel<DB: DrawingBackend>(
         ($chart:expr) => {{
             let mut chart = $chart;
             chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).label_style(("sans-serif", 14)).draw().map_err(e)?;
-            for (p, c, m, pts) in curves {
-                let (c, m) = (*c, *m);
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
-                    .map_err(e)?
-                    .label(p.as_str())
-                    .legend(move |(x, y)| {
-                        EmptyElement::at((x, y)) + PathElement::new(vec![(-10, 0), (10, 0)], c.stroke_width(2))
-                    });
-                markers!(chart, m, pts.iter().copied(), c);
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 13))
-                .draw()
-                .map_err(e)?;
+            curves_with_legend!(chart, curves, |_: usize| 1, SeriesLabelPosition::UpperLeft, 0.85, 13);
         }};
     }
     if log_y {
@@ -669,7 +665,7 @@ fn draw_training<DB: DrawingBackend>(
         .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
         .map_err(e)?
         .label("dppo (training)")
-        .legend(move |(x, y)| EmptyElement::at((x, y)) + PathElement::new(vec![(-10, 0), (10, 0)], c.stroke_width(2)));
+        .legend(legend_line!(c));
     let every = (pts.len() / 10).max(1);
     markers!(chart, m, pts.iter().step_by(every).copied(), c);
     for (p, c, v) in baselines {
@@ -678,9 +674,7 @@ fn draw_training<DB: DrawingBackend>(
             .draw_series(DashedLineSeries::new(vec![(0.0, *v), (x_max, *v)], 8, 5, c.stroke_width(2)))
             .map_err(e)?
             .label(format!("{p} ({v:.1})"))
-            .legend(move |(x, y)| {
-                EmptyElement::at((x, y)) + PathElement::new(vec![(-10, 0), (10, 0)], c.stroke_width(2))
-            });
+            .legend(legend_line!(c));
     }
     chart
         .configure_series_labels()

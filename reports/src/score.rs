@@ -39,7 +39,7 @@ pub fn stratified_iqm_ci(strata: &[Vec<f64>], resamples: usize, seed: u64) -> (f
         return (point, None);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut stats: Vec<f64> = (0..resamples)
+    let stats: Vec<f64> = (0..resamples)
         .map(|_| {
             let sample: Vec<f64> = strata
                 .iter()
@@ -48,9 +48,7 @@ pub fn stratified_iqm_ci(strata: &[Vec<f64>], resamples: usize, seed: u64) -> (f
             iqm(&sample)
         })
         .collect();
-    stats.sort_by(f64::total_cmp);
-    let q = |p: f64| stats[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
-    (point, Some((q(0.025), q(0.975))))
+    (point, Some(crate::tables::percentile_interval(stats)))
 }
 
 /// One policy's normalised score.

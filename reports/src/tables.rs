@@ -50,11 +50,17 @@ pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, seed: u64) -> (f64, O
         return (mean, None);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut means: Vec<f64> =
+    let means: Vec<f64> =
         (0..resamples).map(|_| (0..n).map(|_| values[rng.gen_range(0..n)]).sum::<f64>() / n as f64).collect();
-    means.sort_by(f64::total_cmp);
-    let q = |p: f64| means[((p * (resamples - 1) as f64).round() as usize).min(resamples - 1)];
-    (mean, Some((q(0.025), q(0.975))))
+    (mean, Some(percentile_interval(means)))
+}
+
+/// The 2.5 % and 97.5 % percentiles of bootstrap statistics (nearest rank).
+pub(crate) fn percentile_interval(mut stats: Vec<f64>) -> (f64, f64) {
+    stats.sort_by(f64::total_cmp);
+    let last = stats.len() - 1;
+    let q = |p: f64| stats[((p * last as f64).round() as usize).min(last)];
+    (q(0.025), q(0.975))
 }
 
 /// One cell: mean and interval over seeds.

@@ -110,8 +110,6 @@ impl HeadShape {
 /// Everything sampled for one slot, with the masks it was sampled under.
 #[derive(Debug, Clone, Default)]
 pub struct SlotActions {
-    /// Task indices in decoding order.
-    pub order: Vec<usize>,
     /// Candidate options of every task, flat (task `i` owns
     /// `cands[cand_start[i]..cand_start[i + 1]]`), and which were allowed
     /// when the task was decoded.
@@ -230,7 +228,6 @@ pub fn decode_tasks<R: Rng>(
         }
         a.task_logp[i] = lp;
     }
-    a.order = order;
     a
 }
 

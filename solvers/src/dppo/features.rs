@@ -101,6 +101,8 @@ fn task_features(env: &Environment, obs: &Observation, i: usize, out: &mut Vec<f
 
 /// Per-slot context shared by the rows of one observation.
 pub struct SlotContext {
+    /// Each task's strongest accessible node.
+    pub strongest: Vec<Option<usize>>,
     /// Tasks whose strongest accessible node is n, per node.
     pub strongest_count: Vec<u32>,
     /// Free cache fraction per node.
@@ -110,11 +112,10 @@ pub struct SlotContext {
 impl SlotContext {
     pub fn new(env: &Environment, obs: &Observation) -> SlotContext {
         let n_nodes = env.nodes.len();
+        let strongest: Vec<Option<usize>> = (0..obs.tasks.len()).map(|i| strongest_node(obs, i)).collect();
         let mut strongest_count = vec![0u32; n_nodes];
-        for i in 0..obs.tasks.len() {
-            if let Some(n) = strongest_node(obs, i) {
-                strongest_count[n] += 1;
-            }
+        for n in strongest.iter().flatten() {
+            strongest_count[*n] += 1;
         }
         let cache_free = (0..n_nodes)
             .map(|n| {
@@ -122,7 +123,7 @@ impl SlotContext {
                 1.0 - used / env.nodes[n].cache_bytes
             })
             .collect();
-        SlotContext { strongest_count, cache_free }
+        SlotContext { strongest, strongest_count, cache_free }
     }
 }
 
@@ -228,7 +229,7 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, out: 
             if obs.link(i, n).accessible {
                 reach[obs.tasks[i].model] += 1;
             }
-            if strongest_node(obs, i) == Some(n) {
+            if ctx.strongest[i] == Some(n) {
                 strongest[obs.tasks[i].model] += 1;
             }
         }

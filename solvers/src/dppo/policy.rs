@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use rand_chacha::ChaCha8Rng;
 use scenarios::{Decision, Environment, Observation, Policy, PolicyError};
@@ -34,11 +33,6 @@ pub struct Dppo {
     _vs: nn::VarStore,
     net: Net,
     affine: Affine,
-    shape: Option<HeadShape>,
-    slots: usize,
-    /// Seconds spent in the network forward passes of the last decision.
-    pub last_forward_s: f64,
-    pub last_decide_s: f64,
 }
 
 impl Dppo {
@@ -50,7 +44,7 @@ impl Dppo {
         import_weights(&vs, &ckpt.weights)
             .map_err(|e| DppoError::BadCheckpoint(format!("{}: {e}", ckpt.path.display())))?;
         let affine = ckpt.sidecar.observation_stats.affine();
-        Ok(Dppo { _vs: vs, net, affine, shape: None, slots: 0, last_forward_s: 0.0, last_decide_s: 0.0 })
+        Ok(Dppo { _vs: vs, net, affine })
     }
 }
 
@@ -58,22 +52,12 @@ impl Policy for Dppo {
     fn name(&self) -> &str {
         "dppo"
     }
-    fn reset(&mut self, env: &Environment, _seed: u64) {
-        self.shape = Some(HeadShape::of(env));
-        self.slots = env.scenario.config().slots;
-    }
     fn decide(&mut self, env: &Environment, obs: &Observation) -> Result<Decision, PolicyError> {
-        let started = Instant::now();
-        let shape = *self.shape.get_or_insert_with(|| HeadShape::of(env));
-        if self.slots == 0 {
-            self.slots = env.scenario.config().slots;
-        }
-        let left = self.slots.saturating_sub(obs.slot);
+        let shape = HeadShape::of(env);
+        let left = env.scenario.config().slots.saturating_sub(obs.slot);
         let mut forward_s = 0.0;
         let mut pick = Pick::<ChaCha8Rng>::Mode;
         let mut out = act(&self.net, &self.affine, env, &shape, &[obs], &[left], &mut pick, None, &mut forward_s);
-        self.last_forward_s = forward_s;
-        self.last_decide_s = started.elapsed().as_secs_f64();
         Ok(out.pop().expect("one observation, one decision").0)
     }
 }

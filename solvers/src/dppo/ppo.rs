@@ -120,21 +120,25 @@ impl TrainConfig {
     pub fn updates(&self) -> u64 {
         (self.total_steps / self.slots_per_update()).max(1)
     }
+    /// Every setting checked, named by its `edgebench train` flag where it has one.
     pub fn check(&self) -> Result<(), String> {
         let positive = [
-            ("workers", self.workers),
-            ("envs_per_worker", self.envs_per_worker),
-            ("rollout_steps", self.rollout_steps),
-            ("epochs", self.epochs),
+            ("--workers", self.workers),
+            ("--envs", self.envs_per_worker),
+            ("--rollout", self.rollout_steps),
+            ("--epochs", self.epochs),
             ("minibatches", self.minibatches),
         ];
         for (name, v) in positive {
             if v == 0 {
-                return Err(format!("{name} must be at least 1"));
+                return Err(format!("{name}: expected a positive integer, got 0"));
             }
         }
         if self.workers > 64 {
-            return Err(format!("workers must be at most 64, got {}", self.workers));
+            return Err(format!("--workers: expected at most 64, got {}", self.workers));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(format!("--lr: expected a positive number, got {}", self.lr));
         }
         if self.minibatches > self.envs_per_worker * self.rollout_steps {
             return Err(format!(
@@ -145,7 +149,7 @@ impl TrainConfig {
         }
         if self.total_steps < self.slots_per_update() {
             return Err(format!(
-                "steps ({}) must be at least one update's worth of slots ({} = workers × envs × rollout steps)",
+                "--steps ({}) must be at least one update's worth of slots ({} = workers × envs × rollout steps)",
                 self.total_steps,
                 self.slots_per_update()
             ));
