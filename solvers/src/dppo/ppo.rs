@@ -86,6 +86,7 @@ pub struct TrainConfig {
     pub clip: f64,
     pub epochs: usize,
     pub minibatches: usize,
+
     pub lr: f64,
     pub entropy_coef: f64,
     pub value_coef: f64,
@@ -253,6 +254,16 @@ fn bool_tensor(v: &[bool], shape: &[i64]) -> Tensor {
     Tensor::from_slice(&f).view(shape).to_kind(Kind::Bool)
 }
 
+/// `[rows, k]` laid out by `index` (row numbers, or `-1` for a zero row).
+fn padded(real: &Tensor, index: &mut [i64]) -> Tensor {
+    let zero_row = real.size()[0];
+    for i in index.iter_mut().filter(|i| **i < 0) {
+        *i = zero_row;
+    }
+    Tensor::cat(&[real.shallow_clone(), Tensor::zeros([1, real.size()[1]], (Kind::Float, Device::Cpu))], 0)
+        .index_select(0, &Tensor::from_slice(index))
+}
+
 fn i64_tensor(v: &[usize]) -> Tensor {
     let f: Vec<i64> = v.iter().map(|&x| x as i64).collect();
     Tensor::from_slice(&f)
@@ -270,38 +281,56 @@ pub fn minibatch_loss(
     cfg: &TrainConfig,
 ) -> (Tensor, [f64; 5]) {
     let stride = shape.row_out() as i64;
-    // Candidate lists differ in length: pad every task to the longest.
+    // Candidate lists differ in length. Only real rows go through the
+    // networks; the logits are then laid out padded to the longest list (the
+    // padding points at one extra zero row and is masked out).
     let k_max = records.iter().flat_map(|r| r.actions.cand_start.windows(2).map(|w| w[1] - w[0])).max().unwrap_or(1);
     let n_opt = k_max as i64;
-    let (mut opt_rows, mut opt_mask, mut opt_a) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut opt_rows, mut opt_pad, mut opt_mask, mut opt_a, mut opt_chosen) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut rb_mask, mut rb_a, mut cu_mask, mut cu_a, mut is_node) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut cut_rows, mut cut_mask, mut cut_a, mut cut_pos) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cut_rows, mut cut_pad, mut cut_mask, mut cut_a, mut cut_pos) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut cache_rows, mut cache_keep, mut cache_old, mut cache_adv) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut task_old, mut task_adv, mut value_rows) = (Vec::new(), Vec::new(), Vec::new());
     let mut task_base = 0usize;
+    // Padding indices are fixed up once the row counts are known.
+    const PAD: i64 = -1;
     for (rec, &adv) in records.iter().zip(advantages) {
         let a = &rec.actions;
         for i in 0..rec.n_tasks {
             let (lo, hi) = (a.cand_start[i], a.cand_start[i + 1]);
+            let first = (opt_rows.len() / ROW_DIM) as i64;
             opt_rows.extend_from_slice(&rec.option_rows[lo * ROW_DIM..hi * ROW_DIM]);
-            opt_rows.resize(opt_rows.len() + (k_max - (hi - lo)) * ROW_DIM, 0.0);
+            opt_pad.extend((0..(hi - lo) as i64).map(|k| first + k));
+            opt_pad.resize(opt_pad.len() + k_max - (hi - lo), PAD);
             opt_mask.extend_from_slice(&a.option_mask[lo..hi]);
             opt_mask.resize(opt_mask.len() + k_max - (hi - lo), false);
+            opt_chosen.push(first + a.choice[i] as i64);
         }
         opt_a.extend_from_slice(&a.choice);
         rb_mask.extend_from_slice(&a.rb_mask);
         rb_a.extend_from_slice(&a.rb);
         cu_mask.extend_from_slice(&a.cu_mask);
         cu_a.extend_from_slice(&a.cu);
-        cut_rows.extend_from_slice(&rec.cut_rows);
         let mut k = 0;
         for i in 0..rec.n_tasks {
             let off = a.is_offload(i);
             is_node.push(if off { 1f32 } else { 0.0 });
             if off {
-                cut_mask.extend_from_slice(&a.cut_mask[i * shape.cuts..(i + 1) * shape.cuts]);
+                let mask = &a.cut_mask[i * shape.cuts..(i + 1) * shape.cuts];
+                for (c, &m) in mask.iter().enumerate() {
+                    if m {
+                        let row = (k * shape.cuts + c) * CUT_DIM;
+                        cut_pad.push((cut_rows.len() / CUT_DIM) as i64);
+                        cut_rows.extend_from_slice(&rec.cut_rows[row..row + CUT_DIM]);
+                    } else {
+                        cut_pad.push(PAD);
+                    }
+                }
+                cut_mask.extend_from_slice(mask);
                 cut_a.push(a.cut[i]);
                 cut_pos.push(task_base + i);
                 k += 1;
@@ -322,15 +351,15 @@ pub fn minibatch_loss(
         task_base += rec.n_tasks;
     }
     let n_tasks = task_base as i64;
-    let out = net.options(&rows_tensor(&opt_rows, ROW_DIM)).view([n_tasks, n_opt, stride]);
+    let out_real = net.options(&rows_tensor(&opt_rows, ROW_DIM));
+    let out = padded(&out_real, &mut opt_pad).view([n_tasks, n_opt, stride]);
     let opt_lp = masked_log_softmax(&out.select(2, 0), &bool_tensor(&opt_mask, &[n_tasks, n_opt]));
     let opt_idx = i64_tensor(&opt_a);
     let mut task_lp = opt_lp.gather(1, &opt_idx.unsqueeze(1), false).squeeze_dim(1);
     let mut entropy = entropy_of(&opt_lp).mean(Kind::Float);
     let node = Tensor::from_slice(&is_node);
     let node_count = node.sum(Kind::Float).clamp_min(1.0);
-    let chosen =
-        out.gather(1, &opt_idx.view([n_tasks, 1, 1]).expand([n_tasks, 1, stride], false), false).squeeze_dim(1);
+    let chosen = out_real.index_select(0, &Tensor::from_slice(&opt_chosen));
     let (l_rb, l_cu) = (shape.rb_levels as i64, shape.cu_levels as i64);
     for (logits, mask, acts, l) in
         [(chosen.narrow(1, 1, l_rb), &rb_mask, &rb_a, l_rb), (chosen.narrow(1, 1 + l_rb, l_cu), &cu_mask, &cu_a, l_cu)]
@@ -342,7 +371,7 @@ pub fn minibatch_loss(
     if !cut_a.is_empty() {
         let n_off = cut_a.len() as i64;
         let c = shape.cuts as i64;
-        let logits = net.cuts(&rows_tensor(&cut_rows, CUT_DIM)).view([n_off, c]);
+        let logits = padded(&net.cuts(&rows_tensor(&cut_rows, CUT_DIM)).unsqueeze(1), &mut cut_pad).view([n_off, c]);
         let lp = masked_log_softmax(&logits, &bool_tensor(&cut_mask, &[n_off, c]));
         let chosen_lp = lp.gather(1, &i64_tensor(&cut_a).unsqueeze(1), false).squeeze_dim(1);
         task_lp = task_lp.index_add(0, &i64_tensor(&cut_pos), &chosen_lp);
