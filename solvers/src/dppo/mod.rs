@@ -12,6 +12,8 @@ pub mod features;
 #[cfg(feature = "dppo")]
 pub mod agent;
 #[cfg(feature = "dppo")]
+mod alloc;
+#[cfg(feature = "dppo")]
 pub mod checkpoint;
 #[cfg(feature = "dppo")]
 pub mod net;

@@ -635,6 +635,7 @@ pub fn train(
     cfg.check().map_err(DppoError::Config)?;
     // One intra-op thread per worker: the parallelism is the workers'.
     tch::set_num_threads(1);
+    super::alloc::keep_freed_memory();
     tch::manual_seed(derive(cfg.seed, "dppo-init") as i64);
     let probe = World::build(scenario, TRAIN_SEED_FLOOR);
     let arch = Arch::new(probe.env.rb_levels.len(), probe.env.cu_levels.len());
