@@ -109,9 +109,10 @@ fn dppo(c: &mut Criterion) {
         opt.step();
     };
     g.bench_function(BenchmarkId::new("ppo_minibatch_step", "64slots_36t_9n"), |b| b.iter(|| step(0)));
-    // One worker's whole update with the default settings: 2 epochs × 4 minibatches of its 256 slots.
+    // One worker's whole update with the default settings (epochs × minibatches of its 256 slots).
     g.sample_size(10);
-    g.bench_function(BenchmarkId::new("ppo_update", "256slots_2x4_36t_9n"), |b| {
+    let label = format!("256slots_{}x{}_36t_9n", cfg.epochs, cfg.minibatches);
+    g.bench_function(BenchmarkId::new("ppo_update", label), |b| {
         b.iter(|| {
             for _ in 0..cfg.epochs {
                 for k in 0..cfg.minibatches {

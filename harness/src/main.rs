@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use harness::error::{exit_code, BadInput};
 use harness::trace_cmd::TraceAction;
 use harness::{cmd_run, RunArgs};
+#[cfg(feature = "dppo")]
+use solvers::dppo::ppo::TrainConfig;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -90,25 +92,25 @@ struct TrainCli {
     #[arg(long)]
     scenario: String,
     /// Rollout workers (threads), each with its own environments and network replica.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TrainConfig::default().workers)]
     workers: usize,
     /// Environment slots to train for (all workers together).
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = TrainConfig::default().total_steps)]
     steps: u64,
     /// Training seed (network initialisation, episodes, sampling).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
     /// Environments per worker.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = TrainConfig::default().envs_per_worker)]
     envs: usize,
     /// Slots each environment advances per update.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = TrainConfig::default().rollout_steps)]
     rollout: usize,
     /// Adam learning rate at the start (annealed linearly to 0).
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().lr)]
     lr: f64,
     /// PPO epochs over each rollout.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
     /// Output folder: policy.safetensors, policy.json, train.parquet.
     #[arg(long)]
