@@ -86,7 +86,6 @@ pub struct TrainConfig {
     pub clip: f64,
     pub epochs: usize,
     pub minibatches: usize,
-
     pub lr: f64,
     pub entropy_coef: f64,
     pub value_coef: f64,
