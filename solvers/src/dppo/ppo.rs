@@ -257,14 +257,23 @@ fn bool_tensor(v: &[bool], shape: &[i64]) -> Tensor {
     Tensor::from_slice(&f).view(shape).to_kind(Kind::Bool)
 }
 
-/// `[rows, k]` laid out by `index` (row numbers, or `-1` for a zero row).
-fn padded(real: &Tensor, index: &mut [i64]) -> Tensor {
-    let zero_row = real.size()[0];
-    for i in index.iter_mut().filter(|i| **i < 0) {
-        *i = zero_row;
+/// Log-probabilities of the entries of `logits` (`[rows]`) under one softmax
+/// per segment (`seg[r]` in `0..n_seg`, every segment non-empty), and each
+/// segment's entropy (`[n_seg]`). Candidate lists differ in length; this
+/// works on the real entries only, with no padding to the longest list.
+fn segment_log_softmax(logits: &Tensor, seg: &[i64], n_seg: usize) -> (Tensor, Tensor) {
+    // Each segment's largest logit (a constant) is subtracted so that exp cannot overflow.
+    let mut max = vec![f32::NEG_INFINITY; n_seg];
+    for (&s, v) in seg.iter().zip(super::net::to_vec(&logits.detach())) {
+        max[s as usize] = max[s as usize].max(v);
     }
-    Tensor::cat(&[real.shallow_clone(), Tensor::zeros([1, real.size()[1]], (Kind::Float, Device::Cpu))], 0)
-        .index_select(0, &Tensor::from_slice(index))
+    let seg = Tensor::from_slice(seg);
+    let z = logits - Tensor::from_slice(&max).index_select(0, &seg);
+    let zeros = Tensor::zeros([n_seg as i64], (Kind::Float, Device::Cpu));
+    let log_sum = zeros.index_add(0, &seg, &z.exp()).log();
+    let logp = z - log_sum.index_select(0, &seg);
+    let entropy = -zeros.index_add(0, &seg, &(logp.exp() * &logp));
+    (logp, entropy)
 }
 
 fn i64_tensor(v: &[usize]) -> Tensor {
@@ -283,37 +292,33 @@ pub fn minibatch_loss(
     returns: &[f32],
     cfg: &TrainConfig,
 ) -> (Tensor, [f64; 5]) {
-    let stride = shape.row_out() as i64;
-    // Candidate lists differ in length. Only real rows go through the
-    // networks; the logits are then laid out padded to the longest list (the
-    // padding points at one extra zero row and is masked out).
-    let k_max = records.iter().flat_map(|r| r.actions.cand_start.windows(2).map(|w| w[1] - w[0])).max().unwrap_or(1);
-    let n_opt = k_max as i64;
-    let (mut opt_rows, mut opt_pad, mut opt_mask, mut opt_a, mut opt_chosen) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // Only the rows that can matter go through the networks: options that
+    // were allowed when the task was decided (a masked option's logit is never
+    // used; the chosen one is always allowed) and a model's real cuts.
+    let rows_of = |f: fn(&SlotRecord) -> usize| records.iter().map(|r| f(r)).sum::<usize>();
+    let mut opt_rows = Vec::with_capacity(rows_of(|r| r.option_rows.len()));
+    let (mut opt_seg, mut opt_chosen) = (Vec::new(), Vec::new());
     let (mut rb_mask, mut rb_a, mut cu_mask, mut cu_a, mut is_node) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut cut_rows, mut cut_pad, mut cut_mask, mut cut_a, mut cut_pos) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut cache_rows, mut cache_keep, mut cache_old, mut cache_adv) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut cut_rows = Vec::with_capacity(rows_of(|r| r.cut_rows.len()));
+    let (mut cut_seg, mut cut_chosen, mut cut_pos) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cache_rows = Vec::with_capacity(rows_of(|r| r.cache_rows.len()));
+    let (mut cache_keep, mut cache_old, mut cache_adv) = (Vec::new(), Vec::new(), Vec::new());
     let (mut task_old, mut task_adv, mut value_rows) = (Vec::new(), Vec::new(), Vec::new());
     let mut task_base = 0usize;
-    // Padding indices are fixed up once the row counts are known.
-    const PAD: i64 = -1;
     for (rec, &adv) in records.iter().zip(advantages) {
         let a = &rec.actions;
         for i in 0..rec.n_tasks {
             let (lo, hi) = (a.cand_start[i], a.cand_start[i + 1]);
-            let first = (opt_rows.len() / ROW_DIM) as i64;
-            opt_rows.extend_from_slice(&rec.option_rows[lo * ROW_DIM..hi * ROW_DIM]);
-            opt_pad.extend((0..(hi - lo) as i64).map(|k| first + k));
-            opt_pad.resize(opt_pad.len() + k_max - (hi - lo), PAD);
-            opt_mask.extend_from_slice(&a.option_mask[lo..hi]);
-            opt_mask.resize(opt_mask.len() + k_max - (hi - lo), false);
-            opt_chosen.push(first + a.choice[i] as i64);
+            debug_assert!(a.option_mask[lo + a.choice[i]], "the chosen option is allowed");
+            for k in (lo..hi).filter(|&k| a.option_mask[k]) {
+                if k == lo + a.choice[i] {
+                    opt_chosen.push(opt_seg.len() as i64);
+                }
+                opt_seg.push((task_base + i) as i64);
+                opt_rows.extend_from_slice(&rec.option_rows[k * ROW_DIM..(k + 1) * ROW_DIM]);
+            }
         }
-        opt_a.extend_from_slice(&a.choice);
         rb_mask.extend_from_slice(&a.rb_mask);
         rb_a.extend_from_slice(&a.rb);
         cu_mask.extend_from_slice(&a.cu_mask);
@@ -323,18 +328,14 @@ pub fn minibatch_loss(
             let off = a.is_offload(i);
             is_node.push(if off { 1f32 } else { 0.0 });
             if off {
+                // The allowed cuts are a model's real ones, 0..cuts.
                 let mask = &a.cut_mask[i * shape.cuts..(i + 1) * shape.cuts];
-                for (c, &m) in mask.iter().enumerate() {
-                    if m {
-                        let row = (k * shape.cuts + c) * CUT_DIM;
-                        cut_pad.push((cut_rows.len() / CUT_DIM) as i64);
-                        cut_rows.extend_from_slice(&rec.cut_rows[row..row + CUT_DIM]);
-                    } else {
-                        cut_pad.push(PAD);
-                    }
-                }
-                cut_mask.extend_from_slice(mask);
-                cut_a.push(a.cut[i]);
+                let cuts = mask.iter().take_while(|&&m| m).count();
+                debug_assert!(a.cut[i] < cuts && mask[cuts..].iter().all(|&m| !m));
+                cut_chosen.push((cut_seg.len() + a.cut[i]) as i64);
+                cut_seg.extend(std::iter::repeat_n(cut_pos.len() as i64, cuts));
+                let row = k * shape.cuts * CUT_DIM;
+                cut_rows.extend_from_slice(&rec.cut_rows[row..row + cuts * CUT_DIM]);
                 cut_pos.push(task_base + i);
                 k += 1;
             }
@@ -355,11 +356,9 @@ pub fn minibatch_loss(
     }
     let n_tasks = task_base as i64;
     let out_real = net.options(&rows_tensor(&opt_rows, ROW_DIM));
-    let out = padded(&out_real, &mut opt_pad).view([n_tasks, n_opt, stride]);
-    let opt_lp = masked_log_softmax(&out.select(2, 0), &bool_tensor(&opt_mask, &[n_tasks, n_opt]));
-    let opt_idx = i64_tensor(&opt_a);
-    let mut task_lp = opt_lp.gather(1, &opt_idx.unsqueeze(1), false).squeeze_dim(1);
-    let mut entropy = entropy_of(&opt_lp).mean(Kind::Float);
+    let (opt_lp, opt_entropy) = segment_log_softmax(&out_real.select(1, 0), &opt_seg, task_base);
+    let mut task_lp = opt_lp.index_select(0, &Tensor::from_slice(&opt_chosen));
+    let mut entropy = opt_entropy.mean(Kind::Float);
     let node = Tensor::from_slice(&is_node);
     let node_count = node.sum(Kind::Float).clamp_min(1.0);
     let chosen = out_real.index_select(0, &Tensor::from_slice(&opt_chosen));
@@ -371,14 +370,12 @@ pub fn minibatch_loss(
         task_lp += lp.gather(1, &i64_tensor(acts).unsqueeze(1), false).squeeze_dim(1) * &node;
         entropy += (entropy_of(&lp) * &node).sum(Kind::Float) / &node_count;
     }
-    if !cut_a.is_empty() {
-        let n_off = cut_a.len() as i64;
-        let c = shape.cuts as i64;
-        let logits = padded(&net.cuts(&rows_tensor(&cut_rows, CUT_DIM)).unsqueeze(1), &mut cut_pad).view([n_off, c]);
-        let lp = masked_log_softmax(&logits, &bool_tensor(&cut_mask, &[n_off, c]));
-        let chosen_lp = lp.gather(1, &i64_tensor(&cut_a).unsqueeze(1), false).squeeze_dim(1);
+    if !cut_pos.is_empty() {
+        let logits = net.cuts(&rows_tensor(&cut_rows, CUT_DIM));
+        let (lp, cut_entropy) = segment_log_softmax(&logits, &cut_seg, cut_pos.len());
+        let chosen_lp = lp.index_select(0, &Tensor::from_slice(&cut_chosen));
         task_lp = task_lp.index_add(0, &i64_tensor(&cut_pos), &chosen_lp);
-        entropy += entropy_of(&lp).sum(Kind::Float) / &node_count;
+        entropy += cut_entropy.sum(Kind::Float) / &node_count;
     }
     let mut new_lp = task_lp;
     let mut old_lp = Tensor::from_slice(&task_old);
