@@ -34,8 +34,11 @@ struct SlotRows {
 
 fn slot_rows(env: &Environment, obs: &Observation, slots_left: usize) -> SlotRows {
     let ctx = SlotContext::new(env, obs);
-    let mut opt = Vec::new();
-    let (mut cands, mut cand_start) = (Vec::new(), vec![0]);
+    // At most local, drop and every node per task.
+    let most = obs.tasks.len() * (NODE0 + env.nodes.len());
+    let mut opt = Vec::with_capacity(most * ROW_DIM);
+    let (mut cands, mut cand_start) = (Vec::with_capacity(most), Vec::with_capacity(obs.tasks.len() + 1));
+    cand_start.push(0);
     for i in 0..obs.tasks.len() {
         features::option_rows(env, obs, &ctx, i, &mut opt, &mut cands);
         cand_start.push(cands.len());
@@ -61,12 +64,16 @@ pub fn act<R: Rng>(
     mut stats: Option<&mut Normalizer>,
     forward_s: &mut f64,
 ) -> Vec<(Decision, SlotRecord)> {
+    let rows: Vec<SlotRows> =
+        observations.iter().zip(slots_left).map(|(obs, &left)| slot_rows(env, obs, left)).collect();
+    let total = |f: fn(&SlotRows) -> usize| rows.iter().map(f).sum::<usize>();
     let mut raw_opt: Vec<Vec<f32>> = Vec::with_capacity(observations.len());
-    let (mut opt_all, mut cache_all, mut value_all) = (Vec::new(), Vec::new(), Vec::new());
+    let mut opt_all = Vec::with_capacity(total(|r| r.opt.len()));
+    let mut cache_all = Vec::with_capacity(total(|r| r.cache.len()));
+    let mut value_all = Vec::with_capacity(total(|r| r.value.len()));
     let mut records = Vec::with_capacity(observations.len());
     let mut candidates = Vec::with_capacity(observations.len());
-    for (obs, &left) in observations.iter().zip(slots_left) {
-        let SlotRows { opt, cands, cand_start, cache, value } = slot_rows(env, obs, left);
+    for (obs, SlotRows { opt, cands, cand_start, cache, value }) in observations.iter().zip(rows) {
         if let Some(s) = stats.as_deref_mut() {
             s.option.observe(&opt);
             s.cache.observe(&cache);
@@ -114,7 +121,9 @@ pub fn act<R: Rng>(
     }
 
     // Stage 2: cuts of the offloaded tasks, all observations in one forward.
-    let mut cut_all = Vec::new();
+    // Only a model's real cuts go through the network (`cut_real`); the record
+    // keeps `shape.cuts` rows per task, the padding masked in decoding and update.
+    let (mut cut_real, mut cut_counts) = (Vec::new(), Vec::new());
     for ((obs, rec), raw) in observations.iter().zip(records.iter_mut()).zip(&raw_opt) {
         let mut rows = Vec::new();
         for i in 0..obs.tasks.len() {
@@ -129,19 +138,27 @@ pub fn act<R: Rng>(
             if let Some(s) = stats.as_deref_mut() {
                 s.cut.observe(&rows[start..]);
             }
-            rows.resize(start + shape.cuts * CUT_DIM, 0.0);
             affine.cut(&mut rows[start..]);
+            cut_real.extend_from_slice(&rows[start..]);
+            cut_counts.push((rows.len() - start) / CUT_DIM);
+            rows.resize(start + shape.cuts * CUT_DIM, 0.0);
         }
-        cut_all.extend_from_slice(&rows);
         rec.cut_rows = rows;
     }
     let clock = Instant::now();
-    let cut_logits = if cut_all.is_empty() {
+    let real_logits = if cut_real.is_empty() {
         Vec::new()
     } else {
-        tch::no_grad(|| to_vec(&net.cuts(&rows_tensor(&cut_all, CUT_DIM))))
+        tch::no_grad(|| to_vec(&net.cuts(&rows_tensor(&cut_real, CUT_DIM))))
     };
     *forward_s += clock.elapsed().as_secs_f64();
+    let mut cut_logits = Vec::with_capacity(cut_counts.len() * shape.cuts);
+    let mut from = 0;
+    for n in cut_counts {
+        cut_logits.extend_from_slice(&real_logits[from..from + n]);
+        cut_logits.resize(cut_logits.len() + shape.cuts - n, 0.0);
+        from += n;
+    }
     let mut at = 0;
     let mut out = Vec::with_capacity(records.len());
     let per_slot_cache = shape.nodes * shape.models;

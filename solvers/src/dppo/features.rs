@@ -44,38 +44,45 @@ fn max_levels(env: &Environment) -> (u32, u32) {
     (*env.rb_levels.last().expect("validated non-empty"), *env.cu_levels.last().expect("validated non-empty"))
 }
 
-/// Ready time of `model` at `node`: its cache entry's, or a download started now.
-fn ready_at(env: &Environment, obs: &Observation, node: usize, model: usize) -> (f64, bool) {
+/// The task's model at one node, looked up once per (task, node): when it is
+/// ready (its cache entry's time, or a download started now), whether it is
+/// cached, and the backhaul cost of downloading it (0 when cached).
+struct ModelAt {
+    ready: f64,
+    cached: bool,
+    download_cost: f64,
+}
+
+fn model_at(env: &Environment, obs: &Observation, node: usize, model: usize) -> ModelAt {
     match obs.cache_entry(node, model) {
-        Some(e) => (e.ready_at, true),
-        None => (env.ready_after_download(node, model, obs.time_s), false),
+        Some(e) => ModelAt { ready: e.ready_at, cached: true, download_cost: 0.0 },
+        None => ModelAt {
+            ready: env.ready_after_download(node, model, obs.time_s),
+            cached: false,
+            download_cost: env.backhaul_cost_per_byte * env.model(model).weights_bytes,
+        },
     }
 }
 
 /// Delay terms (s) of one cut at a node with the largest levels: (device, uplink, edge, total).
-fn cut_estimate(env: &Environment, obs: &Observation, i: usize, node: usize, cut: usize) -> (f64, f64, f64, f64) {
-    let task = &obs.tasks[i];
+fn cut_estimate(env: &Environment, obs: &Observation, i: usize, node: usize, cut: usize, at: &ModelAt) -> [f64; 4] {
     let (rb, cu) = max_levels(env);
-    let (ready, _) = ready_at(env, obs, node, task.model);
-    let t = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready, obs.time_s);
-    (t.device_s, t.uplink_s, t.edge_s, t.total())
+    let t = offload_terms(env, &obs.tasks[i], obs.link(i, node), node, cut, rb, cu, at.ready, obs.time_s);
+    [t.device_s, t.uplink_s, t.edge_s, t.total()]
 }
 
 /// Cost of an offload estimate including the download's backhaul cost when the model is not cached.
-fn offload_cost(env: &Environment, obs: &Observation, i: usize, node: usize, total_s: f64) -> f64 {
-    let task = &obs.tasks[i];
-    let (_, cached) = ready_at(env, obs, node, task.model);
-    let download = if cached { 0.0 } else { env.backhaul_cost_per_byte * env.model(task.model).weights_bytes };
-    task_cost(env, total_s, task.deadline_s) + download
+fn offload_cost(env: &Environment, obs: &Observation, i: usize, at: &ModelAt, total_s: f64) -> f64 {
+    task_cost(env, total_s, obs.tasks[i].deadline_s) + at.download_cost
 }
 
 /// Best (least cost) estimate over the cuts at `node`: (cost, delay s).
-pub fn best_offload(env: &Environment, obs: &Observation, i: usize, node: usize) -> (f64, f64) {
+fn best_offload(env: &Environment, obs: &Observation, i: usize, node: usize, at: &ModelAt) -> (f64, f64) {
     let cuts = env.model(obs.tasks[i].model).offload_cuts();
     (0..cuts)
         .map(|c| {
-            let total = cut_estimate(env, obs, i, node, c).3;
-            (offload_cost(env, obs, i, node, total), total)
+            let total = cut_estimate(env, obs, i, node, c, at)[3];
+            (offload_cost(env, obs, i, at, total), total)
         })
         .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)))
         .expect("every model has cut 0")
@@ -176,8 +183,9 @@ pub fn option_rows(
         }
         out.extend_from_slice(&tf);
         let mut row = [0f32; OPTION_DIM];
-        let (cost, delay) = best_offload(env, obs, i, n);
-        let (ready, cached) = ready_at(env, obs, n, task.model);
+        let at = model_at(env, obs, n, task.model);
+        let (cost, delay) = best_offload(env, obs, i, n, &at);
+        let (ready, cached) = (at.ready, at.cached);
         row[2] = 1.0;
         row[3] = (cost / omega) as f32;
         row[4] = squash(delay / task.deadline_s);
@@ -199,8 +207,9 @@ pub fn option_rows(
 pub fn cut_rows(env: &Environment, obs: &Observation, i: usize, node: usize, option_row: &[f32], out: &mut Vec<f32>) {
     let task = &obs.tasks[i];
     let cuts = env.model(task.model).offload_cuts();
+    let at = model_at(env, obs, node, task.model);
     for c in 0..cuts {
-        let (dev, up, edge, total) = cut_estimate(env, obs, i, node, c);
+        let [dev, up, edge, total] = cut_estimate(env, obs, i, node, c, &at);
         out.extend_from_slice(option_row);
         let d = task.deadline_s;
         out.extend_from_slice(&[
@@ -209,7 +218,7 @@ pub fn cut_rows(env: &Environment, obs: &Observation, i: usize, node: usize, opt
             squash(up / d),
             squash(edge / d),
             squash(total / d),
-            (offload_cost(env, obs, i, node, total) / env.interruption_cost) as f32,
+            (offload_cost(env, obs, i, &at, total) / env.interruption_cost) as f32,
         ]);
     }
 }
