@@ -7,8 +7,8 @@ export LIBTORCH := $(CURDIR)/.venv/lib/python3.11/site-packages/torch
 export LD_LIBRARY_PATH := $(LIBTORCH)/lib:$(LD_LIBRARY_PATH)
 # Every build enables the DPPO agent; `make setup` provides libtorch.
 FEATURES := --features harness/dppo
-# `make train`: the shipped default checkpoint (about 15 minutes on 2 cores).
-TRAIN_STEPS ?= 3000000
+# `make train`: the shipped default checkpoint (about 15 minutes on 2 cores; 20 at most).
+TRAIN_STEPS ?= 4000000
 
 .PHONY: help setup build bench test regress regress-run train paper traces importbench microbench speedcheck fmt lint clean
 

@@ -35,7 +35,7 @@ impl Arch {
             cache_dim: CACHE_DIM,
             value_dim: VALUE_DIM,
             hidden: 64,
-            hidden_small: 32,
+            hidden_small: 16,
             rb_levels,
             cu_levels,
         }
