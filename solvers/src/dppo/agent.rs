@@ -16,7 +16,7 @@ pub struct SlotRecord {
     pub n_tasks: usize,
     pub option_rows: Vec<f32>,
     pub actions: SlotActions,
-    /// Per offloaded task (observation order): `shape.cuts` cut rows, zero-padded.
+    /// Per offloaded task (observation order): one cut row per real cut of its model.
     pub cut_rows: Vec<f32>,
     pub cache_rows: Vec<f32>,
     pub value_row: Vec<f32>,
@@ -121,9 +121,9 @@ pub fn act<R: Rng>(
     }
 
     // Stage 2: cuts of the offloaded tasks, all observations in one forward.
-    // Only a model's real cuts go through the network (`cut_real`); the record
-    // keeps `shape.cuts` rows per task, the padding masked in decoding and update.
-    let (mut cut_real, mut cut_counts) = (Vec::new(), Vec::new());
+    // Only a model's real cuts are built and go through the network; decoding
+    // takes `shape.cuts` logits per task, the padding masked.
+    let (mut cut_all, mut cut_counts) = (Vec::new(), Vec::new());
     for ((obs, rec), raw) in observations.iter().zip(records.iter_mut()).zip(&raw_opt) {
         let mut rows = Vec::new();
         for i in 0..obs.tasks.len() {
@@ -139,17 +139,16 @@ pub fn act<R: Rng>(
                 s.cut.observe(&rows[start..]);
             }
             affine.cut(&mut rows[start..]);
-            cut_real.extend_from_slice(&rows[start..]);
             cut_counts.push((rows.len() - start) / CUT_DIM);
-            rows.resize(start + shape.cuts * CUT_DIM, 0.0);
         }
+        cut_all.extend_from_slice(&rows);
         rec.cut_rows = rows;
     }
     let clock = Instant::now();
-    let real_logits = if cut_real.is_empty() {
+    let real_logits = if cut_all.is_empty() {
         Vec::new()
     } else {
-        tch::no_grad(|| to_vec(&net.cuts(&rows_tensor(&cut_real, CUT_DIM))))
+        tch::no_grad(|| to_vec(&net.cuts(&rows_tensor(&cut_all, CUT_DIM))))
     };
     *forward_s += clock.elapsed().as_secs_f64();
     let mut cut_logits = Vec::with_capacity(cut_counts.len() * shape.cuts);
@@ -163,7 +162,7 @@ pub fn act<R: Rng>(
     let mut out = Vec::with_capacity(records.len());
     let per_slot_cache = shape.nodes * shape.models;
     for (k, (obs, mut rec)) in observations.iter().zip(records).enumerate() {
-        let n_cut = rec.cut_rows.len() / CUT_DIM;
+        let n_cut = (0..rec.n_tasks).filter(|&i| rec.actions.is_offload(i)).count() * shape.cuts;
         decode_cuts(env, obs, shape, &mut rec.actions, &cut_logits[at..at + n_cut], pick);
         at += n_cut;
         let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];

@@ -323,7 +323,8 @@ pub fn minibatch_loss(
         rb_a.extend_from_slice(&a.rb);
         cu_mask.extend_from_slice(&a.cu_mask);
         cu_a.extend_from_slice(&a.cu);
-        let mut k = 0;
+        // The record holds the real cuts of its offloaded tasks, in task order.
+        let first_cut = cut_seg.len();
         for i in 0..rec.n_tasks {
             let off = a.is_offload(i);
             is_node.push(if off { 1f32 } else { 0.0 });
@@ -334,13 +335,11 @@ pub fn minibatch_loss(
                 debug_assert!(a.cut[i] < cuts && mask[cuts..].iter().all(|&m| !m));
                 cut_chosen.push((cut_seg.len() + a.cut[i]) as i64);
                 cut_seg.extend(std::iter::repeat_n(cut_pos.len() as i64, cuts));
-                let row = k * shape.cuts * CUT_DIM;
-                cut_rows.extend_from_slice(&rec.cut_rows[row..row + cuts * CUT_DIM]);
                 cut_pos.push(task_base + i);
-                k += 1;
             }
         }
-        debug_assert_eq!(k * shape.cuts * CUT_DIM, rec.cut_rows.len());
+        debug_assert_eq!((cut_seg.len() - first_cut) * CUT_DIM, rec.cut_rows.len());
+        cut_rows.extend_from_slice(&rec.cut_rows);
         task_old.extend_from_slice(&a.task_logp);
         task_adv.extend(std::iter::repeat_n(adv, rec.n_tasks));
         for (u, &free) in a.cache_free_choice.iter().enumerate() {
