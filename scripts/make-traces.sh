@@ -28,8 +28,9 @@ sumo -n "$work/grid.net.xml" -r "$work/veh.rou.xml" --begin 0 --end 900 --step-l
   --device.fcd.begin 300 --fcd-output "$work/veh.fcd.xml" --no-step-log true --no-warnings true >/dev/null
 
 # Pedestrians: a walk every 4 s, same window.
-python "$SUMO_HOME/tools/randomTrips.py" -n "$work/grid.net.xml" -o "$work/ped.rou.xml" --pedestrians \
-  --seed 12 -b 0 -e 900 -p 4 --min-distance 300 >/dev/null
+# (-r: randomTrips otherwise writes its routed copy to ./routes.rou.xml in the project root.)
+python "$SUMO_HOME/tools/randomTrips.py" -n "$work/grid.net.xml" -o "$work/ped.rou.xml" -r "$work/ped.routed.xml" \
+  --pedestrians --seed 12 -b 0 -e 900 -p 4 --min-distance 300 >/dev/null
 sumo -n "$work/grid.net.xml" -r "$work/ped.rou.xml" --begin 0 --end 900 --step-length 1 --seed 12 \
   --device.fcd.begin 300 --fcd-output "$work/ped.fcd.xml" --no-step-log true --no-warnings true >/dev/null
 
