@@ -162,7 +162,8 @@ pub fn load(path: &Path, rb_levels: &[u32], cu_levels: &[u32]) -> Result<Checkpo
     if sidecar.format != FORMAT {
         return Err(bad(&side_path, format!("format {:?}, this build reads {FORMAT:?}", sidecar.format)));
     }
-    let expected = Arch::new(rb_levels.len(), cu_levels.len());
+    // Either activation runs (checkpoints from before hardtanh keep working).
+    let expected = Arch { activation: sidecar.architecture.activation, ..Arch::new(rb_levels.len(), cu_levels.len()) };
     if sidecar.architecture != expected {
         return Err(bad(
             &side_path,

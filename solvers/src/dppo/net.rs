@@ -1,6 +1,6 @@
 //! The shared actor-critic network (tch) and the observation normaliser.
 //!
-//! Four small MLPs with tanh: the option net scores every (task, option) row
+//! Four small MLPs (hardtanh hidden layers): the option net scores every (task, option) row
 //! and gives the level logits of node options; the cut net scores cut rows;
 //! the cache net gives one keep logit per (node, model); the critic maps the
 //! slot row to a value. All weights are shared across tasks and nodes, so a
@@ -14,6 +14,32 @@ use super::features::{CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DI
 /// Initial skip weight from a normalised cost estimate to its logit.
 const PRIOR_WEIGHT: f64 = -4.0;
 
+/// Nonlinearity of the hidden layers.
+///
+/// `hardtanh` (clamp to [−1, 1]) is what training uses: it keeps tanh's
+/// bounded outputs, which a test with ReLU showed to matter (docs/model.md
+/// §9b), at the cost of a clamp, where libtorch's `tanh` (MKL, high accuracy)
+/// was 16 % of all training CPU time. `tanh` remains for checkpoints written
+/// before the change (their sidecars have no `activation` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Tanh,
+    Hardtanh,
+}
+
+impl Activation {
+    fn legacy() -> Activation {
+        Activation::Tanh
+    }
+    fn apply(self, x: &Tensor) -> Tensor {
+        match self {
+            Activation::Tanh => x.tanh(),
+            Activation::Hardtanh => x.hardtanh(),
+        }
+    }
+}
+
 /// Architecture constants (recorded in the checkpoint sidecar and checked on load).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Arch {
@@ -25,6 +51,8 @@ pub struct Arch {
     pub hidden_small: usize,
     pub rb_levels: usize,
     pub cu_levels: usize,
+    #[serde(default = "Activation::legacy")]
+    pub activation: Activation,
 }
 
 impl Arch {
@@ -38,6 +66,7 @@ impl Arch {
             hidden_small: 16,
             rb_levels,
             cu_levels,
+            activation: Activation::Hardtanh,
         }
     }
     pub fn row_out(&self) -> usize {
@@ -45,11 +74,12 @@ impl Arch {
     }
 }
 
-/// A two-layer tanh MLP plus a linear skip path from the input to the output
+/// A two-layer MLP plus a linear skip path from the input to the output
 /// ("wide and deep"). The skip path carries the prior: it starts with a few
 /// hand-set weights (see [`Net::new`]) and is trained like everything else.
 #[derive(Debug)]
 struct Mlp {
+    activation: Activation,
     l1: nn::Linear,
     l2: nn::Linear,
     out: nn::Linear,
@@ -58,8 +88,10 @@ struct Mlp {
 
 impl Mlp {
     /// `prior`: (output, input, weight) entries of the skip path; `out_bias`: initial output biases.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         p: nn::Path,
+        activation: Activation,
         input: usize,
         hidden: usize,
         output: usize,
@@ -88,10 +120,11 @@ impl Mlp {
                 let _ = w.get(r as i64).get(c as i64).fill_(v);
             }
         });
-        Mlp { l1, l2, out, skip }
+        Mlp { activation, l1, l2, out, skip }
     }
     fn forward(&self, x: &Tensor) -> Tensor {
-        x.apply(&self.l1).tanh().apply(&self.l2).tanh().apply(&self.out) + x.apply(&self.skip)
+        let act = |t: Tensor| self.activation.apply(&t);
+        act(act(x.apply(&self.l1)).apply(&self.l2)).apply(&self.out) + x.apply(&self.skip)
     }
 }
 
@@ -121,6 +154,7 @@ impl Net {
             arch,
             option: Mlp::new(
                 root / "option",
+                arch.activation,
                 arch.row_dim,
                 arch.hidden_small,
                 arch.row_out(),
@@ -128,9 +162,19 @@ impl Net {
                 &[(0, est_cost, PRIOR_WEIGHT)],
                 &option_bias,
             ),
-            cut: Mlp::new(root / "cut", arch.cut_dim, arch.hidden_small, 1, 0.01, &[(0, cut_cost, PRIOR_WEIGHT)], &[]),
+            cut: Mlp::new(
+                root / "cut",
+                arch.activation,
+                arch.cut_dim,
+                arch.hidden_small,
+                1,
+                0.01,
+                &[(0, cut_cost, PRIOR_WEIGHT)],
+                &[],
+            ),
             cache: Mlp::new(
                 root / "cache",
+                arch.activation,
                 arch.cache_dim,
                 arch.hidden_small,
                 1,
@@ -138,7 +182,7 @@ impl Net {
                 &[(0, 5, 2.0), (0, 0, 1.0)],
                 &[],
             ),
-            value: Mlp::new(root / "value", arch.value_dim, arch.hidden, 1, 1.0, &[], &[]),
+            value: Mlp::new(root / "value", arch.activation, arch.value_dim, arch.hidden, 1, 1.0, &[], &[]),
         }
     }
     /// `[rows, row_dim]` → `[rows, row_out]` (node logit, rb logits, cu logits).
