@@ -9,6 +9,7 @@ use std::sync::Arc;
 use scenarios::sim::{Observation, Simulator};
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
+use solvers::dppo::net::Activation;
 use solvers::dppo::ppo::{train, TrainConfig, UpdateLog};
 use solvers::dppo::{Dppo, DppoError};
 
@@ -85,6 +86,24 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     let text = std::fs::read_to_string(checkpoint::sidecar_path(&ck.path)).unwrap();
     std::fs::write(checkpoint::sidecar_path(&lone), text.replace(checkpoint::FORMAT, "edgebench-dppo-0")).unwrap();
     expect_bad(&lone, &levels.rb_levels, "format");
+    // A sidecar from before the activation was recorded is a tanh network:
+    // it loads, and decides other than the same weights as hardtanh.
+    assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
+    let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();
+    side["architecture"].as_object_mut().unwrap().remove("activation").unwrap();
+    let legacy = d.path().join("legacy.safetensors");
+    std::fs::write(&legacy, &bytes).unwrap();
+    std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
+    let old = Arc::new(checkpoint::load(&legacy, &levels.rb_levels, &levels.cu_levels).unwrap());
+    assert_eq!(old.sidecar.architecture.activation, Activation::Tanh);
+    let world = World::build(&scenario, 3);
+    let cost_new = run_cost(&world, &mut Dppo::new(&Arc::new(back)).unwrap());
+    let cost_old = run_cost(&world, &mut Dppo::new(&old).unwrap());
+    assert_ne!(cost_new, cost_old, "the activation must reach the network");
+    // An activation this build does not know is refused.
+    side["architecture"]["activation"] = "relu".into();
+    std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
+    expect_bad(&legacy, &levels.rb_levels, "relu");
     // Weights of another network (a tensor renamed) load but do not fit.
     let mut other = ck.clone();
     other.weights[0].0 = "option/l9/weight".into();
