@@ -625,6 +625,9 @@ fn average_gradients(w: usize, params: &[Tensor], sync: &dyn GradientSync, n_wor
     });
 }
 
+/// Held while a training seeds libtorch's global generator and draws its initial weights.
+static INIT_LOCK: Mutex<()> = Mutex::new(());
+
 /// Train on `scenario`; `on_update` sees every log row as it arrives (on the calling thread).
 pub fn train(
     scenario: &Scenario,
@@ -635,12 +638,18 @@ pub fn train(
     // One intra-op thread per worker: the parallelism is the workers'.
     tch::set_num_threads(1);
     super::alloc::keep_freed_memory();
-    tch::manual_seed(derive(cfg.seed, "dppo-init") as i64);
     let probe = World::build(scenario, TRAIN_SEED_FLOOR);
     let arch = Arch::new(probe.env.rb_levels.len(), probe.env.cu_levels.len());
-    let vs = nn::VarStore::new(Device::Cpu);
-    let _net = Net::new(&vs.root(), arch);
-    let init = export_weights(&vs);
+    let init = {
+        // libtorch's generator is global to the process: seeding and drawing
+        // the initial weights must not interleave with another training's
+        // (the tests train in parallel threads).
+        let _seeding = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tch::manual_seed(derive(cfg.seed, "dppo-init") as i64);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _net = Net::new(&vs.root(), arch);
+        export_weights(&vs)
+    };
     let sync = LocalSync::new(cfg.workers);
     let shared = Shared { scenario, cfg, arch, init: &init, sync: &sync };
     let started = Instant::now();
