@@ -97,7 +97,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     let legacy = d.path().join("legacy.safetensors");
     std::fs::write(&legacy, &bytes).unwrap();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
-    let old = Arc::new(checkpoint::load(&legacy, &levels.rb_levels, &levels.cu_levels).unwrap());
+    let old = checkpoint::load(&legacy, &levels.rb_levels, &levels.cu_levels).unwrap();
     assert_eq!(old.sidecar.architecture.activation, Activation::Tanh);
     let option_outputs = |arch: Arch| {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);

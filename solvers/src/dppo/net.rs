@@ -79,7 +79,6 @@ impl Arch {
 /// hand-set weights (see [`Net::new`]) and is trained like everything else.
 #[derive(Debug)]
 struct Mlp {
-    activation: Activation,
     l1: nn::Linear,
     l2: nn::Linear,
     out: nn::Linear,
@@ -88,10 +87,8 @@ struct Mlp {
 
 impl Mlp {
     /// `prior`: (output, input, weight) entries of the skip path; `out_bias`: initial output biases.
-    #[allow(clippy::too_many_arguments)]
     fn new(
         p: nn::Path,
-        activation: Activation,
         input: usize,
         hidden: usize,
         output: usize,
@@ -120,10 +117,10 @@ impl Mlp {
                 let _ = w.get(r as i64).get(c as i64).fill_(v);
             }
         });
-        Mlp { activation, l1, l2, out, skip }
+        Mlp { l1, l2, out, skip }
     }
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let act = |t: Tensor| self.activation.apply(&t);
+    fn forward(&self, x: &Tensor, activation: Activation) -> Tensor {
+        let act = |t: Tensor| activation.apply(&t);
         act(act(x.apply(&self.l1)).apply(&self.l2)).apply(&self.out) + x.apply(&self.skip)
     }
 }
@@ -154,7 +151,6 @@ impl Net {
             arch,
             option: Mlp::new(
                 root / "option",
-                arch.activation,
                 arch.row_dim,
                 arch.hidden_small,
                 arch.row_out(),
@@ -162,19 +158,9 @@ impl Net {
                 &[(0, est_cost, PRIOR_WEIGHT)],
                 &option_bias,
             ),
-            cut: Mlp::new(
-                root / "cut",
-                arch.activation,
-                arch.cut_dim,
-                arch.hidden_small,
-                1,
-                0.01,
-                &[(0, cut_cost, PRIOR_WEIGHT)],
-                &[],
-            ),
+            cut: Mlp::new(root / "cut", arch.cut_dim, arch.hidden_small, 1, 0.01, &[(0, cut_cost, PRIOR_WEIGHT)], &[]),
             cache: Mlp::new(
                 root / "cache",
-                arch.activation,
                 arch.cache_dim,
                 arch.hidden_small,
                 1,
@@ -182,24 +168,24 @@ impl Net {
                 &[(0, 5, 2.0), (0, 0, 1.0)],
                 &[],
             ),
-            value: Mlp::new(root / "value", arch.activation, arch.value_dim, arch.hidden, 1, 1.0, &[], &[]),
+            value: Mlp::new(root / "value", arch.value_dim, arch.hidden, 1, 1.0, &[], &[]),
         }
     }
     /// `[rows, row_dim]` → `[rows, row_out]` (node logit, rb logits, cu logits).
     pub fn options(&self, rows: &Tensor) -> Tensor {
-        self.option.forward(rows)
+        self.option.forward(rows, self.arch.activation)
     }
     /// `[rows, cut_dim]` → `[rows]`.
     pub fn cuts(&self, rows: &Tensor) -> Tensor {
-        self.cut.forward(rows).squeeze_dim(-1)
+        self.cut.forward(rows, self.arch.activation).squeeze_dim(-1)
     }
     /// `[rows, cache_dim]` → `[rows]`.
     pub fn caches(&self, rows: &Tensor) -> Tensor {
-        self.cache.forward(rows).squeeze_dim(-1)
+        self.cache.forward(rows, self.arch.activation).squeeze_dim(-1)
     }
     /// `[slots, value_dim]` → `[slots]`.
     pub fn values(&self, rows: &Tensor) -> Tensor {
-        self.value.forward(rows).squeeze_dim(-1)
+        self.value.forward(rows, self.arch.activation).squeeze_dim(-1)
     }
 }
 
