@@ -121,7 +121,17 @@ impl Mlp {
     }
     fn forward(&self, x: &Tensor, activation: Activation) -> Tensor {
         let act = |t: Tensor| activation.apply(&t);
-        act(act(x.apply(&self.l1)).apply(&self.l2)).apply(&self.out) + x.apply(&self.skip)
+        let hidden = act(act(x.apply(&self.l1)).apply(&self.l2));
+        // The narrow output layers are computed transposed, `W · hᵀ`: MKL's
+        // sgemm is up to 5× slower on `[rows, k] · [k, 10]` (an output width
+        // that is not a multiple of its 16-wide kernel) than on `[10, k] · [k,
+        // rows]` (measured, docs/model.md §9b). Same function; the rounding
+        // differs by ~1e-6.
+        let out_t = self.out.ws.matmul(&hidden.tr()) + self.skip.ws.matmul(&x.tr());
+        match &self.out.bs {
+            Some(b) => out_t.tr() + b,
+            None => out_t.tr(),
+        }
     }
 }
 

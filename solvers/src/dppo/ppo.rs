@@ -568,9 +568,15 @@ fn run_worker(
                 let r: Vec<f32> = sel.iter().map(|&k| ret[k]).collect();
                 opt.zero_grad();
                 let (loss, st) = minibatch_loss(&net, &shape, &recs, &a, &r, cfg);
-                // Touch every parameter so that each has a gradient on every worker.
-                let touch = params.iter().map(|p| p.sum(Kind::Float)).fold(Tensor::from(0f32), |s, x| s + x);
-                (loss + touch * 0.0).backward();
+                // Every parameter needs a gradient on every worker for the
+                // all-reduce. Once a parameter has one, `zero_grad` keeps it
+                // (zeroed), so the zero-weighted touch is only needed until then.
+                if params.iter().all(|p| p.grad().defined()) {
+                    loss.backward();
+                } else {
+                    let touch = params.iter().map(|p| p.sum(Kind::Float)).fold(Tensor::from(0f32), |s, x| s + x);
+                    (loss + touch * 0.0).backward();
+                }
                 average_gradients(w, &params, sh.sync, n_workers);
                 opt.clip_grad_norm(cfg.max_grad_norm);
                 opt.step();
