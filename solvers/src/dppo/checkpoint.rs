@@ -162,8 +162,13 @@ pub fn load(path: &Path, rb_levels: &[u32], cu_levels: &[u32]) -> Result<Checkpo
     if sidecar.format != FORMAT {
         return Err(bad(&side_path, format!("format {:?}, this build reads {FORMAT:?}", sidecar.format)));
     }
-    // Either activation runs (checkpoints from before hardtanh keep working).
-    let expected = Arch { activation: sidecar.architecture.activation, ..Arch::new(rb_levels.len(), cu_levels.len()) };
+    // Either activation runs, with or without the top-up (checkpoints from
+    // before hardtanh and before the top-up keep working and deciding as before).
+    let expected = Arch {
+        activation: sidecar.architecture.activation,
+        top_up: sidecar.architecture.top_up,
+        ..Arch::new(rb_levels.len(), cu_levels.len())
+    };
     if sidecar.architecture != expected {
         return Err(bad(
             &side_path,

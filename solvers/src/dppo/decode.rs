@@ -9,8 +9,12 @@
 //! by an offload this slot is kept (forced), any other is a keep/fetch coin of
 //! the cache head, offered only while it fits. Every mask is returned so that
 //! the update re-applies exactly the distribution that was sampled.
+//!
+//! [`top_up`] then hands the units no task was given to offloaded tasks (a
+//! deterministic step after sampling, not part of the sampled distribution).
 
 use rand::Rng;
+use scenarios::sim::{offload_terms, task_cost};
 use scenarios::{Action, Decision, Environment, Observation};
 
 use super::features::{NODE0, OPT_DROP, OPT_LOCAL};
@@ -316,4 +320,93 @@ pub fn decode_caches<R: Rng>(
         })
         .collect();
     Decision { caches, actions }
+}
+
+/// Work-conserving allocation after decoding: units of a node that no task
+/// was given go, one level step at a time, to the offloaded task at that
+/// node whose cost (`T/D`, or `ω` when late) drops the most, until no step
+/// fits or helps. The sequential decoder cannot know what later tasks leave
+/// unused; without this the shipped agent left a third of the units idle
+/// (docs/model.md §9b). More units only shorten uplink and edge time, so no
+/// task's cost rises, and levels stay within what is left: a valid decision
+/// stays valid. Caches and nodes are not touched.
+pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
+    let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
+    let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
+    for a in &decision.actions {
+        if let Action::Offload { node, rb, cu, .. } = *a {
+            rb_left[node] = rb_left[node].saturating_sub(rb);
+            cu_left[node] = cu_left[node].saturating_sub(cu);
+        }
+    }
+    let cost = |i: usize, a: &Action| -> f64 {
+        let Action::Offload { node, cut, rb, cu } = *a else { return 0.0 };
+        let task = &obs.tasks[i];
+        let ready_at = obs
+            .cache_entry(node, task.model)
+            .map_or_else(|| env.ready_after_download(node, task.model, obs.time_s), |e| e.ready_at);
+        let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready_at, obs.time_s);
+        task_cost(env, terms.total(), task.deadline_s)
+    };
+    // The best single step of task `i` given what is left: (gain, new action).
+    let best_step =
+        |i: usize, a: &Action, rb_left: &[u32], cu_left: &[u32]| -> Option<(f64, Action)> {
+            let Action::Offload { node, cut, rb, cu } = *a else { return None };
+            let now = cost(i, a);
+            let rb_up = env.rb_levels.iter().copied().find(|&l| l > rb && l - rb <= rb_left[node]);
+            let cu_up = env.cu_levels.iter().copied().find(|&l| l > cu && l - cu <= cu_left[node]);
+            let steps = [
+                rb_up.map(|rb| Action::Offload { node, cut, rb, cu }),
+                cu_up.map(|cu| Action::Offload { node, cut, rb, cu }),
+            ];
+            steps.into_iter().flatten().map(|s| (now - cost(i, &s), s)).filter(|(gain, _)| *gain > 1e-12).fold(
+                None,
+                |best: Option<(f64, Action)>, c| if best.is_some_and(|b| b.0 >= c.0) { best } else { Some(c) },
+            )
+        };
+    // Nodes do not share units, so each is topped up on its own.
+    let mut at_node: Vec<Vec<usize>> = vec![Vec::new(); env.nodes.len()];
+    for (i, a) in decision.actions.iter().enumerate() {
+        if let Action::Offload { node, .. } = *a {
+            at_node[node].push(i);
+        }
+    }
+    for (node, tasks) in at_node.iter().enumerate() {
+        let mut steps: Vec<Option<(f64, Action)>> =
+            tasks.iter().map(|&i| best_step(i, &decision.actions[i], &rb_left, &cu_left)).collect();
+        loop {
+            // Largest gain first; ties to the first task (observation order).
+            let mut pick: Option<(usize, f64)> = None;
+            for (k, s) in steps.iter().enumerate() {
+                if let Some((gain, _)) = s {
+                    if pick.is_none_or(|(_, g)| *gain > g) {
+                        pick = Some((k, *gain));
+                    }
+                }
+            }
+            let Some((k, _)) = pick else { break };
+            let (_, step) = steps[k].take().expect("picked a step");
+            let i = tasks[k];
+            let (Action::Offload { rb: rb0, cu: cu0, .. }, Action::Offload { rb, cu, .. }) =
+                (decision.actions[i], step)
+            else {
+                unreachable!("steps are offloads")
+            };
+            rb_left[node] -= rb - rb0;
+            cu_left[node] -= cu - cu0;
+            decision.actions[i] = step;
+            // The task's next step, and every step here that no longer fits.
+            for (kk, &ii) in tasks.iter().enumerate() {
+                let stale = match (&steps[kk], &decision.actions[ii]) {
+                    (Some((_, Action::Offload { rb: r1, cu: c1, .. })), Action::Offload { rb: r0, cu: c0, .. }) => {
+                        r1 - r0 > rb_left[node] || c1 - c0 > cu_left[node]
+                    }
+                    _ => false,
+                };
+                if kk == k || stale {
+                    steps[kk] = best_step(ii, &decision.actions[ii], &rb_left, &cu_left);
+                }
+            }
+        }
+    }
 }

@@ -53,6 +53,10 @@ pub struct Arch {
     pub cu_levels: usize,
     #[serde(default = "Activation::legacy")]
     pub activation: Activation,
+    /// Decoded decisions get leftover units ([`super::decode::top_up`]), in
+    /// training and in evaluation; absent (false) in older sidecars.
+    #[serde(default)]
+    pub top_up: bool,
 }
 
 impl Arch {
@@ -67,6 +71,7 @@ impl Arch {
             rb_levels,
             cu_levels,
             activation: Activation::Hardtanh,
+            top_up: true,
         }
     }
     pub fn row_out(&self) -> usize {
