@@ -459,10 +459,10 @@ pub fn observe(world: &World, state: &SimState, obs: &mut Observation) {
         let at = world.shadow[0].locate(pos[0], pos[1]);
         for (n, node) in world.env.nodes.iter().enumerate() {
             let d2 = (pos[0] - node.pos[0]).powi(2) + (pos[1] - node.pos[1]).powi(2);
-            obs.links.push(if d2 > world.range2_m2[n * world.tiles + at.tile] {
+            obs.links.push(if d2 > world.range2_m2[at.tile * n_nodes + n] {
                 Link { snr_db: f64::NEG_INFINITY, rate_bps: 0.0, accessible: false }
             } else {
-                let snr = world.radio.snr_db_sq(d2, world.shadow[n].at_point(&at));
+                let snr = world.radio.snr_db_sq(d2, world.shadow_stack.at_point(&at, n));
                 let accessible = snr >= world.radio.min_snr_db;
                 Link {
                     snr_db: snr,

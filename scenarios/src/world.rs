@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::catalogue::{Catalogue, DnnModel, ModelId};
 use crate::config::Scenario;
 use crate::mobility::{self, Trace};
-use crate::radio::{Radio, ShadowMap};
+use crate::radio::{Radio, ShadowMap, ShadowStack};
 use crate::rng::stream;
 use crate::topology::place_nodes;
 use crate::workload::{self, Workload};
@@ -67,8 +67,11 @@ pub struct World {
     pub trace: Trace,
     pub workload: Workload,
     pub shadow: Vec<ShadowMap>,
+    /// The same maps interleaved by node, for reading every node at one point.
+    pub shadow_stack: ShadowStack,
     /// Squared distance beyond which no link to node n from a point of shadowing
-    /// tile k can be accessible: `range2[n · tiles + k]` (all maps share one grid).
+    /// tile k can be accessible: `range2[k · nodes + n]` (all maps share one
+    /// grid; tile-major, as `observe` reads every node of one tile).
     pub range2_m2: Vec<f64>,
     pub tiles: usize,
 }
@@ -125,10 +128,11 @@ impl World {
             .collect();
         assert!(shadow.windows(2).all(|w| w[0].same_grid(&w[1])), "one shadowing grid per world");
         let tiles = shadow[0].tiles();
-        let range2_m2 = shadow
-            .iter()
-            .flat_map(|m| (0..tiles).map(|k| radio.max_range_m(m.tile_min_db(k).min(0.0)).powi(2)).collect::<Vec<_>>())
+        let range2_m2 = (0..tiles)
+            .flat_map(|k| shadow.iter().map(move |m| (k, m)))
+            .map(|(k, m)| radio.max_range_m(m.tile_min_db(k).min(0.0)).powi(2))
             .collect();
+        let shadow_stack = ShadowStack::new(&shadow);
         let workload = workload::draw(&mut stream(seed, "tasks"), &c.terminals, scenario.catalogue().len(), &trace);
         let env = Environment {
             scenario: Arc::new(scenario.clone()),
@@ -140,7 +144,7 @@ impl World {
             interruption_cost: c.cost.interruption,
             backhaul_cost_per_byte: c.cost.backhaul_per_gb / 1e9,
         };
-        World { seed, env, radio, trace, workload, shadow, range2_m2, tiles }
+        World { seed, env, radio, trace, workload, shadow, shadow_stack, range2_m2, tiles }
     }
 
     pub fn slots(&self) -> usize {
