@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
-use solvers::dppo::decode::{decode_caches, decode_cuts, decode_tasks, HeadShape, Pick};
+use solvers::dppo::decode::{decode_caches, decode_cuts, decode_tasks, top_up, HeadShape, Pick};
 use solvers::dppo::features::{option_rows, SlotContext};
 
 /// Decode one slot from random logits; returns the decision.
@@ -37,6 +37,7 @@ fn every_decoded_decision_is_valid() {
     let mut rng = ChaCha8Rng::seed_from_u64(0xdec0de);
     let mut checked = 0;
     let mut offloads = 0;
+    let (mut raised, mut gained) = (0usize, 0.0f64);
     for case in 0..40u64 {
         let mut c = ScenarioConfig::default();
         c.slots = 30;
@@ -59,10 +60,41 @@ fn every_decoded_decision_is_valid() {
             }
             offloads += d.actions.iter().filter(|a| matches!(a, scenarios::Action::Offload { .. })).count();
             checked += 1;
+            // The top-up keeps the decision valid, changes only levels, and
+            // never raises a task's cost (nor, so, the slot's).
+            let mut topped = d.clone();
+            top_up(&world.env, &obs, &mut topped);
+            if let Err(e) = validate(&world.env, &obs, &topped) {
+                panic!("case {case}, slot {}, after top-up: {e}", obs.slot);
+            }
+            assert_eq!(topped.caches, d.caches);
+            let before = transition(&world.env, &state, &obs, &d).unwrap().0;
+            let after = transition(&world.env, &state, &obs, &topped).unwrap().0;
+            for (k, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
+                match (b.action, a.action) {
+                    (
+                        scenarios::Action::Offload { node, cut, rb, cu },
+                        scenarios::Action::Offload { node: n2, cut: c2, rb: r2, cu: u2 },
+                    ) => {
+                        assert!(
+                            node == n2 && cut == c2 && r2 >= rb && u2 >= cu,
+                            "task {k}: {:?} -> {:?}",
+                            b.action,
+                            a.action
+                        );
+                        raised += usize::from(r2 > rb || u2 > cu);
+                    }
+                    (x, y) => assert_eq!(x, y, "task {k}: only offload levels change"),
+                }
+                assert!(a.cost <= b.cost + 1e-12, "case {case}, task {k}: cost {} -> {}", b.cost, a.cost);
+            }
+            assert!(after.cost <= before.cost + 1e-9);
+            gained += before.cost - after.cost;
             // Evolve the state with the decoded decision (caches fill, ready times vary).
             state = transition(&world.env, &state, &obs, &d).unwrap().1;
         }
     }
     assert_eq!(checked, 40 * 30);
     assert!(offloads > 1_000, "the test must exercise offloads, got {offloads}");
+    assert!(raised > 100 && gained > 0.0, "the top-up must be exercised: {raised} tasks raised, cost gained {gained}");
 }
