@@ -91,7 +91,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     // loads, and the network built from it computes other outputs than the
     // same weights as hardtanh. (Compared on the outputs, not on decisions:
     // a briefly trained network decides like its prior either way.)
-    // Likewise a sidecar without `top_up` decides without the top-up.
+    // Likewise a sidecar without `top_up` loads with the top-up off.
     assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
     assert!(ck.sidecar.architecture.top_up);
     let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();

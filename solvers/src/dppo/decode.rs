@@ -17,7 +17,7 @@ use rand::Rng;
 use scenarios::sim::{offload_terms, task_cost};
 use scenarios::{Action, Decision, Environment, Observation};
 
-use super::features::{NODE0, OPT_DROP, OPT_LOCAL};
+use super::features::{model_at, NODE0, OPT_DROP, OPT_LOCAL};
 
 /// How a head's choice is made.
 pub enum Pick<'r, R: Rng> {
@@ -333,78 +333,69 @@ pub fn decode_caches<R: Rng>(
 pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
     let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
     let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
-    for a in &decision.actions {
+    // Nodes do not share units, so each is topped up on its own; a task's
+    // model readiness does not change with its levels, so it is looked up once.
+    let mut at_node: Vec<Vec<(usize, f64)>> = vec![Vec::new(); env.nodes.len()];
+    for (i, a) in decision.actions.iter().enumerate() {
         if let Action::Offload { node, rb, cu, .. } = *a {
             rb_left[node] = rb_left[node].saturating_sub(rb);
             cu_left[node] = cu_left[node].saturating_sub(cu);
-        }
-    }
-    let cost = |i: usize, a: &Action| -> f64 {
-        let Action::Offload { node, cut, rb, cu } = *a else { return 0.0 };
-        let task = &obs.tasks[i];
-        let ready_at = obs
-            .cache_entry(node, task.model)
-            .map_or_else(|| env.ready_after_download(node, task.model, obs.time_s), |e| e.ready_at);
-        let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready_at, obs.time_s);
-        task_cost(env, terms.total(), task.deadline_s)
-    };
-    // The best single step of task `i` given what is left: (gain, new action).
-    let best_step =
-        |i: usize, a: &Action, rb_left: &[u32], cu_left: &[u32]| -> Option<(f64, Action)> {
-            let Action::Offload { node, cut, rb, cu } = *a else { return None };
-            let now = cost(i, a);
-            let rb_up = env.rb_levels.iter().copied().find(|&l| l > rb && l - rb <= rb_left[node]);
-            let cu_up = env.cu_levels.iter().copied().find(|&l| l > cu && l - cu <= cu_left[node]);
-            let steps = [
-                rb_up.map(|rb| Action::Offload { node, cut, rb, cu }),
-                cu_up.map(|cu| Action::Offload { node, cut, rb, cu }),
-            ];
-            steps.into_iter().flatten().map(|s| (now - cost(i, &s), s)).filter(|(gain, _)| *gain > 1e-12).fold(
-                None,
-                |best: Option<(f64, Action)>, c| if best.is_some_and(|b| b.0 >= c.0) { best } else { Some(c) },
-            )
-        };
-    // Nodes do not share units, so each is topped up on its own.
-    let mut at_node: Vec<Vec<usize>> = vec![Vec::new(); env.nodes.len()];
-    for (i, a) in decision.actions.iter().enumerate() {
-        if let Action::Offload { node, .. } = *a {
-            at_node[node].push(i);
+            at_node[node].push((i, model_at(env, obs, node, obs.tasks[i].model).ready));
         }
     }
     for (node, tasks) in at_node.iter().enumerate() {
-        let mut steps: Vec<Option<(f64, Action)>> =
-            tasks.iter().map(|&i| best_step(i, &decision.actions[i], &rb_left, &cu_left)).collect();
+        let levels = |i: usize, actions: &[Action]| match actions[i] {
+            Action::Offload { cut, rb, cu, .. } => (cut, rb, cu),
+            _ => unreachable!("only offloads are topped up"),
+        };
+        let cost = |i: usize, ready_at: f64, cut: usize, rb: u32, cu: u32| {
+            let task = &obs.tasks[i];
+            let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready_at, obs.time_s);
+            task_cost(env, terms.total(), task.deadline_s)
+        };
+        // The best single step of a task given what is left: (gain, rb, cu);
+        // the RB step wins a tie.
+        let best_step = |(i, ready_at): (usize, f64), actions: &[Action], rb_left: u32, cu_left: u32| {
+            let (cut, rb, cu) = levels(i, actions);
+            let now = cost(i, ready_at, cut, rb, cu);
+            let rb_up = env.rb_levels.iter().copied().find(|&l| l > rb && l - rb <= rb_left).map(|r| (r, cu));
+            let cu_up = env.cu_levels.iter().copied().find(|&l| l > cu && l - cu <= cu_left).map(|c| (rb, c));
+            [rb_up, cu_up]
+                .into_iter()
+                .flatten()
+                .map(|(r, c)| (now - cost(i, ready_at, cut, r, c), r, c))
+                .filter(|&(gain, _, _)| gain > 1e-12)
+                .fold(
+                    None,
+                    |best: Option<(f64, u32, u32)>, s| if best.is_some_and(|b| b.0 >= s.0) { best } else { Some(s) },
+                )
+        };
+        let mut steps: Vec<Option<(f64, u32, u32)>> =
+            tasks.iter().map(|&t| best_step(t, &decision.actions, rb_left[node], cu_left[node])).collect();
         loop {
             // Largest gain first; ties to the first task (observation order).
             let mut pick: Option<(usize, f64)> = None;
             for (k, s) in steps.iter().enumerate() {
-                if let Some((gain, _)) = s {
-                    if pick.is_none_or(|(_, g)| *gain > g) {
-                        pick = Some((k, *gain));
+                if let Some((gain, _, _)) = *s {
+                    if pick.is_none_or(|(_, g)| gain > g) {
+                        pick = Some((k, gain));
                     }
                 }
             }
             let Some((k, _)) = pick else { break };
-            let (_, step) = steps[k].take().expect("picked a step");
-            let i = tasks[k];
-            let (Action::Offload { rb: rb0, cu: cu0, .. }, Action::Offload { rb, cu, .. }) =
-                (decision.actions[i], step)
-            else {
-                unreachable!("steps are offloads")
-            };
-            rb_left[node] -= rb - rb0;
-            cu_left[node] -= cu - cu0;
-            decision.actions[i] = step;
+            let (_, rb, cu) = steps[k].take().expect("picked a step");
+            let i = tasks[k].0;
+            if let Action::Offload { rb: r, cu: c, .. } = &mut decision.actions[i] {
+                rb_left[node] -= rb - *r;
+                cu_left[node] -= cu - *c;
+                (*r, *c) = (rb, cu);
+            }
             // The task's next step, and every step here that no longer fits.
-            for (kk, &ii) in tasks.iter().enumerate() {
-                let stale = match (&steps[kk], &decision.actions[ii]) {
-                    (Some((_, Action::Offload { rb: r1, cu: c1, .. })), Action::Offload { rb: r0, cu: c0, .. }) => {
-                        r1 - r0 > rb_left[node] || c1 - c0 > cu_left[node]
-                    }
-                    _ => false,
-                };
+            for (kk, &t) in tasks.iter().enumerate() {
+                let (_, r0, c0) = levels(t.0, &decision.actions);
+                let stale = steps[kk].is_some_and(|(_, r1, c1)| r1 - r0 > rb_left[node] || c1 - c0 > cu_left[node]);
                 if kk == k || stale {
-                    steps[kk] = best_step(ii, &decision.actions[ii], &rb_left, &cu_left);
+                    steps[kk] = best_step(t, &decision.actions, rb_left[node], cu_left[node]);
                 }
             }
         }

@@ -47,13 +47,13 @@ fn max_levels(env: &Environment) -> (u32, u32) {
 /// The task's model at one node, looked up once per (task, node): when it is
 /// ready (its cache entry's time, or a download started now), whether it is
 /// cached, and the backhaul cost of downloading it (0 when cached).
-struct ModelAt {
-    ready: f64,
+pub(super) struct ModelAt {
+    pub(super) ready: f64,
     cached: bool,
     download_cost: f64,
 }
 
-fn model_at(env: &Environment, obs: &Observation, node: usize, model: usize) -> ModelAt {
+pub(super) fn model_at(env: &Environment, obs: &Observation, node: usize, model: usize) -> ModelAt {
     match obs.cache_entry(node, model) {
         Some(e) => ModelAt { ready: e.ready_at, cached: true, download_cost: 0.0 },
         None => ModelAt {
