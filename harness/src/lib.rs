@@ -37,11 +37,23 @@ pub struct RunArgs {
     pub sites: Option<PathBuf>,
     pub milp_time_limit: f64,
     pub milp_gap: f64,
+    /// Slots `milp-lookahead` plans over.
+    pub milp_horizon: usize,
     pub threads: Option<usize>,
     /// DPPO checkpoint (default: the one shipped for the scenario).
     pub checkpoint: Option<PathBuf>,
     pub out: PathBuf,
     pub progress: bool,
+}
+
+/// `--milp-horizon` counts this slot and at least one forecast slot.
+pub(crate) fn check_milp_horizon(slots: usize) -> Result<(), BadInput> {
+    if slots < 2 {
+        return Err(BadInput(format!(
+            "--milp-horizon: expected at least 2 slots (this one and one forecast), got {slots}"
+        )));
+    }
+    Ok(())
 }
 
 impl RunArgs {
@@ -58,6 +70,7 @@ impl RunArgs {
             sites: None,
             milp_time_limit: 10.0,
             milp_gap: 1e-6,
+            milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
             threads: None,
             checkpoint: None,
             out: out.to_path_buf(),
@@ -93,11 +106,11 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
     let policies: Vec<String> =
         if a.policies.is_empty() { available.iter().map(|s| s.to_string()).collect() } else { a.policies.clone() };
     for (i, p) in policies.iter().enumerate() {
-        if !available.contains(&p.as_str()) && !solvers::ABLATIONS.contains(&p.as_str()) {
+        if !available.contains(&p.as_str()) && !solvers::on_request().contains(&p.as_str()) {
             return Err(BadInput(format!(
-                "--policies: unknown policy `{p}`; this build has: {} (and the ablation {})",
+                "--policies: unknown policy `{p}`; this build has: {} (and, on request only, {})",
                 available.join(", "),
-                solvers::ABLATIONS.join(", ")
+                solvers::on_request().join(", ")
             )));
         }
         if policies[..i].contains(p) {
@@ -124,11 +137,16 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
     if !(a.milp_gap.is_finite() && (0.0..1.0).contains(&a.milp_gap)) {
         return Err(BadInput(format!("--milp-gap: expected a relative gap in [0, 1), got {}", a.milp_gap)));
     }
+    check_milp_horizon(a.milp_horizon)?;
     #[allow(unused_mut)]
     let mut options = solvers::PolicyOptions::default();
     #[cfg(feature = "milp")]
     {
-        options.milp = solvers::milp::MilpOptions { time_limit_s: a.milp_time_limit, rel_gap: a.milp_gap };
+        options.milp = solvers::milp::MilpOptions {
+            time_limit_s: a.milp_time_limit,
+            rel_gap: a.milp_gap,
+            horizon_slots: a.milp_horizon,
+        };
     }
     let uses_dppo = policies.iter().any(|p| p == "dppo");
     if a.checkpoint.is_some() && !uses_dppo {

@@ -82,6 +82,9 @@ enum Command {
         /// MILP: wall-clock limit per slot, s.
         #[arg(long, default_value_t = 10.0)]
         milp_time_limit: f64,
+        /// milp-lookahead (the run-total reference): slots it plans over, this one included.
+        #[arg(long, default_value_t = solvers::LOOKAHEAD_HORIZON_SLOTS)]
+        milp_horizon: usize,
     },
 }
 
@@ -152,6 +155,9 @@ struct RunCli {
     /// MILP: relative gap at which the solver stops.
     #[arg(long, default_value_t = 1e-6)]
     milp_gap: f64,
+    /// milp-lookahead: slots it plans over, this one included (at least 2).
+    #[arg(long, default_value_t = solvers::LOOKAHEAD_HORIZON_SLOTS)]
+    milp_horizon: usize,
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -248,6 +254,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 sites: r.sites,
                 milp_time_limit: r.milp_time_limit,
                 milp_gap: r.milp_gap,
+                milp_horizon: r.milp_horizon,
                 threads: r.threads,
                 checkpoint: r.checkpoint,
                 out: r.out,
@@ -314,6 +321,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 sites: None,
                 milp_time_limit: w.milp_time_limit,
                 milp_gap: 1e-6,
+                milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
                 threads: w.threads,
                 checkpoint: w.checkpoint,
                 out: w.out,
@@ -324,12 +332,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         #[cfg(all(feature = "dppo", feature = "milp"))]
-        Command::Score { scenario, seeds, checkpoint, milp_time_limit } => {
+        Command::Score { scenario, seeds, checkpoint, milp_time_limit, milp_horizon } => {
             harness::score_cmd::cmd_score(&harness::score_cmd::ScoreArgs {
                 scenario,
                 seeds,
                 checkpoint,
                 milp_time_limit,
+                milp_horizon,
             })?;
             Ok(())
         }

@@ -307,6 +307,7 @@ fn bad_cli_values_exit_2() {
         (vec!["--seeds", "1,1"], "twice"),
         (vec!["--seeds", "one"], "one"),
         (vec!["--threads", "0"], "--threads"),
+        (vec!["--policies", "milp-lookahead", "--milp-horizon", "1"], "--milp-horizon"),
     ] {
         let mut full = vec!["run", "--scenario", "tiny", "--quiet", "--out", o];
         full.extend(args.iter());

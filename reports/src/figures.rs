@@ -45,6 +45,7 @@ pub fn policy_style(name: &str, index: usize) -> (RGBColor, Marker) {
     match name {
         "dppo" => (RGBColor(214, 39, 40), Marker::Circle),
         "milp" => (RGBColor(31, 119, 180), Marker::Square),
+        "milp-lookahead" => (RGBColor(120, 180, 230), Marker::Square),
         "greedy" => (RGBColor(44, 160, 44), Marker::Triangle),
         "nearest" => (RGBColor(255, 127, 14), Marker::Diamond),
         "local" => (RGBColor(110, 110, 110), Marker::Cross),

@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
     for terminals in [10, 30, 100] {
         let (world, obs) = warm_state(terminals);
         g.bench_function(BenchmarkId::new("milp_build", format!("{terminals}t")), |b| {
-            b.iter(|| milp::build(&world.env, &obs).binaries)
+            b.iter(|| milp::build(&world.env, &obs, 1).binaries)
         });
         g.bench_function(BenchmarkId::new("milp_solve", format!("{terminals}t")), |b| {
             let mut m = Milp::new(MilpOptions::default());

@@ -17,13 +17,26 @@ use scenarios::Policy;
 pub struct PolicyOptions {
     #[cfg(feature = "milp")]
     pub milp: milp::MilpOptions,
+
     /// The loaded checkpoint `dppo` decides with (required to make `dppo`).
     #[cfg(feature = "dppo")]
     pub dppo: Option<std::sync::Arc<dppo::checkpoint::Checkpoint>>,
 }
 
-/// Ablations that `--policies` accepts but that are not run by default.
-pub const ABLATIONS: [&str; 1] = ["greedy-nocache"];
+/// Slots `milp-lookahead` plans over by default, this one included: three
+/// times the longest model download of the default catalogue (9.2 s); 60
+/// gave the same run cost on `default` (docs/model.md §9a).
+pub const LOOKAHEAD_HORIZON_SLOTS: usize = 30;
+
+/// Policies that `--policies` accepts but that are not run by default: the
+/// ablation `greedy-nocache` and the (slow) `milp-lookahead` reference.
+pub fn on_request() -> Vec<&'static str> {
+    let mut v = vec!["greedy-nocache"];
+    if cfg!(feature = "milp") {
+        v.insert(0, "milp-lookahead");
+    }
+    v
+}
 
 /// Policies this build has, in the order results list them.
 pub fn available() -> Vec<&'static str> {
@@ -47,6 +60,8 @@ pub fn make_with(name: &str, _opts: &PolicyOptions) -> Option<Box<dyn Policy>> {
     Some(match name {
         #[cfg(feature = "milp")]
         "milp" => Box::new(milp::Milp::new(_opts.milp)),
+        #[cfg(feature = "milp")]
+        "milp-lookahead" => Box::new(milp::Milp::lookahead(_opts.milp)),
         #[cfg(feature = "dppo")]
         "dppo" => Box::new(dppo::Dppo::new(_opts.dppo.as_ref()?).ok()?),
         "nearest" => Box::new(nearest::Nearest::default()),

@@ -20,7 +20,7 @@ use highs::{HighsModelStatus, HighsSolutionStatus};
 
 use scenarios::policy::SolverStats;
 use scenarios::sim::{local_terms, offload_terms, task_cost};
-use scenarios::{Action, Decision, Environment, ModelId, Observation, Policy, PolicyError};
+use scenarios::{Action, Decision, Environment, ModelId, Observation, Policy, PolicyError, TaskView};
 
 use crate::greedy::Greedy;
 
@@ -31,23 +31,34 @@ pub struct MilpOptions {
     pub time_limit_s: f64,
     /// Relative MIP gap at which HiGHS stops.
     pub rel_gap: f64,
+    /// Slots `milp-lookahead` plans over, this one included (≥ 2; `milp` ignores it).
+    pub horizon_slots: usize,
 }
 
 impl Default for MilpOptions {
     fn default() -> Self {
-        MilpOptions { time_limit_s: 10.0, rel_gap: 1e-6 }
+        MilpOptions { time_limit_s: 10.0, rel_gap: 1e-6, horizon_slots: crate::LOOKAHEAD_HORIZON_SLOTS }
     }
 }
 
 #[derive(Debug)]
 pub struct Milp {
     opts: MilpOptions,
+    /// 1: the exact per-slot optimum; more: `milp-lookahead` over that many slots.
+    horizon_slots: usize,
     last: Option<SolverStats>,
 }
 
 impl Milp {
+    /// The exact per-slot MILP (`milp`).
     pub fn new(opts: MilpOptions) -> Milp {
-        Milp { opts, last: None }
+        Milp { opts, horizon_slots: 1, last: None }
+    }
+
+    /// `milp-lookahead`: this slot exactly, plus `opts.horizon_slots − 1`
+    /// forecast slots that share its cache set (docs/model.md §9a).
+    pub fn lookahead(opts: MilpOptions) -> Milp {
+        Milp { opts, horizon_slots: opts.horizon_slots.max(2), last: None }
     }
 }
 
@@ -76,8 +87,9 @@ pub struct SlotModel {
     pub binaries: usize,
 }
 
-/// Build the MILP of the slot described by `obs`.
-pub fn build(env: &Environment, obs: &Observation) -> SlotModel {
+/// Build the MILP of the slot described by `obs`; with `horizon_slots > 1`,
+/// add the forecast stage of `milp-lookahead` (see `add_forecast_stage`).
+pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> SlotModel {
     let n_nodes = env.nodes.len();
     let n_models = env.catalogue().len();
     let mut vars = ProblemVariables::new();
@@ -159,7 +171,90 @@ pub fn build(env: &Environment, obs: &Observation) -> SlotModel {
         constraints.push(constraint!(rb_use[n].clone() <= f64::from(env.nodes[n].rb_units)));
         constraints.push(constraint!(cu_use[n].clone() <= f64::from(env.nodes[n].cu_units)));
     }
+    if horizon_slots > 1 {
+        add_forecast_stage(env, obs, horizon_slots, &cache, &mut bin, &mut vars, &mut objective, &mut constraints);
+    }
     SlotModel { vars, objective, constraints, options, local, cache: cache_cols, binaries }
+}
+
+/// The forecast stage of `milp-lookahead`: the next `horizon_slots − 1`
+/// slots, forecast by persistence (the same terminals ask for the same models
+/// with the same inputs, deadlines and links; nothing from the future is
+/// read), served from this slot's cache set `h` by one assignment that holds
+/// over all of them. An offload option costs, summed over those slots, its
+/// task cost in the slots where it meets the deadline (the cold start shrinks
+/// as the download proceeds) and the task's fallback, `min(local, ω)`, in the
+/// others; the handover is left out (paid once, not in every slot). The
+/// stage has its own unit and compute capacities and no download cost:
+/// downloads are paid in this slot. It gives the cache set the value it has
+/// for later slots, which the per-slot optimum cannot see.
+#[allow(clippy::too_many_arguments)]
+fn add_forecast_stage(
+    env: &Environment,
+    obs: &Observation,
+    horizon_slots: usize,
+    cache: &[Vec<Variable>],
+    bin: &mut impl FnMut(&mut ProblemVariables) -> (Variable, usize),
+    vars: &mut ProblemVariables,
+    objective: &mut Expression,
+    constraints: &mut Vec<good_lp::Constraint>,
+) {
+    let n_nodes = env.nodes.len();
+    let later = horizon_slots - 1;
+    let mut rb_use: Vec<Expression> = vec![Expression::default(); n_nodes];
+    let mut cu_use: Vec<Expression> = vec![Expression::default(); n_nodes];
+    for (i, task) in obs.tasks.iter().enumerate() {
+        let model = env.model(task.model);
+        let fallback = task_cost(env, local_terms(env, task).total(), task.deadline_s).min(env.interruption_cost);
+        let (f, _) = bin(vars);
+        *objective += later as f64 * fallback * f;
+        let mut one: Expression = f.into();
+        // No handover term in the forecast slots.
+        let settled = TaskView { last_edge: None, ..task.clone() };
+        for n in 0..n_nodes {
+            let link = obs.link(i, n);
+            if !link.accessible {
+                continue;
+            }
+            let ready = match obs.cache_entry(n, task.model) {
+                Some(e) => e.ready_at,
+                None => env.ready_after_download(n, task.model, obs.time_s),
+            };
+            let mut at_node = Expression::default();
+            for cut in 0..model.offload_cuts() {
+                for &rb in env.rb_levels.iter().filter(|&&r| r <= env.nodes[n].rb_units) {
+                    for &cu in env.cu_levels.iter().filter(|&&c| c <= env.nodes[n].cu_units) {
+                        // Delay without the cold start; the cold start per forecast slot.
+                        let warm = offload_terms(env, &settled, link, n, cut, rb, cu, obs.time_s, obs.time_s).total();
+                        if warm > task.deadline_s {
+                            continue; // late in every slot: dominated by the fallback
+                        }
+                        let cost: f64 = (1..=later)
+                            .map(|k| {
+                                let cold = (ready - (obs.time_s + k as f64 * env.slot_s)).max(0.0);
+                                task_cost(env, warm + cold, task.deadline_s).min(fallback)
+                            })
+                            .sum();
+                        if cost >= later as f64 * fallback {
+                            continue; // never better than the fallback, and uses units
+                        }
+                        let (x, _) = bin(vars);
+                        *objective += cost * x;
+                        one += x;
+                        at_node += x;
+                        rb_use[n] += f64::from(rb) * x;
+                        cu_use[n] += f64::from(cu) * x;
+                    }
+                }
+            }
+            constraints.push(constraint!(at_node <= cache[n][task.model]));
+        }
+        constraints.push(constraint!(one == 1));
+    }
+    for n in 0..n_nodes {
+        constraints.push(constraint!(rb_use[n].clone() <= f64::from(env.nodes[n].rb_units)));
+        constraints.push(constraint!(cu_use[n].clone() <= f64::from(env.nodes[n].cu_units)));
+    }
 }
 
 /// The decision a solution encodes. Models cached before and unused stay
@@ -198,7 +293,11 @@ fn decode(env: &Environment, obs: &Observation, m: &SlotModel, value: &dyn Fn(us
 
 impl Policy for Milp {
     fn name(&self) -> &str {
-        "milp"
+        if self.horizon_slots > 1 {
+            "milp-lookahead"
+        } else {
+            "milp"
+        }
     }
 
     fn stats(&self) -> Option<&SolverStats> {
@@ -207,7 +306,7 @@ impl Policy for Milp {
 
     fn decide(&mut self, env: &Environment, obs: &Observation) -> Result<Decision, PolicyError> {
         let started = Instant::now();
-        let mut m = build(env, obs);
+        let mut m = build(env, obs, self.horizon_slots);
         let vars = std::mem::replace(&mut m.vars, ProblemVariables::new());
         let objective = std::mem::take(&mut m.objective);
         let constraints = std::mem::take(&mut m.constraints);

@@ -279,7 +279,7 @@ fn no_heuristic_beats_the_milp_on_any_slot_of_the_default_preset() {
 fn a_time_limit_without_incumbent_falls_back_and_the_run_goes_on() {
     let s = scenarios::presets::preset("default").unwrap();
     let world = World::build(&s, 1);
-    let mut milp = Milp::new(MilpOptions { time_limit_s: 1e-9, rel_gap: 1e-6 });
+    let mut milp = Milp::new(MilpOptions { time_limit_s: 1e-9, ..MilpOptions::default() });
     let mut greedy = solvers::make("greedy").unwrap();
     let mut sim = Simulator::new(&world);
     let mut obs = Observation::default();
@@ -297,4 +297,76 @@ fn a_time_limit_without_incumbent_falls_back_and_the_run_goes_on() {
     }
     assert!(statuses.iter().all(|s| ["optimal", "time_limit", "fallback"].contains(&s.as_str())), "{statuses:?}");
     assert!(statuses.iter().any(|s| s != "optimal"), "the limit never cut a solve short: {statuses:?}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, rng_seed: proptest::test_runner::RngSeed::Fixed(0x10c4_a4ea), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `milp-lookahead` emits valid decisions, and its slot cost is never
+    /// below the exact per-slot optimum (it trades this slot for later ones).
+    #[test]
+    fn lookahead_decisions_are_valid_and_never_below_the_slot_optimum(seed in any::<u64>(), horizon in 2usize..40) {
+        let (world, state, obs) = instance(seed);
+        let env = &world.env;
+        let mut lookahead = Milp::lookahead(MilpOptions { horizon_slots: horizon, ..MilpOptions::default() });
+        prop_assert_eq!(lookahead.name(), "milp-lookahead");
+        let d = lookahead.decide(env, &obs).unwrap();
+        let status = lookahead.stats().unwrap().status.clone();
+        prop_assert!(["optimal", "gap_limit"].contains(&status.as_str()), "status {}", status);
+        let (out, _) = transition(env, &state, &obs, &d).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let brute = brute_force(env, &obs);
+        prop_assert!(out.cost >= brute - 1e-6, "lookahead {} below the slot optimum {}", out.cost, brute);
+    }
+}
+
+/// One terminal, one node, ResNet-18 not cached yet: a download (1.9 s)
+/// cannot help this slot, so the per-slot optimum never starts it, while
+/// the lookahead pays it for the slots after it arrives.
+#[test]
+fn lookahead_pays_a_download_that_only_later_slots_use() {
+    let mut c = ScenarioConfig::default();
+    c.slots = 10;
+    c.nodes.count = 1;
+    c.nodes.cache_mib = 150.0;
+    c.catalogue.models = vec!["ResNet-18".into()];
+    let world = World::build(&c.validate("one-model", None).unwrap(), 1);
+    let env = &world.env;
+    let task = TaskView {
+        terminal: 0,
+        model: 0,
+        input_bytes: 60_000.0,
+        deadline_s: 0.3,
+        device_flops: 5e9,
+        pos: [0.0, 0.0],
+        vel: [0.0, 0.0],
+        last_edge: None,
+    };
+    let local = task_cost(env, local_terms(env, &task).total(), task.deadline_s);
+    assert_eq!(local, env.interruption_cost, "the task must not meet its deadline locally");
+    let obs = Observation {
+        slot: 3,
+        time_s: 3.0 * env.slot_s,
+        nodes: 1,
+        tasks: vec![task],
+        links: vec![Link { snr_db: 20.0, rate_bps: 1e7, accessible: true }],
+        caches: vec![Vec::new()],
+    };
+    let state = SimState { slot: 3, caches: vec![Vec::new()], last_edge: vec![None] };
+
+    let mut milp = Milp::new(MilpOptions::default());
+    let d = milp.decide(env, &obs).unwrap();
+    assert!(d.caches[0].is_empty(), "the per-slot optimum downloads nothing: {:?}", d.caches);
+    transition(env, &state, &obs, &d).unwrap();
+
+    let mut lookahead = Milp::lookahead(MilpOptions { horizon_slots: 10, ..MilpOptions::default() });
+    let d = lookahead.decide(env, &obs).unwrap();
+    assert_eq!(d.caches[0], vec![0], "the lookahead caches ResNet-18");
+    let (out, next) = transition(env, &state, &obs, &d).unwrap();
+    assert!(out.backhaul_bytes > 0.0);
+    // Once the model has arrived, the same task is served at the edge within its deadline.
+    let later = Observation { slot: 6, time_s: 6.0 * env.slot_s, caches: next.caches.clone(), ..obs.clone() };
+    let d = lookahead.decide(env, &later).unwrap();
+    assert!(matches!(d.actions[0], Action::Offload { node: 0, .. }), "{:?}", d.actions[0]);
+    let (out, _) = transition(env, &SimState { slot: 6, ..next }, &later, &d).unwrap();
+    assert!(out.cost < 1.0, "served in time: cost {}", out.cost);
 }
