@@ -291,12 +291,15 @@ pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> R
         reports::tables::build_tables(&summary).map_err(|e| BadInput(format!("{}: {e}", summary_path.display())))?;
     let out = out.map(PathBuf::from).unwrap_or_else(|| results.join("report"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let score = reports::score::normalised_scores(&summary)
-        .map_err(|e| BadInput(format!("{}: {e}", summary_path.display())))?;
-    let paired =
-        reports::score::paired_vs_milp(&summary).map_err(|e| BadInput(format!("{}: {e}", summary_path.display())))?;
-    let md = reports::tables::markdown(&tables) + &reports::score::markdown(score.as_ref(), &paired);
-    let tex = reports::tables::latex(&tables) + "\n" + &reports::score::latex(score.as_ref(), &paired);
+    let (mut md, mut tex) = (reports::tables::markdown(&tables), reports::tables::latex(&tables) + "\n");
+    // Score tables against each reference the results hold (milp, milp-lookahead).
+    for reference in reports::score::REFERENCES {
+        let bad = |e: polars::prelude::PolarsError| BadInput(format!("{}: {e}", summary_path.display()));
+        let score = reports::score::normalised_scores(&summary, reference).map_err(bad)?;
+        let paired = reports::score::paired_vs(&summary, reference).map_err(bad)?;
+        md += &reports::score::markdown(reference, score.as_ref(), &paired);
+        tex += &reports::score::latex(reference, score.as_ref(), &paired);
+    }
     for (name, text) in [("tables.md", md), ("tables.tex", tex)] {
         let tmp = out.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;

@@ -1,12 +1,14 @@
 //! The normalised score across scenarios and seeds (interquartile mean with a
 //! stratified-bootstrap interval, the rliable method) and the paired
-//! comparison of every policy with the MILP on identical traces.
+//! comparison of every policy with a reference on identical traces.
 //!
-//! `s = (C_best_heuristic − C) / (C_best_heuristic − C_milp)` per (scenario,
+//! `s = (C_best_heuristic − C) / (C_best_heuristic − C_ref)` per (scenario,
 //! seed), where the best heuristic is the cheapest of `nearest`, `greedy`,
-//! `local`, `random` on that seed. 1 = the MILP's cost, 0 = the best
-//! heuristic's. The per-slot MILP is myopic, so its run cost can be above the
-//! best heuristic's; the denominator is then negative and the tables say so.
+//! `local`, `random` on that seed and the reference is `milp` or
+//! `milp-lookahead` (`REFERENCES`; a report has the tables of each one the
+//! results hold). 1 = the reference's cost, 0 = the best heuristic's. The
+//! per-slot MILP is myopic, so its run cost can be above the best
+//! heuristic's; the denominator is then negative and the tables say so.
 
 use polars::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -15,6 +17,9 @@ use rand_chacha::ChaCha8Rng;
 use crate::{f64_column, str_column};
 
 pub const HEURISTICS: [&str; 4] = ["nearest", "greedy", "local", "random"];
+
+/// The policies the scores are normalised against, in report order.
+pub const REFERENCES: [&str; 2] = ["milp", "milp-lookahead"];
 
 /// Interquartile mean: the mean of the middle half (⌊n/4⌋ values trimmed at
 /// each end, as `scipy.stats.trim_mean(x, 0.25)`, which rliable uses).
@@ -62,21 +67,23 @@ pub struct ScoreRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoreTable {
+    /// The policy `s` is normalised against.
+    pub reference: String,
     pub rows: Vec<ScoreRow>,
-    /// (scenario, seed) pairs whose denominator is not positive (MILP not below the best heuristic).
+    /// (scenario, seed) pairs whose denominator is not positive (reference not below the best heuristic).
     pub non_positive: usize,
     pub pairs: usize,
 }
 
-/// One (scenario, policy) of the paired comparison with the MILP.
+/// One (scenario, policy) of the paired comparison with the reference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PairedRow {
     pub scenario: String,
     pub policy: String,
-    /// Mean over seeds of `cost − cost_milp` (same trace, channel and tasks), with its interval.
+    /// Mean over seeds of `cost − cost_ref` (same trace, channel and tasks), with its interval.
     pub diff: f64,
     pub ci: Option<(f64, f64)>,
-    /// Seeds where the policy's run cost is below the MILP's, of `seeds`.
+    /// Seeds where the policy's run cost is below the reference's, of `seeds`.
     pub below: usize,
     pub seeds: usize,
 }
@@ -105,12 +112,12 @@ fn distinct<T: PartialEq + Clone>(it: impl Iterator<Item = T>) -> Vec<T> {
     v
 }
 
-/// The normalised-score table; None without `milp` or without a heuristic.
-pub fn normalised_scores(summary: &DataFrame) -> PolarsResult<Option<ScoreTable>> {
+/// The normalised-score table against `reference`; None without it or without a heuristic.
+pub fn normalised_scores(summary: &DataFrame, reference: &str) -> PolarsResult<Option<ScoreTable>> {
     let r = runs(summary)?;
     let scenarios = distinct(r.iter().map(|x| x.0.clone()));
     let policies = distinct(r.iter().map(|x| x.1.clone()));
-    if !policies.iter().any(|p| p == "milp") || !policies.iter().any(|p| HEURISTICS.contains(&p.as_str())) {
+    if !policies.iter().any(|p| p == reference) || !policies.iter().any(|p| HEURISTICS.contains(&p.as_str())) {
         return Ok(None);
     }
     let (mut non_positive, mut pairs) = (0, 0);
@@ -120,17 +127,17 @@ pub fn normalised_scores(summary: &DataFrame) -> PolarsResult<Option<ScoreTable>
         let mut per_policy: Vec<Vec<f64>> = vec![Vec::new(); policies.len()];
         for &seed in &seeds {
             let best = HEURISTICS.iter().filter_map(|h| cost_of(&r, s, h, seed)).fold(f64::INFINITY, f64::min);
-            let Some(milp) = cost_of(&r, s, "milp", seed) else { continue };
+            let Some(reference) = cost_of(&r, s, reference, seed) else { continue };
             if !best.is_finite() {
                 continue;
             }
             pairs += 1;
-            if best - milp <= 0.0 {
+            if best - reference <= 0.0 {
                 non_positive += 1;
             }
             for (k, p) in policies.iter().enumerate() {
                 if let Some(c) = cost_of(&r, s, p, seed) {
-                    per_policy[k].push((best - c) / (best - milp));
+                    per_policy[k].push((best - c) / (best - reference));
                 }
             }
         }
@@ -148,22 +155,22 @@ pub fn normalised_scores(summary: &DataFrame) -> PolarsResult<Option<ScoreTable>
             ScoreRow { policy: p.clone(), runs: st.iter().map(Vec::len).sum(), iqm, ci }
         })
         .collect();
-    Ok(Some(ScoreTable { rows, non_positive, pairs }))
+    Ok(Some(ScoreTable { reference: reference.to_string(), rows, non_positive, pairs }))
 }
 
 /// Paired comparison with the MILP per scenario; empty without `milp`.
-pub fn paired_vs_milp(summary: &DataFrame) -> PolarsResult<Vec<PairedRow>> {
+pub fn paired_vs(summary: &DataFrame, reference: &str) -> PolarsResult<Vec<PairedRow>> {
     let r = runs(summary)?;
     let mut out = Vec::new();
     for s in distinct(r.iter().map(|x| x.0.clone())) {
-        let seeds = distinct(r.iter().filter(|x| x.0 == s && x.1 == "milp").map(|x| x.2));
+        let seeds = distinct(r.iter().filter(|x| x.0 == s && x.1 == reference).map(|x| x.2));
         if seeds.is_empty() {
             continue;
         }
-        for p in distinct(r.iter().filter(|x| x.0 == s && x.1 != "milp").map(|x| x.1.clone())) {
+        for p in distinct(r.iter().filter(|x| x.0 == s && x.1 != reference).map(|x| x.1.clone())) {
             let diffs: Vec<f64> = seeds
                 .iter()
-                .filter_map(|&seed| Some(cost_of(&r, &s, &p, seed)? - cost_of(&r, &s, "milp", seed)?))
+                .filter_map(|&seed| Some(cost_of(&r, &s, &p, seed)? - cost_of(&r, &s, reference, seed)?))
                 .collect();
             let (diff, ci) = crate::tables::bootstrap_mean_ci(&diffs, 2000, 0x9a1d);
             let below = diffs.iter().filter(|&&d| d < 0.0).count();
@@ -202,27 +209,36 @@ fn interval(ci: Option<(f64, f64)>, dec: usize, latex: bool) -> String {
     }
 }
 
-const SCORE_NOTE: &str = "s = (cost of the best heuristic − cost) / (cost of the best heuristic − cost of milp) per (scenario, seed); 1 = milp, 0 = best heuristic. IQM over all runs, 95 % stratified-bootstrap interval (2 000 resamples; seeds resampled within each scenario).";
+fn score_note(reference: &str) -> String {
+    format!("s = (cost of the best heuristic − cost) / (cost of the best heuristic − cost of {reference}) per (scenario, seed); 1 = {reference}, 0 = best heuristic. IQM over all runs, 95 % stratified-bootstrap interval (2 000 resamples; seeds resampled within each scenario).")
+}
 
-/// Markdown of both tables (empty when the results have no `milp`).
-pub fn markdown(score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
+/// Markdown of both tables against `reference` (empty when the results do not have it).
+pub fn markdown(reference: &str, score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
     let mut s = String::new();
     if let Some(t) = score {
-        s.push_str("## Normalised score (all scenarios)\n\n| policy | runs | IQM of s [95 % CI] |\n|:--|--:|--:|\n");
+        s.push_str(&format!(
+            "## Normalised score against {reference} (all scenarios)\n\n| policy | runs | IQM of s [95 % CI] |\n|:--|--:|--:|\n"
+        ));
         for r in &t.rows {
             s.push_str(&format!("| {} | {} | {}{} |\n", r.policy, r.runs, num(r.iqm, 3), interval(r.ci, 3, false)));
         }
-        s.push_str(&format!("\n{SCORE_NOTE}\n"));
+        s.push_str(&format!("\n{}\n", score_note(reference)));
         if t.non_positive > 0 {
+            let why = if reference == "milp" {
+                "the per-slot MILP is myopic: docs/model.md §9a"
+            } else {
+                "it plans from a forecast and is not an optimum of the run: docs/model.md §9a"
+            };
             s.push_str(&format!(
-                "\n**Caution:** on {} of {} (scenario, seed) pairs the MILP's run cost is not below the best heuristic's (the per-slot MILP is myopic: docs/model.md §9a), so the denominator is not positive and s ranks those runs backwards.\n",
+                "\n**Caution:** on {} of {} (scenario, seed) pairs the run cost of {reference} is not below the best heuristic's ({why}), so the denominator is not positive and s ranks those runs backwards.\n",
                 t.non_positive, t.pairs
             ));
         }
         s.push('\n');
     }
     if !paired.is_empty() {
-        s.push_str("## Paired comparison with milp (same trace, channel and tasks)\n\n| scenario | policy | cost − cost of milp [95 % CI] | seeds below milp |\n|:--|:--|--:|--:|\n");
+        s.push_str(&format!("## Paired comparison with {reference} (same trace, channel and tasks)\n\n| scenario | policy | cost − cost of {reference} [95 % CI] | seeds below {reference} |\n|:--|:--|--:|--:|\n"));
         for r in paired {
             s.push_str(&format!(
                 "| {} | {} | {}{} | {} of {} |\n",
@@ -239,12 +255,13 @@ pub fn markdown(score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
     s
 }
 
-/// LaTeX (booktabs) of both tables.
-pub fn latex(score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
+/// LaTeX (booktabs) of both tables against `reference`.
+pub fn latex(reference: &str, score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
     let esc = |x: &str| crate::tables::latex_escape(x);
+    let name = esc(reference);
     let mut s = String::new();
     if let Some(t) = score {
-        s.push_str("\\begin{table}[t]\n\\centering\n\\caption{Normalised score $s$ (IQM over scenarios and seeds, 95\\,\\% stratified-bootstrap interval); 1 = MILP, 0 = best heuristic.}\n\\begin{tabular}{lrr}\n\\toprule\nPolicy & Runs & IQM of $s$ \\\\\n\\midrule\n");
+        s.push_str(&format!("\\begin{{table}}[t]\n\\centering\n\\caption{{Normalised score $s$ against {name} (IQM over scenarios and seeds, 95\\,\\% stratified-bootstrap interval); 1 = {name}, 0 = best heuristic.}}\n\\begin{{tabular}}{{lrr}}\n\\toprule\nPolicy & Runs & IQM of $s$ \\\\\n\\midrule\n"));
         for r in &t.rows {
             s.push_str(&format!(
                 "{} & {} & {}{} \\\\\n",
@@ -257,7 +274,7 @@ pub fn latex(score: Option<&ScoreTable>, paired: &[PairedRow]) -> String {
         s.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n");
     }
     if !paired.is_empty() {
-        s.push_str("\\begin{table}[t]\n\\centering\n\\caption{Paired comparison with the MILP on identical traces: mean cost difference over seeds (95\\,\\% bootstrap interval) and seeds below the MILP.}\n\\begin{tabular}{llrr}\n\\toprule\nScenario & Policy & Cost $-$ MILP & Below \\\\\n\\midrule\n");
+        s.push_str(&format!("\\begin{{table}}[t]\n\\centering\n\\caption{{Paired comparison with {name} on identical traces: mean cost difference over seeds (95\\,\\% bootstrap interval) and seeds below {name}.}}\n\\begin{{tabular}}{{llrr}}\n\\toprule\nScenario & Policy & Cost $-$ reference & Below \\\\\n\\midrule\n"));
         for r in paired {
             s.push_str(&format!(
                 "{} & {} & {}{} & {}/{} \\\\\n",
@@ -312,13 +329,36 @@ mod tests {
             "cost" => [10.0, 20.0, 15.0, 10.0, 30.0, 30.0],
         )
         .unwrap();
-        let t = normalised_scores(&df).unwrap().unwrap();
+        let t = normalised_scores(&df, "milp").unwrap().unwrap();
         let x = t.rows.iter().find(|r| r.policy == "x").unwrap();
         // seed 1: (20 − 15)/(20 − 10) = 0.5; seed 2: 0.
         assert!((x.iqm - 0.25).abs() < 1e-12);
         assert_eq!(t.non_positive, 0);
-        let p = paired_vs_milp(&df).unwrap();
+        let p = paired_vs(&df, "milp").unwrap();
         let x = p.iter().find(|r| r.policy == "x").unwrap();
         assert_eq!((x.diff, x.below, x.seeds), (12.5, 0, 2));
+    }
+
+    #[test]
+    fn the_lookahead_reference_gets_its_own_tables() {
+        let df = df!(
+            "scenario" => ["a", "a", "a", "a"],
+            "policy" => ["milp-lookahead", "greedy", "x", "milp"],
+            "seed" => [1i64, 1, 1, 1],
+            "cost" => [10.0, 20.0, 12.0, 40.0],
+        )
+        .unwrap();
+        let t = normalised_scores(&df, "milp-lookahead").unwrap().unwrap();
+        let x = t.rows.iter().find(|r| r.policy == "x").unwrap();
+        // (20 − 12)/(20 − 10) = 0.8; against the per-slot milp the denominator is negative.
+        assert!((x.iqm - 0.8).abs() < 1e-12 && t.non_positive == 0);
+        assert_eq!(normalised_scores(&df, "milp").unwrap().unwrap().non_positive, 1);
+        let paired = paired_vs(&df, "milp-lookahead").unwrap();
+        let md = markdown("milp-lookahead", Some(&t), &paired);
+        assert!(md.contains("## Normalised score against milp-lookahead"), "{md}");
+        assert!(md.contains("## Paired comparison with milp-lookahead"), "{md}");
+        assert!(!md.contains("Caution"), "{md}");
+        let none = df!("scenario" => ["a"], "policy" => ["greedy"], "seed" => [1i64], "cost" => [1.0]).unwrap();
+        assert!(normalised_scores(&none, "milp-lookahead").unwrap().is_none());
     }
 }
