@@ -87,6 +87,26 @@ pub struct SlotModel {
     pub binaries: usize,
 }
 
+/// When `model` is ready at `node`: its cache entry's time, else that of a
+/// download started now.
+fn ready_at(env: &Environment, obs: &Observation, node: usize, model: ModelId) -> f64 {
+    match obs.cache_entry(node, model) {
+        Some(e) => e.ready_at,
+        None => env.ready_after_download(node, model, obs.time_s),
+    }
+}
+
+/// Every (cut, rb level, cu level) an offload to `node` can take, in column order.
+fn choices_at(env: &Environment, node: usize, cuts: usize) -> impl Iterator<Item = (usize, u32, u32)> + '_ {
+    let (rb_units, cu_units) = (env.nodes[node].rb_units, env.nodes[node].cu_units);
+    (0..cuts).flat_map(move |cut| {
+        env.rb_levels
+            .iter()
+            .filter(move |&&r| r <= rb_units)
+            .flat_map(move |&rb| env.cu_levels.iter().filter(move |&&c| c <= cu_units).map(move |&cu| (cut, rb, cu)))
+    })
+}
+
 /// Build the MILP of the slot described by `obs`; with `horizon_slots > 1`,
 /// add the forecast stage of `milp-lookahead` (see `add_forecast_stage`).
 pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> SlotModel {
@@ -139,28 +159,21 @@ pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> Slot
             if !link.accessible {
                 continue;
             }
-            let ready = match obs.cache_entry(n, task.model) {
-                Some(e) => e.ready_at,
-                None => env.ready_after_download(n, task.model, obs.time_s),
-            };
+            let ready = ready_at(env, obs, n, task.model);
             let mut at_node = Expression::default();
-            for cut in 0..model.offload_cuts() {
-                for &rb in env.rb_levels.iter().filter(|&&r| r <= env.nodes[n].rb_units) {
-                    for &cu in env.cu_levels.iter().filter(|&&c| c <= env.nodes[n].cu_units) {
-                        let t = offload_terms(env, task, link, n, cut, rb, cu, ready, obs.time_s).total();
-                        if t > task.deadline_s {
-                            continue; // costs ω and uses resources: dominated by drop
-                        }
-                        let (x, x_col) = bin(&mut vars);
-                        let cost = task_cost(env, t, task.deadline_s);
-                        objective += cost * x;
-                        one += x;
-                        at_node += x;
-                        rb_use[n] += f64::from(rb) * x;
-                        cu_use[n] += f64::from(cu) * x;
-                        options.push((Opt { task: i, action: Action::Offload { node: n, cut, rb, cu } }, x_col));
-                    }
+            for (cut, rb, cu) in choices_at(env, n, model.offload_cuts()) {
+                let t = offload_terms(env, task, link, n, cut, rb, cu, ready, obs.time_s).total();
+                if t > task.deadline_s {
+                    continue; // costs ω and uses resources: dominated by drop
                 }
+                let (x, x_col) = bin(&mut vars);
+                let cost = task_cost(env, t, task.deadline_s);
+                objective += cost * x;
+                one += x;
+                at_node += x;
+                rb_use[n] += f64::from(rb) * x;
+                cu_use[n] += f64::from(cu) * x;
+                options.push((Opt { task: i, action: Action::Offload { node: n, cut, rb, cu } }, x_col));
             }
             // An option at n needs the task's model in n's cache set.
             constraints.push(constraint!(at_node <= cache[n][task.model]));
@@ -216,36 +229,29 @@ fn add_forecast_stage(
             if !link.accessible {
                 continue;
             }
-            let ready = match obs.cache_entry(n, task.model) {
-                Some(e) => e.ready_at,
-                None => env.ready_after_download(n, task.model, obs.time_s),
-            };
+            let ready = ready_at(env, obs, n, task.model);
             let mut at_node = Expression::default();
-            for cut in 0..model.offload_cuts() {
-                for &rb in env.rb_levels.iter().filter(|&&r| r <= env.nodes[n].rb_units) {
-                    for &cu in env.cu_levels.iter().filter(|&&c| c <= env.nodes[n].cu_units) {
-                        // Delay without the cold start; the cold start per forecast slot.
-                        let warm = offload_terms(env, &settled, link, n, cut, rb, cu, obs.time_s, obs.time_s).total();
-                        if warm > task.deadline_s {
-                            continue; // late in every slot: dominated by the fallback
-                        }
-                        let cost: f64 = (1..=later)
-                            .map(|k| {
-                                let cold = (ready - (obs.time_s + k as f64 * env.slot_s)).max(0.0);
-                                task_cost(env, warm + cold, task.deadline_s).min(fallback)
-                            })
-                            .sum();
-                        if cost >= later as f64 * fallback {
-                            continue; // never better than the fallback, and uses units
-                        }
-                        let (x, _) = bin(vars);
-                        *objective += cost * x;
-                        one += x;
-                        at_node += x;
-                        rb_use[n] += f64::from(rb) * x;
-                        cu_use[n] += f64::from(cu) * x;
-                    }
+            for (cut, rb, cu) in choices_at(env, n, model.offload_cuts()) {
+                // Delay without the cold start; the cold start per forecast slot.
+                let warm = offload_terms(env, &settled, link, n, cut, rb, cu, obs.time_s, obs.time_s).total();
+                if warm > task.deadline_s {
+                    continue; // late in every slot: dominated by the fallback
                 }
+                let cost: f64 = (1..=later)
+                    .map(|k| {
+                        let cold = (ready - (obs.time_s + k as f64 * env.slot_s)).max(0.0);
+                        task_cost(env, warm + cold, task.deadline_s).min(fallback)
+                    })
+                    .sum();
+                if cost >= later as f64 * fallback {
+                    continue; // never better than the fallback, and uses units
+                }
+                let (x, _) = bin(vars);
+                *objective += cost * x;
+                one += x;
+                at_node += x;
+                rb_use[n] += f64::from(rb) * x;
+                cu_use[n] += f64::from(cu) * x;
             }
             constraints.push(constraint!(at_node <= cache[n][task.model]));
         }
