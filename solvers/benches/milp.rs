@@ -1,5 +1,6 @@
 //! `milp_build` and `milp_solve` at 10, 30 and 100 terminals on the default
-//! preset, from a state with warm caches: slot 100 of a run driven by
+//! preset, and `milp_lookahead_solve` (30-slot horizon) at 10 and 30, from a
+//! state with warm caches: slot 100 of a run driven by
 //! `greedy` (the MILP's own trajectory keeps caches nearly empty, which makes
 //! its models small and unrepresentative).
 
@@ -38,6 +39,12 @@ fn bench(c: &mut Criterion) {
             let mut m = Milp::new(MilpOptions::default());
             b.iter(|| m.decide(&world.env, &obs).unwrap())
         });
+        if terminals <= 30 {
+            g.bench_function(BenchmarkId::new("milp_lookahead_solve", format!("{terminals}t")), |b| {
+                let mut m = Milp::lookahead(MilpOptions::default());
+                b.iter(|| m.decide(&world.env, &obs).unwrap())
+            });
+        }
         let mut m = Milp::new(MilpOptions::default());
         m.decide(&world.env, &obs).unwrap();
         let s = m.stats().unwrap();
