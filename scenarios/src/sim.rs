@@ -107,6 +107,15 @@ impl Observation {
     pub fn cache_entry(&self, node: usize, model: ModelId) -> Option<&CacheEntry> {
         self.caches[node].iter().find(|e| e.model == model)
     }
+    /// When `model` is ready at `node` for a task of this slot: its cache
+    /// entry's time, else that of a download started now (the cold start is
+    /// `max(0, ready − time_s)`).
+    pub fn model_ready_at(&self, env: &Environment, node: usize, model: ModelId) -> f64 {
+        match self.cache_entry(node, model) {
+            Some(e) => e.ready_at,
+            None => env.ready_after_download(node, model, self.time_s),
+        }
+    }
 }
 
 /// The delay of one task, term by term (spec section 6), seconds.

@@ -17,7 +17,6 @@ use scenarios::Policy;
 pub struct PolicyOptions {
     #[cfg(feature = "milp")]
     pub milp: milp::MilpOptions,
-
     /// The loaded checkpoint `dppo` decides with (required to make `dppo`).
     #[cfg(feature = "dppo")]
     pub dppo: Option<std::sync::Arc<dppo::checkpoint::Checkpoint>>,

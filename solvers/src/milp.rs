@@ -19,7 +19,7 @@ use good_lp::{constraint, variable, Expression, ProblemVariables, SolverModel, V
 use highs::{HighsModelStatus, HighsSolutionStatus};
 
 use scenarios::policy::SolverStats;
-use scenarios::sim::{local_terms, offload_terms, task_cost};
+use scenarios::sim::{local_terms, offload_terms, task_cost, Link};
 use scenarios::{Action, Decision, Environment, ModelId, Observation, Policy, PolicyError, TaskView};
 
 use crate::greedy::Greedy;
@@ -87,12 +87,19 @@ pub struct SlotModel {
     pub binaries: usize,
 }
 
-/// When `model` is ready at `node`: its cache entry's time, else that of a
-/// download started now.
-fn ready_at(env: &Environment, obs: &Observation, node: usize, model: ModelId) -> f64 {
-    match obs.cache_entry(node, model) {
-        Some(e) => e.ready_at,
-        None => env.ready_after_download(node, model, obs.time_s),
+/// Columns, objective and rows of a model under construction.
+struct Parts {
+    vars: ProblemVariables,
+    objective: Expression,
+    constraints: Vec<good_lp::Constraint>,
+    binaries: usize,
+}
+
+impl Parts {
+    /// A new binary and its column index (columns are numbered in order of creation).
+    fn bin(&mut self) -> (Variable, usize) {
+        self.binaries += 1;
+        (self.vars.add(variable().binary()), self.binaries - 1)
     }
 }
 
@@ -107,30 +114,85 @@ fn choices_at(env: &Environment, node: usize, cuts: usize) -> impl Iterator<Item
     })
 }
 
+/// One assignment of every task (this slot's, or the forecast's): its unit
+/// and compute use per node.
+struct Stage {
+    rb_use: Vec<Expression>,
+    cu_use: Vec<Expression>,
+}
+
+impl Stage {
+    fn new(n_nodes: usize) -> Stage {
+        Stage { rb_use: vec![Expression::default(); n_nodes], cu_use: vec![Expression::default(); n_nodes] }
+    }
+
+    /// Task `i`'s offload options in this stage: a binary for every option
+    /// that `cost(node, link, model ready time, cut, rb, cu)` prices (None:
+    /// dominated, left out), with its cost and its units; per accessible node
+    /// the rule that an option there needs the task's model in the node's
+    /// cache set; and `one == 1` over the task's other choices `one` and its
+    /// options. Returns the options made with their columns.
+    #[allow(clippy::too_many_arguments)]
+    fn add_task(
+        &mut self,
+        p: &mut Parts,
+        env: &Environment,
+        obs: &Observation,
+        i: usize,
+        cache: &[Vec<Variable>],
+        mut one: Expression,
+        mut cost: impl FnMut(usize, &Link, f64, usize, u32, u32) -> Option<f64>,
+    ) -> Vec<(Action, usize)> {
+        let model = obs.tasks[i].model;
+        let mut made = Vec::new();
+        for (n, cache_at_n) in cache.iter().enumerate() {
+            let link = obs.link(i, n);
+            if !link.accessible {
+                continue;
+            }
+            let ready = obs.model_ready_at(env, n, model);
+            let mut at_node = Expression::default();
+            for (cut, rb, cu) in choices_at(env, n, env.model(model).offload_cuts()) {
+                let Some(c) = cost(n, link, ready, cut, rb, cu) else { continue };
+                let (x, col) = p.bin();
+                p.objective += c * x;
+                one += x;
+                at_node += x;
+                self.rb_use[n] += f64::from(rb) * x;
+                self.cu_use[n] += f64::from(cu) * x;
+                made.push((Action::Offload { node: n, cut, rb, cu }, col));
+            }
+            p.constraints.push(constraint!(at_node <= cache_at_n[model]));
+        }
+        p.constraints.push(constraint!(one == 1));
+        made
+    }
+
+    /// The stage's unit and compute capacity rows.
+    fn close(self, p: &mut Parts, env: &Environment) {
+        for (n, (rb, cu)) in self.rb_use.into_iter().zip(self.cu_use).enumerate() {
+            p.constraints.push(constraint!(rb <= f64::from(env.nodes[n].rb_units)));
+            p.constraints.push(constraint!(cu <= f64::from(env.nodes[n].cu_units)));
+        }
+    }
+}
+
 /// Build the MILP of the slot described by `obs`; with `horizon_slots > 1`,
 /// add the forecast stage of `milp-lookahead` (see `add_forecast_stage`).
 pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> SlotModel {
     let n_nodes = env.nodes.len();
     let n_models = env.catalogue().len();
-    let mut vars = ProblemVariables::new();
-    let mut objective = Expression::default();
-    let mut constraints = Vec::new();
-    let mut binaries = 0;
-    // Columns are numbered in order of creation.
-    let mut bin = |vars: &mut ProblemVariables| {
-        let v = vars.add(variable().binary());
-        binaries += 1;
-        (v, binaries - 1)
-    };
+    let mut p =
+        Parts { vars: ProblemVariables::new(), objective: Expression::default(), constraints: Vec::new(), binaries: 0 };
     let mut cache_cols: Vec<Vec<usize>> = Vec::with_capacity(n_nodes);
     // Cache binaries and the download cost of models that are not cached yet.
     let mut cache: Vec<Vec<Variable>> = Vec::with_capacity(n_nodes);
     for n in 0..n_nodes {
         let (mut row, mut cols) = (Vec::with_capacity(n_models), Vec::with_capacity(n_models));
         for m in 0..n_models {
-            let (h, col) = bin(&mut vars);
+            let (h, col) = p.bin();
             if obs.cache_entry(n, m).is_none() {
-                objective += env.backhaul_cost_per_byte * env.model(m).weights_bytes * h;
+                p.objective += env.backhaul_cost_per_byte * env.model(m).weights_bytes * h;
             }
             row.push(h);
             cols.push(col);
@@ -140,53 +202,29 @@ pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> Slot
     }
     for (n, row) in cache.iter().enumerate() {
         let used: Expression = row.iter().enumerate().map(|(m, &h)| env.model(m).weights_bytes * h).sum();
-        constraints.push(constraint!(used <= env.nodes[n].cache_bytes));
+        p.constraints.push(constraint!(used <= env.nodes[n].cache_bytes));
     }
     let mut options: Vec<(Opt, usize)> = Vec::new();
     let mut local = Vec::with_capacity(obs.tasks.len());
-    let mut rb_use: Vec<Expression> = vec![Expression::default(); n_nodes];
-    let mut cu_use: Vec<Expression> = vec![Expression::default(); n_nodes];
+    let mut stage = Stage::new(n_nodes);
     for (i, task) in obs.tasks.iter().enumerate() {
-        let model = env.model(task.model);
-        let (l, l_col) = bin(&mut vars);
-        let (d, _) = bin(&mut vars);
+        let (l, l_col) = p.bin();
+        let (d, _) = p.bin();
         local.push(l_col);
         let local_cost = task_cost(env, local_terms(env, task).total(), task.deadline_s);
-        objective += local_cost * l + env.interruption_cost * d;
-        let mut one: Expression = l + d;
-        for n in 0..n_nodes {
-            let link = obs.link(i, n);
-            if !link.accessible {
-                continue;
-            }
-            let ready = ready_at(env, obs, n, task.model);
-            let mut at_node = Expression::default();
-            for (cut, rb, cu) in choices_at(env, n, model.offload_cuts()) {
-                let t = offload_terms(env, task, link, n, cut, rb, cu, ready, obs.time_s).total();
-                if t > task.deadline_s {
-                    continue; // costs ω and uses resources: dominated by drop
-                }
-                let (x, x_col) = bin(&mut vars);
-                let cost = task_cost(env, t, task.deadline_s);
-                objective += cost * x;
-                one += x;
-                at_node += x;
-                rb_use[n] += f64::from(rb) * x;
-                cu_use[n] += f64::from(cu) * x;
-                options.push((Opt { task: i, action: Action::Offload { node: n, cut, rb, cu } }, x_col));
-            }
-            // An option at n needs the task's model in n's cache set.
-            constraints.push(constraint!(at_node <= cache[n][task.model]));
-        }
-        constraints.push(constraint!(one == 1));
+        p.objective += local_cost * l + env.interruption_cost * d;
+        let made = stage.add_task(&mut p, env, obs, i, &cache, l + d, |n, link, ready, cut, rb, cu| {
+            let t = offload_terms(env, task, link, n, cut, rb, cu, ready, obs.time_s).total();
+            // Late: costs ω and uses resources, dominated by drop.
+            (t <= task.deadline_s).then(|| task_cost(env, t, task.deadline_s))
+        });
+        options.extend(made.into_iter().map(|(action, col)| (Opt { task: i, action }, col)));
     }
-    for n in 0..n_nodes {
-        constraints.push(constraint!(rb_use[n].clone() <= f64::from(env.nodes[n].rb_units)));
-        constraints.push(constraint!(cu_use[n].clone() <= f64::from(env.nodes[n].cu_units)));
-    }
+    stage.close(&mut p, env);
     if horizon_slots > 1 {
-        add_forecast_stage(env, obs, horizon_slots, &cache, &mut bin, &mut vars, &mut objective, &mut constraints);
+        add_forecast_stage(env, obs, horizon_slots, &cache, &mut p);
     }
+    let Parts { vars, objective, constraints, binaries } = p;
     SlotModel { vars, objective, constraints, options, local, cache: cache_cols, binaries }
 }
 
@@ -201,66 +239,38 @@ pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> Slot
 /// stage has its own unit and compute capacities and no download cost:
 /// downloads are paid in this slot. It gives the cache set the value it has
 /// for later slots, which the per-slot optimum cannot see.
-#[allow(clippy::too_many_arguments)]
 fn add_forecast_stage(
     env: &Environment,
     obs: &Observation,
     horizon_slots: usize,
     cache: &[Vec<Variable>],
-    bin: &mut impl FnMut(&mut ProblemVariables) -> (Variable, usize),
-    vars: &mut ProblemVariables,
-    objective: &mut Expression,
-    constraints: &mut Vec<good_lp::Constraint>,
+    p: &mut Parts,
 ) {
-    let n_nodes = env.nodes.len();
     let later = horizon_slots - 1;
-    let mut rb_use: Vec<Expression> = vec![Expression::default(); n_nodes];
-    let mut cu_use: Vec<Expression> = vec![Expression::default(); n_nodes];
+    let mut stage = Stage::new(env.nodes.len());
     for (i, task) in obs.tasks.iter().enumerate() {
-        let model = env.model(task.model);
         let fallback = task_cost(env, local_terms(env, task).total(), task.deadline_s).min(env.interruption_cost);
-        let (f, _) = bin(vars);
-        *objective += later as f64 * fallback * f;
-        let mut one: Expression = f.into();
+        let (f, _) = p.bin();
+        p.objective += later as f64 * fallback * f;
         // No handover term in the forecast slots.
         let settled = TaskView { last_edge: None, ..task.clone() };
-        for n in 0..n_nodes {
-            let link = obs.link(i, n);
-            if !link.accessible {
-                continue;
+        stage.add_task(p, env, obs, i, cache, f.into(), |n, link, ready, cut, rb, cu| {
+            // Delay without the cold start; the cold start per forecast slot.
+            let warm = offload_terms(env, &settled, link, n, cut, rb, cu, obs.time_s, obs.time_s).total();
+            if warm > task.deadline_s {
+                return None; // late in every slot: dominated by the fallback
             }
-            let ready = ready_at(env, obs, n, task.model);
-            let mut at_node = Expression::default();
-            for (cut, rb, cu) in choices_at(env, n, model.offload_cuts()) {
-                // Delay without the cold start; the cold start per forecast slot.
-                let warm = offload_terms(env, &settled, link, n, cut, rb, cu, obs.time_s, obs.time_s).total();
-                if warm > task.deadline_s {
-                    continue; // late in every slot: dominated by the fallback
-                }
-                let cost: f64 = (1..=later)
-                    .map(|k| {
-                        let cold = (ready - (obs.time_s + k as f64 * env.slot_s)).max(0.0);
-                        task_cost(env, warm + cold, task.deadline_s).min(fallback)
-                    })
-                    .sum();
-                if cost >= later as f64 * fallback {
-                    continue; // never better than the fallback, and uses units
-                }
-                let (x, _) = bin(vars);
-                *objective += cost * x;
-                one += x;
-                at_node += x;
-                rb_use[n] += f64::from(rb) * x;
-                cu_use[n] += f64::from(cu) * x;
-            }
-            constraints.push(constraint!(at_node <= cache[n][task.model]));
-        }
-        constraints.push(constraint!(one == 1));
+            let cost: f64 = (1..=later)
+                .map(|k| {
+                    let cold = (ready - (obs.time_s + k as f64 * env.slot_s)).max(0.0);
+                    task_cost(env, warm + cold, task.deadline_s).min(fallback)
+                })
+                .sum();
+            // Never better than the fallback, and uses units: left out.
+            (cost < later as f64 * fallback).then_some(cost)
+        });
     }
-    for n in 0..n_nodes {
-        constraints.push(constraint!(rb_use[n].clone() <= f64::from(env.nodes[n].rb_units)));
-        constraints.push(constraint!(cu_use[n].clone() <= f64::from(env.nodes[n].cu_units)));
-    }
+    stage.close(p, env);
 }
 
 /// The decision a solution encodes. Models cached before and unused stay

@@ -17,7 +17,7 @@ use rand::Rng;
 use scenarios::sim::{offload_terms, task_cost};
 use scenarios::{Action, Decision, Environment, Observation};
 
-use super::features::{model_at, NODE0, OPT_DROP, OPT_LOCAL};
+use super::features::{NODE0, OPT_DROP, OPT_LOCAL};
 
 /// How a head's choice is made.
 pub enum Pick<'r, R: Rng> {
@@ -340,7 +340,7 @@ pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
         if let Action::Offload { node, rb, cu, .. } = *a {
             rb_left[node] = rb_left[node].saturating_sub(rb);
             cu_left[node] = cu_left[node].saturating_sub(cu);
-            at_node[node].push((i, model_at(env, obs, node, obs.tasks[i].model).ready));
+            at_node[node].push((i, obs.model_ready_at(env, node, obs.tasks[i].model)));
         }
     }
     for (node, tasks) in at_node.iter().enumerate() {

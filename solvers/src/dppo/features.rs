@@ -47,13 +47,14 @@ fn max_levels(env: &Environment) -> (u32, u32) {
 /// The task's model at one node, looked up once per (task, node): when it is
 /// ready (its cache entry's time, or a download started now), whether it is
 /// cached, and the backhaul cost of downloading it (0 when cached).
-pub(super) struct ModelAt {
-    pub(super) ready: f64,
+struct ModelAt {
+    ready: f64,
     cached: bool,
     download_cost: f64,
 }
 
-pub(super) fn model_at(env: &Environment, obs: &Observation, node: usize, model: usize) -> ModelAt {
+fn model_at(env: &Environment, obs: &Observation, node: usize, model: usize) -> ModelAt {
+    // One cache lookup for all three (`Observation::model_ready_at` is the ready time alone).
     match obs.cache_entry(node, model) {
         Some(e) => ModelAt { ready: e.ready_at, cached: true, download_cost: 0.0 },
         None => ModelAt {
