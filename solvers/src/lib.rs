@@ -1,6 +1,8 @@
 //! edgebench policies. Each implements `scenarios::Policy`; heavy backends
 //! (`milp`, `dppo`) come behind cargo features.
 
+#[cfg(feature = "milp")]
+pub mod bound;
 pub mod cache_plan;
 pub mod dppo;
 pub mod greedy;
@@ -17,6 +19,9 @@ use scenarios::Policy;
 pub struct PolicyOptions {
     #[cfg(feature = "milp")]
     pub milp: milp::MilpOptions,
+    /// The clairvoyant lower bound's windows and limits (not a policy: the harness computes it).
+    #[cfg(feature = "milp")]
+    pub bound: bound::BoundOptions,
     /// The loaded checkpoint `dppo` decides with (required to make `dppo`).
     #[cfg(feature = "dppo")]
     pub dppo: Option<std::sync::Arc<dppo::checkpoint::Checkpoint>>,
