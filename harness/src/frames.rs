@@ -104,6 +104,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "milp_solve_ms_p50",
     "milp_solve_ms_p95",
     "milp_build_share",
+    "gap_to_bound",
+    "bound_status",
     "slots",
     "terminals",
 ];
@@ -149,10 +151,60 @@ pub fn summary_frame(scenario: &str, runs: &[PolicyRun]) -> Result<DataFrame> {
             "milp_build_share".into(),
             runs.iter().map(|r| r.solver.as_ref().map(|s| s.build_share())).collect::<Vec<_>>(),
         ),
+        Column::new(
+            "gap_to_bound".into(),
+            runs.iter()
+                .map(|r| crate::run::bound_of(runs, r.seed).filter(|&b| b > 0.0).map(|b| (r.summary.cost - b) / b))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("bound_status".into(), runs.iter().map(bound_status).collect::<Vec<_>>()),
         Column::new("slots".into(), runs.iter().map(|r| r.summary.slots as u64).collect::<Vec<_>>()),
         Column::new("terminals".into(), runs.iter().map(|r| r.terminals as u64).collect::<Vec<_>>()),
     ];
     Ok(DataFrame::new(n, cols)?)
+}
+
+#[cfg(feature = "milp")]
+fn bound_status(r: &PolicyRun) -> Option<&'static str> {
+    r.bound.as_ref().map(|b| b.status())
+}
+#[cfg(not(feature = "milp"))]
+fn bound_status(_: &PolicyRun) -> Option<&'static str> {
+    None
+}
+
+/// `bound.csv`: one row per (seed, window) of the lower bound, how it was
+/// obtained and what it cost to solve (`solve_s` is wall-clock). None when
+/// no run holds a bound.
+#[cfg(feature = "milp")]
+pub fn bound_frame(scenario: &str, runs: &[PolicyRun]) -> Result<Option<DataFrame>> {
+    let rows: Vec<(u64, &solvers::bound::WindowBound)> = runs
+        .iter()
+        .filter_map(|r| r.bound.as_ref().map(|b| (r.seed, b)))
+        .flat_map(|(s, b)| b.windows.iter().map(move |w| (s, w)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let n = rows.len();
+    let col = |name: &str, f: &dyn Fn(&solvers::bound::WindowBound) -> f64| {
+        Column::new(name.into(), rows.iter().map(|(_, w)| nan_null(f(w))).collect::<Vec<_>>())
+    };
+    let cols = vec![
+        Column::new("scenario".into(), vec![scenario; n]),
+        Column::new("seed".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+        Column::new("first_slot".into(), rows.iter().map(|r| r.1.slots.start as u64).collect::<Vec<_>>()),
+        Column::new("slots".into(), rows.iter().map(|r| r.1.slots.len() as u64).collect::<Vec<_>>()),
+        col("bound", &|w| w.value),
+        Column::new("status".into(), rows.iter().map(|r| r.1.status.name()).collect::<Vec<_>>()),
+        col("trivial", &|w| w.trivial),
+        col("relaxation_incumbent", &|w| w.incumbent),
+        Column::new("columns".into(), rows.iter().map(|r| r.1.columns as u64).collect::<Vec<_>>()),
+        Column::new("binaries".into(), rows.iter().map(|r| r.1.binaries as u64).collect::<Vec<_>>()),
+        Column::new("rows".into(), rows.iter().map(|r| r.1.rows as u64).collect::<Vec<_>>()),
+        col("solve_s", &|w| w.solve_s),
+    ];
+    Ok(Some(DataFrame::new(n, cols)?))
 }
 
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {

@@ -39,11 +39,34 @@ pub struct RunArgs {
     pub milp_gap: f64,
     /// Slots `milp-lookahead` plans over.
     pub milp_horizon: usize,
+    /// The lower bound's window (slots), node limit and time limit per window (s).
+    pub bound_window: usize,
+    pub bound_nodes: u32,
+    pub bound_time_limit: f64,
     pub threads: Option<usize>,
     /// DPPO checkpoint (default: the one shipped for the scenario).
     pub checkpoint: Option<PathBuf>,
     pub out: PathBuf,
     pub progress: bool,
+}
+
+/// The lower bound's defaults: window slots, node limit, time limit per window (s).
+#[cfg(feature = "milp")]
+pub const BOUND_DEFAULTS: (usize, u32, f64) = {
+    let d = solvers::bound::BoundOptions::DEFAULT;
+    (d.window_slots, d.node_limit, d.time_limit_s)
+};
+#[cfg(not(feature = "milp"))]
+pub const BOUND_DEFAULTS: (usize, u32, f64) = (30, 200, 120.0);
+
+/// The policies a run has when `--policies` is not given: every policy of
+/// the build, then the lower bound where the build can compute it.
+pub fn default_policies() -> Vec<String> {
+    let mut v: Vec<String> = solvers::available().iter().map(|s| s.to_string()).collect();
+    if cfg!(feature = "milp") {
+        v.push(run::BOUND.to_string());
+    }
+    v
 }
 
 /// `--milp-horizon` counts this slot and at least one forecast slot.
@@ -71,6 +94,9 @@ impl RunArgs {
             milp_time_limit: 10.0,
             milp_gap: 1e-6,
             milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
+            bound_window: BOUND_DEFAULTS.0,
+            bound_nodes: BOUND_DEFAULTS.1,
+            bound_time_limit: BOUND_DEFAULTS.2,
             threads: None,
             checkpoint: None,
             out: out.to_path_buf(),
@@ -102,11 +128,10 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
         }
         scenario = scenario.with_terminals(t, "--terminals")?;
     }
-    let available = solvers::available();
-    let policies: Vec<String> =
-        if a.policies.is_empty() { available.iter().map(|s| s.to_string()).collect() } else { a.policies.clone() };
+    let available = default_policies();
+    let policies: Vec<String> = if a.policies.is_empty() { available.clone() } else { a.policies.clone() };
     for (i, p) in policies.iter().enumerate() {
-        if !available.contains(&p.as_str()) && !solvers::on_request().contains(&p.as_str()) {
+        if !available.contains(p) && !solvers::on_request().contains(&p.as_str()) {
             return Err(BadInput(format!(
                 "--policies: unknown policy `{p}`; this build has: {} (and, on request only, {})",
                 available.join(", "),
@@ -138,6 +163,7 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
         return Err(BadInput(format!("--milp-gap: expected a relative gap in [0, 1), got {}", a.milp_gap)));
     }
     check_milp_horizon(a.milp_horizon)?;
+    check_bound_args(a)?;
     #[allow(unused_mut)]
     let mut options = solvers::PolicyOptions::default();
     #[cfg(feature = "milp")]
@@ -146,6 +172,11 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
             time_limit_s: a.milp_time_limit,
             rel_gap: a.milp_gap,
             horizon_slots: a.milp_horizon,
+        };
+        options.bound = solvers::bound::BoundOptions {
+            window_slots: a.bound_window,
+            node_limit: a.bound_nodes,
+            time_limit_s: a.bound_time_limit,
         };
     }
     let uses_dppo = policies.iter().any(|p| p == "dppo");
@@ -157,6 +188,20 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
         options.dppo = Some(train_cmd::load_checkpoint(a.checkpoint.as_deref(), &scenario)?);
     }
     Ok(Plan { scenario, policies, seeds: a.seeds.clone(), options })
+}
+
+/// `--bound-window` ≥ 1 slot, `--bound-time-limit` > 0 s.
+fn check_bound_args(a: &RunArgs) -> Result<(), BadInput> {
+    if a.bound_window == 0 {
+        return Err(BadInput("--bound-window: expected a positive number of slots, got 0".into()));
+    }
+    if !(a.bound_time_limit.is_finite() && a.bound_time_limit > 0.0) {
+        return Err(BadInput(format!(
+            "--bound-time-limit: expected a positive number of seconds, got {}",
+            a.bound_time_limit
+        )));
+    }
+    Ok(())
 }
 
 /// Apply `--trace`, `--trace-format` and `--sites` to a scenario.
@@ -246,6 +291,12 @@ pub fn write_results(
     frames::write_csv(&mut summary, &dir.join("summary.csv"))?;
     let md = reports::summary_markdown(&summary, &plan.seeds).context("rendering summary.md")?;
     std::fs::write(dir.join("summary.md"), md).context("writing summary.md")?;
+    let mut files = vec!["tasks.parquet", "slots.parquet", "summary.parquet", "summary.csv", "summary.md"];
+    #[cfg(feature = "milp")]
+    if let Some(mut b) = frames::bound_frame(&name, runs)? {
+        frames::write_csv(&mut b, &dir.join("bound.csv"))?;
+        files.push("bound.csv");
+    }
 
     let manifest = serde_json::json!({
         "edgebench_version": env!("CARGO_PKG_VERSION"),
@@ -260,7 +311,7 @@ pub fn write_results(
         "threads": threads,
         "started_at": rfc3339(started),
         "finished_at": rfc3339(SystemTime::now()),
-        "files": ["tasks.parquet", "slots.parquet", "summary.parquet", "summary.csv", "summary.md"],
+        "files": files,
     });
     std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")
         .context("writing manifest.json")?;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::BadInput;
 
 /// Metrics `--init` checks (wall-clock metrics are left out: they depend on the machine).
-pub const INIT_METRICS: [&str; 3] = ["cost", "interruption_rate", "mean_delay_ms"];
+pub const INIT_METRICS: [&str; 4] = ["cost", "interruption_rate", "mean_delay_ms", "gap_to_bound"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -218,7 +218,8 @@ pub fn init(results: &Path, baseline: &Path) -> Result<usize> {
         }
     }
     let mut check = Vec::new();
-    for (s, p) in &pairs {
+    // The bound is the yardstick the gaps are measured with, not a policy to check.
+    for (s, p) in pairs.iter().filter(|(_, p)| p != crate::run::BOUND) {
         for m in INIT_METRICS {
             let v = summary.values(s, p, m)?.unwrap_or_default();
             let n = v.len() as f64;
@@ -228,14 +229,20 @@ pub fn init(results: &Path, baseline: &Path) -> Result<usize> {
             }
             let sd = (v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
             let se = sd / n.sqrt();
-            let rel = if mu.abs() > 1e-12 { (2.0 * se / mu.abs()).max(0.01) } else { 0.01 };
+            // A gap is already relative (to the bound): its tolerance is absolute,
+            // max(0.01, 2 SE), one point of the bound.
+            let (tol, kind) = if m == "gap_to_bound" {
+                ((2.0 * se).max(0.01), ToleranceKind::Absolute)
+            } else {
+                (if mu.abs() > 1e-12 { (2.0 * se / mu.abs()).max(0.01) } else { 0.01 }, ToleranceKind::Relative)
+            };
             check.push(Check {
                 scenario: s.clone(),
                 policy: p.clone(),
                 metric: m.to_string(),
                 value: mu,
-                tolerance: (rel * 1e4).ceil() / 1e4,
-                tolerance_kind: ToleranceKind::Relative,
+                tolerance: (tol * 1e4).ceil() / 1e4,
+                tolerance_kind: kind,
                 worse: Worse::Higher,
             });
         }

@@ -84,7 +84,20 @@ pub struct PolicyRun {
     pub summary: Summary,
     /// For policies that solve a model: the share of slots solved to proven optimality and the worst gap.
     pub solver: Option<SolverSummary>,
+    /// For the `bound` row: its windows (the summary's `cost` is their sum).
+    #[cfg(feature = "milp")]
+    pub bound: Option<solvers::bound::RunBound>,
 }
+
+/// The name under which the clairvoyant lower bound is asked for (`--policies
+/// …,bound`) and listed in the results: a row of the summary whose `cost` is
+/// the bound, not a policy (it has no tasks or slots of its own).
+pub const BOUND: &str = reports::BOUND;
+
+/// Relative slack of the check that no policy's run cost is below the bound:
+/// HiGHS's feasibility and optimality tolerances (1e-7) on sums of a few
+/// thousand task costs.
+pub const BOUND_TOLERANCE: f64 = 1e-6;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SolverSummary {
@@ -226,7 +239,81 @@ pub fn run_policy(
         slots: sc,
         summary: metrics.finish(),
         solver: (solver.slots > 0).then_some(solver),
+        #[cfg(feature = "milp")]
+        bound: None,
     })
+}
+
+/// The clairvoyant lower bound of one world (docs/model.md §9c): windows in
+/// parallel, summed in order; a summary row whose `cost` is the bound.
+#[cfg(feature = "milp")]
+pub fn run_bound(world: &World, opts: &PolicyOptions, progress: Option<&ProgressBar>) -> Result<PolicyRun> {
+    use solvers::bound;
+    let views = bound::slot_views(world);
+    let ranges = bound::windows(views.len(), opts.bound.window_slots);
+    let windows: Vec<bound::WindowBound> = ranges
+        .into_par_iter()
+        .map(|r| {
+            let len = r.len() as u64;
+            let w = bound::window_bound(&world.env, &views, r, &opts.bound);
+            if let Some(p) = progress {
+                p.inc(len);
+            }
+            w
+        })
+        .collect();
+    let b = bound::RunBound::from_windows(windows);
+    let nan = f64::NAN;
+    let summary = Summary {
+        slots: views.len(),
+        tasks: views.iter().map(|o| o.tasks.len()).sum(),
+        mean_delay_ms: nan,
+        p95_delay_ms: nan,
+        interruption_rate: nan,
+        interruption_events_per_100: nan,
+        mean_interruption_len: nan,
+        rb_util: nan,
+        cu_util: nan,
+        cache_util: nan,
+        backhaul_gb: nan,
+        handovers_per_min: nan,
+        cost: b.value,
+        decision_ms_mean: nan,
+        decision_ms_p95: nan,
+    };
+    Ok(PolicyRun {
+        policy: BOUND.to_string(),
+        seed: world.seed,
+        terminals: world.terminals(),
+        tasks: TaskColumns::default(),
+        slots: SlotColumns::default(),
+        summary,
+        solver: None,
+        bound: Some(b),
+    })
+}
+
+/// The bound of `seed` among `runs`, if they hold one.
+pub fn bound_of(runs: &[PolicyRun], seed: u64) -> Option<f64> {
+    runs.iter().find(|r| r.policy == BOUND && r.seed == seed).map(|r| r.summary.cost)
+}
+
+/// A bound above any policy's run cost of the same seed is a bug in the
+/// bound: fail loudly, naming the seed and the policy, never clip.
+pub fn check_bounds(runs: &[PolicyRun]) -> Result<()> {
+    for r in runs.iter().filter(|r| r.policy != BOUND) {
+        let Some(b) = bound_of(runs, r.seed) else { continue };
+        if r.summary.cost < b - BOUND_TOLERANCE * b.abs().max(1.0) {
+            return Err(anyhow!(
+                "seed {}: the lower bound {b:.6} is above {}'s run cost {:.6}; the bound is wrong (a bug), \
+                 no results written",
+                r.seed,
+                r.policy,
+                r.summary.cost
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Run every (seed, policy) of the plan; results in plan order (seed-major).
@@ -255,7 +342,18 @@ pub fn execute_with(plan: &Plan, bar: &ProgressBar) -> Result<Vec<PolicyRun>> {
     let worlds: Vec<World> = plan.seeds.par_iter().map(|&seed| World::build(&plan.scenario, seed)).collect();
     let jobs: Vec<(usize, &str)> =
         (0..worlds.len()).flat_map(|w| plan.policies.iter().map(move |p| (w, p.as_str()))).collect();
-    jobs.par_iter().map(|&(w, p)| run_policy(&worlds[w], p, &plan.options, Some(bar))).collect()
+    let runs = jobs
+        .par_iter()
+        .map(|&(w, p)| {
+            #[cfg(feature = "milp")]
+            if p == BOUND {
+                return run_bound(&worlds[w], &plan.options, Some(bar));
+            }
+            run_policy(&worlds[w], p, &plan.options, Some(bar))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    check_bounds(&runs)?;
+    Ok(runs)
 }
 
 impl TaskColumns {
@@ -317,5 +415,50 @@ impl SlotColumns {
             solver_binaries,
             solver_rows
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(policy: &str, seed: u64, cost: f64) -> PolicyRun {
+        let nan = f64::NAN;
+        PolicyRun {
+            policy: policy.into(),
+            seed,
+            terminals: 1,
+            tasks: TaskColumns::default(),
+            slots: SlotColumns::default(),
+            summary: Summary {
+                slots: 1,
+                tasks: 1,
+                mean_delay_ms: nan,
+                p95_delay_ms: nan,
+                interruption_rate: nan,
+                interruption_events_per_100: nan,
+                mean_interruption_len: nan,
+                rb_util: nan,
+                cu_util: nan,
+                cache_util: nan,
+                backhaul_gb: nan,
+                handovers_per_min: nan,
+                cost,
+                decision_ms_mean: nan,
+                decision_ms_p95: nan,
+            },
+            solver: None,
+            #[cfg(feature = "milp")]
+            bound: None,
+        }
+    }
+
+    #[test]
+    fn a_bound_above_a_policy_fails_naming_the_seed_and_the_policy() {
+        let ok = vec![row("greedy", 1, 10.0), row(BOUND, 1, 9.0), row("greedy", 2, 5.0), row(BOUND, 2, 5.0)];
+        assert!(check_bounds(&ok).is_ok());
+        let bad = vec![row("greedy", 1, 10.0), row(BOUND, 1, 9.0), row("local", 2, 4.9), row(BOUND, 2, 5.0)];
+        let e = check_bounds(&bad).unwrap_err().to_string();
+        assert!(e.contains("seed 2") && e.contains("local"), "{e}");
     }
 }

@@ -49,7 +49,15 @@ fn run_writes_the_results_set() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         entries(&out),
-        ["manifest.json", "slots.parquet", "summary.csv", "summary.md", "summary.parquet", "tasks.parquet"]
+        [
+            "bound.csv",
+            "manifest.json",
+            "slots.parquet",
+            "summary.csv",
+            "summary.md",
+            "summary.parquet",
+            "tasks.parquet"
+        ]
     );
     assert_eq!(entries(d.path()), ["res"], "no staging folder left");
 
@@ -61,9 +69,26 @@ fn run_writes_the_results_set() {
     }
     // The documented column list is the file's header, in order.
     assert_eq!(header, harness::frames::SUMMARY_COLUMNS);
-    // One row per (policy, seed): every policy of the build × 2 seeds.
+    // One row per (policy, seed): every policy of the build and the bound × 2 seeds.
     let policies = solvers::available().len();
-    assert_eq!(csv.lines().count(), 1 + policies * 2);
+    assert_eq!(csv.lines().count(), 1 + (policies + 1) * 2);
+    // The bound's rows: its cost below every policy's of the seed, every row's gap to it.
+    let summary = read_parquet(&out.join("summary.parquet")).unwrap();
+    let pol = reports::str_column(&summary, "policy").unwrap();
+    let seed = reports::f64_column(&summary, "seed").unwrap();
+    let cost = reports::f64_column(&summary, "cost").unwrap();
+    let gap = reports::f64_column(&summary, "gap_to_bound").unwrap();
+    let status = reports::str_column(&summary, "bound_status").unwrap();
+    for b in (0..pol.len()).filter(|&i| pol[i] == "bound") {
+        assert_eq!(status[b], "optimal");
+        for i in (0..pol.len()).filter(|&i| seed[i] == seed[b]) {
+            assert!(cost[i] >= cost[b], "{} below the bound", pol[i]);
+            assert!((gap[i] - (cost[i] - cost[b]) / cost[b]).abs() < 1e-12);
+        }
+    }
+    let windows = std::fs::read_to_string(out.join("bound.csv")).unwrap();
+    // tiny: 30 slots in windows of 10, two seeds.
+    assert_eq!(windows.lines().count(), 1 + 3 * 2, "{windows}");
 
     let tasks = read_parquet(&out.join("tasks.parquet")).unwrap();
     for col in [
@@ -308,6 +333,9 @@ fn bad_cli_values_exit_2() {
         (vec!["--seeds", "one"], "one"),
         (vec!["--threads", "0"], "--threads"),
         (vec!["--policies", "milp-lookahead", "--milp-horizon", "1"], "--milp-horizon"),
+        (vec!["--policies", "bound", "--bound-window", "0"], "--bound-window"),
+        (vec!["--policies", "bound", "--bound-time-limit", "0"], "--bound-time-limit"),
+        (vec!["--policies", "bound", "--bound-time-limit=-3"], "--bound-time-limit"),
     ] {
         let mut full = vec!["run", "--scenario", "tiny", "--quiet", "--out", o];
         full.extend(args.iter());

@@ -50,6 +50,7 @@ pub fn policy_style(name: &str, index: usize) -> (RGBColor, Marker) {
         "nearest" => (RGBColor(255, 127, 14), Marker::Diamond),
         "local" => (RGBColor(110, 110, 110), Marker::Cross),
         "random" => (RGBColor(148, 103, 189), Marker::Circle),
+        crate::BOUND => (RGBColor(30, 30, 30), Marker::Cross),
         _ => {
             let extra =
                 [RGBColor(140, 86, 75), RGBColor(227, 119, 194), RGBColor(23, 190, 207), RGBColor(188, 189, 34)];
@@ -287,6 +288,8 @@ fn per_policy(summary: &DataFrame, scenario: &str, col: &str) -> Res<Vec<Bar>> {
             let (m, ci) = bootstrap_mean_ci(&vals, 2000, 0xf16);
             (p, m, ci)
         })
+        // A row without the metric (the bound has only a cost) gets no bar.
+        .filter(|b| b.1.is_finite())
         .collect())
 }
 
@@ -351,10 +354,14 @@ fn bar_panel<DB: DrawingBackend>(
 fn ci_bars(summary: &DataFrame, scenario: &str, dir: &Path, tag: &str) -> Res<Vec<PathBuf>> {
     let intr = per_policy(summary, scenario, "interruption_rate")?;
     let delay = per_policy(summary, scenario, "mean_delay_ms")?;
+    let cost = per_policy(summary, scenario, "cost")?;
     let one_seed = intr.iter().all(|b| b.2.is_none());
     let note = if one_seed { " (one seed: no interval)" } else { " (mean, 95 % CI over seeds)" };
-    let files = both!(dir, format!("interruption-delay{tag}"), (1100, 480), |root| {
-        let panels = root.split_evenly((1, 2));
+    // The bound is a run cost only: it appears in the cost panel (and is named there).
+    let cost_title =
+        if cost.iter().any(|b| b.0 == crate::BOUND) { "Run cost; bound = clairvoyant floor" } else { "Run cost" };
+    let files = both!(dir, format!("interruption-delay{tag}"), (1600, 480), |root| {
+        let panels = root.split_evenly((1, 3));
         bar_panel(&panels[0], &format!("Interruption rate{note}"), "interrupted tasks (%)", &intr, 100.0, None)
             .and_then(|_| {
                 bar_panel(
@@ -366,6 +373,7 @@ fn ci_bars(summary: &DataFrame, scenario: &str, dir: &Path, tag: &str) -> Res<Ve
                     None,
                 )
             })
+            .and_then(|_| bar_panel(&panels[2], cost_title, "run cost", &cost, 1.0, None))
     });
     Ok(files)
 }

@@ -5,6 +5,9 @@ pub mod figures;
 pub mod score;
 pub mod tables;
 
+/// The summary row that holds the clairvoyant lower bound (its `cost`), not a policy.
+pub const BOUND: &str = "bound";
+
 use polars::prelude::*;
 
 /// One row per (scenario, policy): the mean over seeds of each metric.
@@ -30,11 +33,19 @@ const SHOWN: &[(&str, &str, f64, usize)] = &[
     ("backhaul_gb", "backhaul (GB)", 1.0, 2),
     ("handovers_per_min", "handovers /min", 1.0, 3),
     ("cost", "cost", 1.0, 1),
+    ("gap_to_bound", "gap to bound (%)", 100.0, 1),
     ("decision_ms_mean", "decide (ms)", 1.0, 3),
 ];
 
-/// A column as f64 values (null → NaN), whatever its numeric type.
+/// Columns a summary may lack (written before they existed): read as empty.
+pub const OPTIONAL_COLUMNS: &[&str] = &["gap_to_bound"];
+
+/// A column as f64 values (null → NaN), whatever its numeric type; an
+/// optional column that is missing reads as all NaN.
 pub fn f64_column(df: &DataFrame, name: &str) -> PolarsResult<Vec<f64>> {
+    if OPTIONAL_COLUMNS.contains(&name) && df.column(name).is_err() {
+        return Ok(vec![f64::NAN; df.height()]);
+    }
     let c = df.column(name)?.cast(&DataType::Float64)?;
     let ca = c.f64()?;
     Ok((0..ca.len()).map(|i| ca.get(i).unwrap_or(f64::NAN)).collect())
@@ -114,6 +125,9 @@ pub fn summary_markdown(summary: &DataFrame, seeds: &[u64]) -> PolarsResult<Stri
         s.push('\n');
     }
     s.push_str("Cost: sum over slots of task costs (T/D when met, ω when interrupted) plus β per GB of backhaul; lower is better.\n");
+    if groups.iter().any(|g| g.policy == BOUND) {
+        s.push_str("`bound`: the clairvoyant lower bound on the run cost (no policy, online or offline, can cost less; docs/model.md §9c); gap to bound = (cost − bound)/bound.\n");
+    }
     Ok(s)
 }
 

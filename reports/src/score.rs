@@ -18,8 +18,10 @@ use crate::{f64_column, str_column};
 
 pub const HEURISTICS: [&str; 4] = ["nearest", "greedy", "local", "random"];
 
-/// The policies the scores are normalised against, in report order.
-pub const REFERENCES: [&str; 2] = ["milp", "milp-lookahead"];
+/// The references the scores are normalised against, in report order: the
+/// clairvoyant lower bound first (s = 1 at the bound: no policy can pass it),
+/// then the per-slot MILP and the planning MILP (policies; can be passed).
+pub const REFERENCES: [&str; 3] = [crate::BOUND, "milp", "milp-lookahead"];
 
 /// Interquartile mean: the mean of the middle half (⌊n/4⌋ values trimmed at
 /// each end, as `scipy.stats.trim_mean(x, 0.25)`, which rliable uses).
@@ -225,7 +227,9 @@ pub fn markdown(reference: &str, score: Option<&ScoreTable>, paired: &[PairedRow
         }
         s.push_str(&format!("\n{}\n", score_note(reference)));
         if t.non_positive > 0 {
-            let why = if reference == "milp" {
+            let why = if reference == crate::BOUND {
+                "the best heuristic is at the bound there"
+            } else if reference == "milp" {
                 "the per-slot MILP is myopic: docs/model.md §9a"
             } else {
                 "it plans from a forecast and is not an optimum of the run: docs/model.md §9a"

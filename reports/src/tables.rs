@@ -28,12 +28,13 @@ pub const TABLE_METRICS: &[(&str, &str, &str, f64, usize, Better)] = &[
     ("cu_util", "CU util (%)", "CU util. (\\%)", 100.0, 1, Better::Neither),
     ("backhaul_gb", "backhaul (GB)", "Backhaul (GB)", 1.0, 2, Better::Lower),
     ("cost", "cost", "Cost", 1.0, 1, Better::Lower),
+    ("gap_to_bound", "gap to bound (%)", "Gap to bound (\\%)", 100.0, 1, Better::Lower),
 ];
 
 /// Columns a summary frame must have for the tables.
 pub fn required_columns() -> Vec<&'static str> {
     let mut v = vec!["scenario", "policy", "seed"];
-    v.extend(TABLE_METRICS.iter().map(|m| m.0));
+    v.extend(TABLE_METRICS.iter().map(|m| m.0).filter(|c| !crate::OPTIONAL_COLUMNS.contains(c)));
     v
 }
 
@@ -120,14 +121,16 @@ pub fn build_tables(summary: &DataFrame) -> PolarsResult<Vec<ScenarioTable>> {
     Ok(tables)
 }
 
-/// Per metric, the rows holding the best mean (ties all count; none where
-/// the metric has no direction or no value).
+/// Per metric, the rows holding the best mean among the policies (ties all
+/// count; none where the metric has no direction or no value; the bound's
+/// row is a floor, not a contender).
 fn best_rows(t: &ScenarioTable) -> Vec<Vec<usize>> {
+    let contenders: Vec<usize> = (0..t.policies.len()).filter(|&i| t.policies[i] != crate::BOUND).collect();
     TABLE_METRICS
         .iter()
         .enumerate()
         .map(|(k, m)| {
-            let means = t.cells.iter().map(|c| c[k].mean).filter(|v| v.is_finite());
+            let means = contenders.iter().map(|&i| t.cells[i][k].mean).filter(|v| v.is_finite());
             let best = match m.5 {
                 Better::Lower => means.fold(f64::INFINITY, f64::min),
                 Better::Higher => means.fold(f64::NEG_INFINITY, f64::max),
@@ -137,7 +140,7 @@ fn best_rows(t: &ScenarioTable) -> Vec<Vec<usize>> {
                 return Vec::new();
             }
             let tol = 1e-12 * best.abs().max(1.0);
-            (0..t.cells.len()).filter(|&i| (t.cells[i][k].mean - best).abs() <= tol).collect()
+            contenders.iter().copied().filter(|&i| (t.cells[i][k].mean - best).abs() <= tol).collect()
         })
         .collect()
 }
