@@ -141,6 +141,17 @@ pub fn policy_seed(seed: u64, policy: &str) -> u64 {
     derive(seed, &format!("policy:{policy}"))
 }
 
+/// A fresh policy; `milp-oracle` is made from the world (it reads the future).
+fn make_policy(world: &World, name: &str, opts: &PolicyOptions) -> Result<Box<dyn scenarios::Policy>> {
+    #[cfg(feature = "milp")]
+    if name == "milp-oracle" {
+        let future = Arc::new(solvers::bound::slot_views(world));
+        return Ok(Box::new(solvers::milp::Milp::oracle(opts.milp, future)));
+    }
+    let _ = world;
+    solvers::make_with(name, opts).ok_or_else(|| anyhow!("policy `{name}` is not in this build"))
+}
+
 /// Run one policy through one world.
 pub fn run_policy(
     world: &World,
@@ -148,8 +159,7 @@ pub fn run_policy(
     opts: &PolicyOptions,
     progress: Option<&ProgressBar>,
 ) -> Result<PolicyRun> {
-    let mut policy =
-        solvers::make_with(policy_name, opts).ok_or_else(|| anyhow!("policy `{policy_name}` is not in this build"))?;
+    let mut policy = make_policy(world, policy_name, opts)?;
     let env = &world.env;
     policy.reset(env, policy_seed(world.seed, policy_name));
     let name: Arc<str> = Arc::from(policy_name);

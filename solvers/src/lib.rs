@@ -33,10 +33,13 @@ pub struct PolicyOptions {
 pub const LOOKAHEAD_HORIZON_SLOTS: usize = 30;
 
 /// Policies that `--policies` accepts but that are not run by default: the
-/// ablation `greedy-nocache` and the (slow) `milp-lookahead` reference.
+/// ablation `greedy-nocache`, the (slow) `milp-lookahead` reference and the
+/// clairvoyant `milp-oracle` (which the harness makes from the world: it
+/// reads the future, so `make_with` cannot make it).
 pub fn on_request() -> Vec<&'static str> {
     let mut v = vec!["greedy-nocache"];
     if cfg!(feature = "milp") {
+        v.insert(0, "milp-oracle");
         v.insert(0, "milp-lookahead");
     }
     v

@@ -12,6 +12,7 @@
 //! use resources, so they are dominated by `drop` and left out; that leaves
 //! the optimum unchanged.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use good_lp::solvers::highs::highs;
@@ -46,19 +47,31 @@ pub struct Milp {
     opts: MilpOptions,
     /// 1: the exact per-slot optimum; more: `milp-lookahead` over that many slots.
     horizon_slots: usize,
+    /// `milp-oracle`: every slot of the run, read by the forecast stage
+    /// instead of the persistence forecast (a clairvoyant policy).
+    future: Option<Arc<Vec<Observation>>>,
     last: Option<SolverStats>,
 }
 
 impl Milp {
     /// The exact per-slot MILP (`milp`).
     pub fn new(opts: MilpOptions) -> Milp {
-        Milp { opts, horizon_slots: 1, last: None }
+        Milp { opts, horizon_slots: 1, future: None, last: None }
     }
 
     /// `milp-lookahead`: this slot exactly, plus `opts.horizon_slots − 1`
     /// forecast slots that share its cache set (docs/model.md §9a).
     pub fn lookahead(opts: MilpOptions) -> Milp {
-        Milp { opts, horizon_slots: opts.horizon_slots.max(2), last: None }
+        Milp { opts, horizon_slots: opts.horizon_slots.max(2), future: None, last: None }
+    }
+
+    /// `milp-oracle`: `milp-lookahead` whose forecast stage reads the true
+    /// next slots from `future` (every slot of the run, as
+    /// `bound::slot_views` gives them). Not an online policy: it knows the
+    /// future, so its run cost is one a clairvoyant planner reaches, an upper
+    /// limit on the run optimum that the bound limits from below.
+    pub fn oracle(opts: MilpOptions, future: Arc<Vec<Observation>>) -> Milp {
+        Milp { opts, horizon_slots: opts.horizon_slots.max(2), future: Some(future), last: None }
     }
 }
 
@@ -206,6 +219,17 @@ impl Stage {
 /// Build the MILP of the slot described by `obs`; with `horizon_slots > 1`,
 /// add the forecast stage of `milp-lookahead` (see `add_forecast_stage`).
 pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> SlotModel {
+    build_with(env, obs, horizon_slots, None)
+}
+
+/// [`build`], with the forecast stage reading the true next slots from
+/// `future` when given (`milp-oracle`).
+pub fn build_with(
+    env: &Environment,
+    obs: &Observation,
+    horizon_slots: usize,
+    future: Option<&[Observation]>,
+) -> SlotModel {
     let n_nodes = env.nodes.len();
     let n_models = env.catalogue().len();
     let mut p =
@@ -248,7 +272,7 @@ pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> Slot
     }
     stage.close(&mut p, env);
     if horizon_slots > 1 {
-        add_forecast_stage(env, obs, horizon_slots, &cache, &mut p);
+        add_forecast_stage(env, obs, horizon_slots, future, &cache, &mut p);
     }
     let Parts { vars, objective, constraints, binaries } = p;
     SlotModel { vars, objective, constraints, options, local, cache: cache_cols, binaries }
@@ -269,31 +293,68 @@ fn add_forecast_stage(
     env: &Environment,
     obs: &Observation,
     horizon_slots: usize,
+    future: Option<&[Observation]>,
     cache: &[Vec<Variable>],
     p: &mut Parts,
 ) {
     let later = horizon_slots - 1;
     let mut stage = Stage::new(env.nodes.len());
+    let fallback_of =
+        |t: &TaskView| task_cost(env, local_terms(env, t).total(), t.deadline_s).min(env.interruption_cost);
     for (i, task) in obs.tasks.iter().enumerate() {
-        let fallback = task_cost(env, local_terms(env, task).total(), task.deadline_s).min(env.interruption_cost);
-        let (f, _) = p.bin();
-        p.objective += later as f64 * fallback * f;
+        let fallback = fallback_of(task);
         // No handover term in the forecast slots.
         let settled = TaskView { last_edge: None, ..task.clone() };
+        // `milp-oracle`: the terminal's true task, links and fallback in each
+        // forecast slot (None when it has no task then, or the run is over).
+        let truth: Vec<Option<(TaskView, &[Link], f64)>> = future
+            .map(|views| {
+                (1..=later)
+                    .map(|k| {
+                        let v = views.get(obs.slot + k)?;
+                        let j = v.tasks.iter().position(|t| t.terminal == task.terminal)?;
+                        let t = TaskView { last_edge: None, ..v.tasks[j].clone() };
+                        let fb = fallback_of(&t);
+                        Some((t, v.links_of(j), fb))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let total_fallback = match future {
+            None => later as f64 * fallback,
+            Some(_) => truth.iter().flatten().map(|x| x.2).sum(),
+        };
+        let (f, _) = p.bin();
+        p.objective += total_fallback * f;
         stage.add_task(p, env, obs, i, cache, f.into(), |n, link, ready, cut, rb, cu| {
-            // Delay without the cold start; the cold start per forecast slot.
-            let warm = offload_terms(env, &settled, link, n, cut, rb, cu, obs.time_s, obs.time_s).total();
-            if warm > task.deadline_s {
-                return None; // late in every slot: dominated by the fallback
-            }
-            let cost: f64 = (1..=later)
-                .map(|k| {
-                    let cold = (ready - (obs.time_s + k as f64 * env.slot_s)).max(0.0);
-                    task_cost(env, warm + cold, task.deadline_s).min(fallback)
-                })
-                .sum();
+            let cost: f64 = if future.is_some() {
+                truth
+                    .iter()
+                    .enumerate()
+                    .map(|(k0, x)| match x {
+                        None => 0.0,
+                        Some((t, links, fb)) => {
+                            let when = obs.time_s + (k0 + 1) as f64 * env.slot_s;
+                            let warm = offload_terms(env, t, &links[n], n, cut, rb, cu, when, when).total();
+                            task_cost(env, warm + (ready - when).max(0.0), t.deadline_s).min(*fb)
+                        }
+                    })
+                    .sum()
+            } else {
+                // Delay without the cold start; the cold start per forecast slot.
+                let warm = offload_terms(env, &settled, link, n, cut, rb, cu, obs.time_s, obs.time_s).total();
+                if warm > task.deadline_s {
+                    return None; // late in every slot: dominated by the fallback
+                }
+                (1..=later)
+                    .map(|k| {
+                        let cold = (ready - (obs.time_s + k as f64 * env.slot_s)).max(0.0);
+                        task_cost(env, warm + cold, task.deadline_s).min(fallback)
+                    })
+                    .sum()
+            };
             // Never better than the fallback, and uses units: left out.
-            (cost < later as f64 * fallback).then_some(cost)
+            (cost < total_fallback).then_some(cost)
         });
     }
     stage.close(p, env);
@@ -335,7 +396,9 @@ fn decode(env: &Environment, obs: &Observation, m: &SlotModel, value: &dyn Fn(us
 
 impl Policy for Milp {
     fn name(&self) -> &str {
-        if self.horizon_slots > 1 {
+        if self.future.is_some() {
+            "milp-oracle"
+        } else if self.horizon_slots > 1 {
             "milp-lookahead"
         } else {
             "milp"
@@ -348,7 +411,7 @@ impl Policy for Milp {
 
     fn decide(&mut self, env: &Environment, obs: &Observation) -> Result<Decision, PolicyError> {
         let started = Instant::now();
-        let mut m = build(env, obs, self.horizon_slots);
+        let mut m = build_with(env, obs, self.horizon_slots, self.future.as_deref().map(|v| v.as_slice()));
         let vars = std::mem::replace(&mut m.vars, ProblemVariables::new());
         let objective = std::mem::take(&mut m.objective);
         let constraints = std::mem::take(&mut m.constraints);
