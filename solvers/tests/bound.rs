@@ -177,7 +177,12 @@ fn random_world(seed: u64) -> World {
 }
 
 fn run_cost(world: &World, policy: &str) -> f64 {
-    let mut p = solvers::make(policy).unwrap();
+    let mut p: Box<dyn scenarios::Policy> = if policy == "milp-oracle" {
+        let future = std::sync::Arc::new(solvers::bound::slot_views(world));
+        Box::new(solvers::milp::Milp::oracle(solvers::milp::MilpOptions::default(), future))
+    } else {
+        solvers::make(policy).unwrap()
+    };
     p.reset(&world.env, seed_of(world.seed, policy));
     let mut sim = Simulator::new(world);
     let mut obs = Observation::default();
@@ -196,7 +201,7 @@ fn seed_of(seed: u64, policy: &str) -> u64 {
 
 #[test]
 fn no_policy_costs_less_than_the_bound_on_random_worlds() {
-    let policies = ["milp", "milp-lookahead", "greedy", "greedy-nocache", "nearest", "local", "random"];
+    let policies = ["milp", "milp-lookahead", "milp-oracle", "greedy", "greedy-nocache", "nearest", "local", "random"];
     for seed in 0..40u64 {
         let world = random_world(seed);
         let w = 1 + (seed as usize * 7) % world.slots();
