@@ -56,8 +56,10 @@ pub const BOUND_DEFAULTS: (usize, u32, f64) = {
     let d = solvers::bound::BoundOptions::DEFAULT;
     (d.window_slots, d.node_limit, d.time_limit_s)
 };
+/// Without HiGHS there is no bound; the flags still parse (the values of
+/// `solvers::bound::BoundOptions::DEFAULT`).
 #[cfg(not(feature = "milp"))]
-pub const BOUND_DEFAULTS: (usize, u32, f64) = (30, 200, 120.0);
+pub const BOUND_DEFAULTS: (usize, u32, f64) = (10, 0, 120.0);
 
 /// The policies a run has when `--policies` is not given: every policy of
 /// the build, then the lower bound where the build can compute it.

@@ -123,6 +123,20 @@ struct TrainCli {
     quiet: bool,
 }
 
+/// The lower bound's settings, shared by `run` and `sweep`.
+#[derive(clap::Args)]
+struct BoundCli {
+    /// Lower bound (`bound`): slots per window; longer is tighter and slower.
+    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.0)]
+    bound_window: usize,
+    /// Lower bound: 0 = each window's LP relaxation; N > 0 = binary caches, N branch-and-bound nodes per window.
+    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.1)]
+    bound_nodes: u32,
+    /// Lower bound: wall-clock limit per window, s (a safety net; its status says when it was hit).
+    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.2)]
+    bound_time_limit: f64,
+}
+
 #[derive(clap::Args)]
 struct RunCli {
     /// A preset name (see `edgebench scenario list`) or a scenario TOML file.
@@ -158,15 +172,8 @@ struct RunCli {
     /// milp-lookahead: slots it plans over, this one included (at least 2).
     #[arg(long, default_value_t = solvers::LOOKAHEAD_HORIZON_SLOTS)]
     milp_horizon: usize,
-    /// Lower bound (`bound`): slots per window; longer is tighter and slower.
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.0)]
-    bound_window: usize,
-    /// Lower bound: branch-and-bound nodes per window (deterministic; the dual bound at the limit is kept).
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.1)]
-    bound_nodes: u32,
-    /// Lower bound: wall-clock limit per window, s (a safety net; its status says when it was hit).
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.2)]
-    bound_time_limit: f64,
+    #[command(flatten)]
+    bound: BoundCli,
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -201,15 +208,8 @@ struct SweepCli {
     /// MILP: wall-clock limit per slot, s.
     #[arg(long, default_value_t = 10.0)]
     milp_time_limit: f64,
-    /// Lower bound (`bound`): slots per window; longer is tighter and slower.
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.0)]
-    bound_window: usize,
-    /// Lower bound: branch-and-bound nodes per window (deterministic; the dual bound at the limit is kept).
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.1)]
-    bound_nodes: u32,
-    /// Lower bound: wall-clock limit per window, s (a safety net; its status says when it was hit).
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.2)]
-    bound_time_limit: f64,
+    #[command(flatten)]
+    bound: BoundCli,
     /// DPPO checkpoint [default: the one shipped for the scenario].
     #[arg(long)]
     checkpoint: Option<PathBuf>,
@@ -273,9 +273,9 @@ fn dispatch(cli: Cli) -> Result<()> {
                 milp_time_limit: r.milp_time_limit,
                 milp_gap: r.milp_gap,
                 milp_horizon: r.milp_horizon,
-                bound_window: r.bound_window,
-                bound_nodes: r.bound_nodes,
-                bound_time_limit: r.bound_time_limit,
+                bound_window: r.bound.bound_window,
+                bound_nodes: r.bound.bound_nodes,
+                bound_time_limit: r.bound.bound_time_limit,
                 threads: r.threads,
                 checkpoint: r.checkpoint,
                 out: r.out,
@@ -343,9 +343,9 @@ fn dispatch(cli: Cli) -> Result<()> {
                 milp_time_limit: w.milp_time_limit,
                 milp_gap: 1e-6,
                 milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
-                bound_window: w.bound_window,
-                bound_nodes: w.bound_nodes,
-                bound_time_limit: w.bound_time_limit,
+                bound_window: w.bound.bound_window,
+                bound_nodes: w.bound.bound_nodes,
+                bound_time_limit: w.bound.bound_time_limit,
                 threads: w.threads,
                 checkpoint: w.checkpoint,
                 out: w.out,

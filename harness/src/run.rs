@@ -273,24 +273,7 @@ pub fn run_bound(world: &World, opts: &PolicyOptions, progress: Option<&Progress
         })
         .collect();
     let b = bound::RunBound::from_windows(windows);
-    let nan = f64::NAN;
-    let summary = Summary {
-        slots: views.len(),
-        tasks: views.iter().map(|o| o.tasks.len()).sum(),
-        mean_delay_ms: nan,
-        p95_delay_ms: nan,
-        interruption_rate: nan,
-        interruption_events_per_100: nan,
-        mean_interruption_len: nan,
-        rb_util: nan,
-        cu_util: nan,
-        cache_util: nan,
-        backhaul_gb: nan,
-        handovers_per_min: nan,
-        cost: b.value,
-        decision_ms_mean: nan,
-        decision_ms_p95: nan,
-    };
+    let summary = cost_only(views.len(), views.iter().map(|o| o.tasks.len()).sum(), b.value);
     Ok(PolicyRun {
         policy: BOUND.to_string(),
         seed: world.seed,
@@ -301,6 +284,28 @@ pub fn run_bound(world: &World, opts: &PolicyOptions, progress: Option<&Progress
         solver: None,
         bound: Some(b),
     })
+}
+
+/// A summary that has a cost and nothing else (the bound's row).
+pub fn cost_only(slots: usize, tasks: usize, cost: f64) -> Summary {
+    let nan = f64::NAN;
+    Summary {
+        slots,
+        tasks,
+        mean_delay_ms: nan,
+        p95_delay_ms: nan,
+        interruption_rate: nan,
+        interruption_events_per_100: nan,
+        mean_interruption_len: nan,
+        rb_util: nan,
+        cu_util: nan,
+        cache_util: nan,
+        backhaul_gb: nan,
+        handovers_per_min: nan,
+        cost,
+        decision_ms_mean: nan,
+        decision_ms_p95: nan,
+    }
 }
 
 /// The bound of `seed` among `runs`, if they hold one.
@@ -433,30 +438,13 @@ mod tests {
     use super::*;
 
     fn row(policy: &str, seed: u64, cost: f64) -> PolicyRun {
-        let nan = f64::NAN;
         PolicyRun {
             policy: policy.into(),
             seed,
             terminals: 1,
             tasks: TaskColumns::default(),
             slots: SlotColumns::default(),
-            summary: Summary {
-                slots: 1,
-                tasks: 1,
-                mean_delay_ms: nan,
-                p95_delay_ms: nan,
-                interruption_rate: nan,
-                interruption_events_per_100: nan,
-                mean_interruption_len: nan,
-                rb_util: nan,
-                cu_util: nan,
-                cache_util: nan,
-                backhaul_gb: nan,
-                handovers_per_min: nan,
-                cost,
-                decision_ms_mean: nan,
-                decision_ms_p95: nan,
-            },
+            summary: cost_only(1, 1, cost),
             solver: None,
             #[cfg(feature = "milp")]
             bound: None,
