@@ -14,7 +14,8 @@ fn main() {
     let rev = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
     // --no-optional-locks: a plain `git status` refreshes .git/index, which
     // would rerun this script (and relink the binary) on every build.
-    let dirty = git(&["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    let dirty =
+        git(&["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     println!("cargo:rustc-env=EDGEBENCH_GIT_REV={rev}{}", if dirty { "-dirty" } else { "" });
     if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
         println!("cargo:rerun-if-changed={dir}/HEAD");
