@@ -157,26 +157,19 @@ pub fn summary_frame(scenario: &str, runs: &[PolicyRun]) -> Result<DataFrame> {
                 .map(|r| crate::run::bound_of(runs, r.seed).filter(|&b| b > 0.0).map(|b| (r.summary.cost - b) / b))
                 .collect::<Vec<_>>(),
         ),
-        Column::new("bound_status".into(), runs.iter().map(bound_status).collect::<Vec<_>>()),
+        Column::new(
+            "bound_status".into(),
+            runs.iter().map(|r| r.bound.as_ref().map(|b| b.status())).collect::<Vec<_>>(),
+        ),
         Column::new("slots".into(), runs.iter().map(|r| r.summary.slots as u64).collect::<Vec<_>>()),
         Column::new("terminals".into(), runs.iter().map(|r| r.terminals as u64).collect::<Vec<_>>()),
     ];
     Ok(DataFrame::new(n, cols)?)
 }
 
-#[cfg(feature = "milp")]
-fn bound_status(r: &PolicyRun) -> Option<&'static str> {
-    r.bound.as_ref().map(|b| b.status())
-}
-#[cfg(not(feature = "milp"))]
-fn bound_status(_: &PolicyRun) -> Option<&'static str> {
-    None
-}
-
 /// `bound.csv`: one row per (seed, window) of the lower bound, how it was
 /// obtained and what it cost to solve (`solve_s` is wall-clock). None when
 /// no run holds a bound.
-#[cfg(feature = "milp")]
 pub fn bound_frame(scenario: &str, runs: &[PolicyRun]) -> Result<Option<DataFrame>> {
     let rows: Vec<(u64, &solvers::bound::WindowBound)> = runs
         .iter()

@@ -39,27 +39,14 @@ pub struct RunArgs {
     pub milp_gap: f64,
     /// Slots `milp-lookahead` plans over.
     pub milp_horizon: usize,
-    /// The lower bound's window (slots), node limit and time limit per window (s).
-    pub bound_window: usize,
-    pub bound_nodes: u32,
-    pub bound_time_limit: f64,
+    /// The lower bound's windows and limits.
+    pub bound: solvers::bound::BoundOptions,
     pub threads: Option<usize>,
     /// DPPO checkpoint (default: the one shipped for the scenario).
     pub checkpoint: Option<PathBuf>,
     pub out: PathBuf,
     pub progress: bool,
 }
-
-/// The lower bound's defaults: window slots, node limit, time limit per window (s).
-#[cfg(feature = "milp")]
-pub const BOUND_DEFAULTS: (usize, u32, f64) = {
-    let d = solvers::bound::BoundOptions::DEFAULT;
-    (d.window_slots, d.node_limit, d.time_limit_s)
-};
-/// Without HiGHS there is no bound; the flags still parse (the values of
-/// `solvers::bound::BoundOptions::DEFAULT`).
-#[cfg(not(feature = "milp"))]
-pub const BOUND_DEFAULTS: (usize, u32, f64) = (10, 0, 120.0);
 
 /// The policies a run has when `--policies` is not given: every policy of
 /// the build, then the lower bound where the build can compute it.
@@ -96,9 +83,7 @@ impl RunArgs {
             milp_time_limit: 10.0,
             milp_gap: 1e-6,
             milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
-            bound_window: BOUND_DEFAULTS.0,
-            bound_nodes: BOUND_DEFAULTS.1,
-            bound_time_limit: BOUND_DEFAULTS.2,
+            bound: solvers::bound::BoundOptions::DEFAULT,
             threads: None,
             checkpoint: None,
             out: out.to_path_buf(),
@@ -165,20 +150,15 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
         return Err(BadInput(format!("--milp-gap: expected a relative gap in [0, 1), got {}", a.milp_gap)));
     }
     check_milp_horizon(a.milp_horizon)?;
-    check_bound_args(a)?;
+    check_bound_args(&a.bound)?;
     #[allow(unused_mut)]
-    let mut options = solvers::PolicyOptions::default();
+    let mut options = solvers::PolicyOptions { bound: a.bound, ..Default::default() };
     #[cfg(feature = "milp")]
     {
         options.milp = solvers::milp::MilpOptions {
             time_limit_s: a.milp_time_limit,
             rel_gap: a.milp_gap,
             horizon_slots: a.milp_horizon,
-        };
-        options.bound = solvers::bound::BoundOptions {
-            window_slots: a.bound_window,
-            node_limit: a.bound_nodes,
-            time_limit_s: a.bound_time_limit,
         };
     }
     let uses_dppo = policies.iter().any(|p| p == "dppo");
@@ -193,14 +173,14 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
 }
 
 /// `--bound-window` ≥ 1 slot, `--bound-time-limit` > 0 s.
-fn check_bound_args(a: &RunArgs) -> Result<(), BadInput> {
-    if a.bound_window == 0 {
+fn check_bound_args(b: &solvers::bound::BoundOptions) -> Result<(), BadInput> {
+    if b.window_slots == 0 {
         return Err(BadInput("--bound-window: expected a positive number of slots, got 0".into()));
     }
-    if !(a.bound_time_limit.is_finite() && a.bound_time_limit > 0.0) {
+    if !(b.time_limit_s.is_finite() && b.time_limit_s > 0.0) {
         return Err(BadInput(format!(
             "--bound-time-limit: expected a positive number of seconds, got {}",
-            a.bound_time_limit
+            b.time_limit_s
         )));
     }
     Ok(())
@@ -294,7 +274,6 @@ pub fn write_results(
     let md = reports::summary_markdown(&summary, &plan.seeds).context("rendering summary.md")?;
     std::fs::write(dir.join("summary.md"), md).context("writing summary.md")?;
     let mut files = vec!["tasks.parquet", "slots.parquet", "summary.parquet", "summary.csv", "summary.md"];
-    #[cfg(feature = "milp")]
     if let Some(mut b) = frames::bound_frame(&name, runs)? {
         frames::write_csv(&mut b, &dir.join("bound.csv"))?;
         files.push("bound.csv");

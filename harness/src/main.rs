@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use harness::error::{exit_code, BadInput};
 use harness::trace_cmd::TraceAction;
 use harness::{cmd_run, RunArgs};
+use solvers::bound::BoundOptions;
 #[cfg(feature = "dppo")]
 use solvers::dppo::ppo::TrainConfig;
 
@@ -127,14 +128,24 @@ struct TrainCli {
 #[derive(clap::Args)]
 struct BoundCli {
     /// Lower bound (`bound`): slots per window; longer is tighter and slower.
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.0)]
+    #[arg(long, default_value_t = BoundOptions::DEFAULT.window_slots)]
     bound_window: usize,
     /// Lower bound: 0 = each window's LP relaxation; N > 0 = binary caches, N branch-and-bound nodes per window.
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.1)]
+    #[arg(long, default_value_t = BoundOptions::DEFAULT.node_limit)]
     bound_nodes: u32,
     /// Lower bound: wall-clock limit per window, s (a safety net; its status says when it was hit).
-    #[arg(long, default_value_t = harness::BOUND_DEFAULTS.2)]
+    #[arg(long, default_value_t = BoundOptions::DEFAULT.time_limit_s)]
     bound_time_limit: f64,
+}
+
+impl BoundCli {
+    fn options(&self) -> BoundOptions {
+        BoundOptions {
+            window_slots: self.bound_window,
+            node_limit: self.bound_nodes,
+            time_limit_s: self.bound_time_limit,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -273,9 +284,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 milp_time_limit: r.milp_time_limit,
                 milp_gap: r.milp_gap,
                 milp_horizon: r.milp_horizon,
-                bound_window: r.bound.bound_window,
-                bound_nodes: r.bound.bound_nodes,
-                bound_time_limit: r.bound.bound_time_limit,
+                bound: r.bound.options(),
                 threads: r.threads,
                 checkpoint: r.checkpoint,
                 out: r.out,
@@ -343,9 +352,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 milp_time_limit: w.milp_time_limit,
                 milp_gap: 1e-6,
                 milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
-                bound_window: w.bound.bound_window,
-                bound_nodes: w.bound.bound_nodes,
-                bound_time_limit: w.bound.bound_time_limit,
+                bound: w.bound.options(),
                 threads: w.threads,
                 checkpoint: w.checkpoint,
                 out: w.out,

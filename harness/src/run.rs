@@ -85,7 +85,6 @@ pub struct PolicyRun {
     /// For policies that solve a model: the share of slots solved to proven optimality and the worst gap.
     pub solver: Option<SolverSummary>,
     /// For the `bound` row: its windows (the summary's `cost` is their sum).
-    #[cfg(feature = "milp")]
     pub bound: Option<solvers::bound::RunBound>,
 }
 
@@ -249,7 +248,6 @@ pub fn run_policy(
         slots: sc,
         summary: metrics.finish(),
         solver: (solver.slots > 0).then_some(solver),
-        #[cfg(feature = "milp")]
         bound: None,
     })
 }
@@ -446,7 +444,6 @@ mod tests {
             slots: SlotColumns::default(),
             summary: cost_only(1, 1, cost),
             solver: None,
-            #[cfg(feature = "milp")]
             bound: None,
         }
     }

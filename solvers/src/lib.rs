@@ -1,7 +1,6 @@
 //! edgebench policies. Each implements `scenarios::Policy`; heavy backends
 //! (`milp`, `dppo`) come behind cargo features.
 
-#[cfg(feature = "milp")]
 pub mod bound;
 pub mod cache_plan;
 pub mod dppo;
@@ -10,6 +9,7 @@ pub mod local;
 #[cfg(feature = "milp")]
 pub mod milp;
 pub mod nearest;
+pub mod options;
 pub mod random;
 
 use scenarios::Policy;
@@ -20,7 +20,6 @@ pub struct PolicyOptions {
     #[cfg(feature = "milp")]
     pub milp: milp::MilpOptions,
     /// The clairvoyant lower bound's windows and limits (not a policy: the harness computes it).
-    #[cfg(feature = "milp")]
     pub bound: bound::BoundOptions,
     /// The loaded checkpoint `dppo` decides with (required to make `dppo`).
     #[cfg(feature = "dppo")]

@@ -24,6 +24,7 @@ use scenarios::sim::{local_terms, offload_terms, task_cost, Link};
 use scenarios::{Action, Decision, Environment, ModelId, Observation, Policy, PolicyError, TaskView};
 
 use crate::greedy::Greedy;
+use crate::options::{cheapest_cut_per_level, undominated};
 
 /// Solver settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,32 +117,6 @@ impl Parts {
     }
 }
 
-/// Every (cut, rb level, cu level) an offload to `node` can take, in column order.
-fn choices_at(env: &Environment, node: usize, cuts: usize) -> impl Iterator<Item = (usize, u32, u32)> + '_ {
-    let (rb_units, cu_units) = (env.nodes[node].rb_units, env.nodes[node].cu_units);
-    (0..cuts).flat_map(move |cut| {
-        env.rb_levels
-            .iter()
-            .filter(move |&&r| r <= rb_units)
-            .flat_map(move |&rb| env.cu_levels.iter().filter(move |&&c| c <= cu_units).map(move |&cu| (cut, rb, cu)))
-    })
-}
-
-/// The options of one (task, node) that no other matches or beats in cost
-/// and in both units, `(cost, rb, cu, payload)`, cheapest first: a solution
-/// using a dropped option can swap it for the one that dominates it without
-/// raising its cost or breaking a capacity, so dropping them is exact.
-pub(crate) fn undominated<T>(mut options: Vec<(f64, u32, u32, T)>) -> Vec<(f64, u32, u32, T)> {
-    options.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let mut kept: Vec<(f64, u32, u32, T)> = Vec::with_capacity(options.len());
-    for o in options {
-        if !kept.iter().any(|k| k.1 <= o.1 && k.2 <= o.2) {
-            kept.push(o);
-        }
-    }
-    kept
-}
-
 /// One assignment of every task (this slot's, or the forecast's): its unit
 /// and compute use per node.
 struct Stage {
@@ -180,18 +155,10 @@ impl Stage {
             }
             let ready = obs.model_ready_at(env, n, model);
             let mut at_node = Expression::default();
-            // Per (rb, cu) the cheapest cut (the cut changes neither the units nor
-            // the cache the option needs), then only the options no other one
-            // matches or beats in cost and both units: the optimum is unchanged.
-            let mut per_level: Vec<(f64, u32, u32, usize)> = Vec::new();
-            for (cut, rb, cu) in choices_at(env, n, env.model(model).offload_cuts()) {
-                let Some(c) = cost(n, link, ready, cut, rb, cu) else { continue };
-                match per_level.iter_mut().find(|o| o.1 == rb && o.2 == cu) {
-                    Some(o) if c < o.0 => *o = (c, rb, cu, cut),
-                    Some(_) => {}
-                    None => per_level.push((c, rb, cu, cut)),
-                }
-            }
+            // Exact reductions (crate::options): the cheapest cut per level pair, undominated options.
+            let per_level = cheapest_cut_per_level(env, n, env.model(model).offload_cuts(), |cut, rb, cu| {
+                cost(n, link, ready, cut, rb, cu)
+            });
             for (c, rb, cu, cut) in undominated(per_level) {
                 let (x, col) = p.bin();
                 p.objective += c * x;
