@@ -4,6 +4,8 @@
 #![cfg(feature = "milp")]
 #![allow(clippy::field_reassign_with_default)]
 
+mod common;
+
 use std::collections::HashMap;
 
 use rand::{Rng, SeedableRng};
@@ -58,15 +60,7 @@ fn exact_optimum(world: &World, state: &SimState, memo: &mut HashMap<Key, f64>) 
     let env = &world.env;
     let mut obs = Observation::default();
     observe(world, state, &mut obs);
-    let n_models = env.catalogue().len();
-    let subsets: Vec<Vec<Vec<ModelId>>> = (0..env.nodes.len())
-        .map(|n| {
-            (0..1u32 << n_models)
-                .map(|mask| (0..n_models).filter(|m| mask & (1 << m) != 0).collect::<Vec<_>>())
-                .filter(|s| s.iter().map(|&m| env.model(m).weights_bytes).sum::<f64>() <= env.nodes[n].cache_bytes)
-                .collect()
-        })
-        .collect();
+    let subsets = common::fitting_cache_sets(env);
     let actions: Vec<Vec<Action>> = obs
         .tasks
         .iter()

@@ -4,6 +4,8 @@
 #![cfg(feature = "milp")]
 #![allow(clippy::field_reassign_with_default)]
 
+mod common;
+
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -80,15 +82,7 @@ fn instance(seed: u64) -> (World, SimState, Observation) {
 /// action of every task (late offloads included) within capacities.
 fn brute_force(env: &Environment, obs: &Observation) -> f64 {
     let n_nodes = env.nodes.len();
-    let n_models = env.catalogue().len();
-    let subsets: Vec<Vec<Vec<ModelId>>> = (0..n_nodes)
-        .map(|n| {
-            (0..1u32 << n_models)
-                .map(|mask| (0..n_models).filter(|m| mask & (1 << m) != 0).collect::<Vec<_>>())
-                .filter(|s| s.iter().map(|&m| env.model(m).weights_bytes).sum::<f64>() <= env.nodes[n].cache_bytes)
-                .collect()
-        })
-        .collect();
+    let subsets = common::fitting_cache_sets(env);
     // Options per task: (action, cost).
     let options: Vec<Vec<(Action, f64)>> = obs
         .tasks
