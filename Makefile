@@ -71,7 +71,7 @@ importbench: build ## Time `edgebench trace import` on a generated SUMO FCD file
 	python3 scripts/gen-fcd.py 1200000 results/importbench/big.fcd.xml
 	/usr/bin/time -f "peak RSS %M KB, wall %e s" $(BIN) trace import --format sumo-fcd results/importbench/big.fcd.xml -o results/importbench/big.parquet
 
-microbench: setup ## Criterion micro-benchmarks of the hot paths (hot_paths, sim_step, milp_build, milp_solve, milp_lookahead_solve) and the MILP scaling table
+microbench: setup ## Criterion micro-benchmarks of the hot paths (hot_paths, sim_step, milp_build, milp_solve, milp_lookahead_solve, milp_lookahead_joint_solve) and the MILP scaling table
 	$(CARGO) bench --locked -p harness --bench hot_paths $(FEATURES)
 	$(CARGO) bench --locked -p harness --bench sim_step
 	$(CARGO) bench --locked -p solvers --bench milp

@@ -151,7 +151,7 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
             ..Default::default()
         };
         let mut milp = solvers::milp::Milp::new(opts);
-        let mut lookahead = solvers::milp::Milp::lookahead(opts);
+        let mut lookahead = solvers::milp::Milp::lookahead(opts, solvers::milp::PlanSolve::CacheFirst);
         let s = score_seed(&world, &mut dppo, &mut greedy, &mut milp, &mut lookahead)?;
         println!(
             "| {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} / {:.1} / {:.1} | {:.3} |",

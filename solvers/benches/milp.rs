@@ -1,5 +1,6 @@
 //! `milp_build` and `milp_solve` at 10, 30 and 100 terminals on the default
-//! preset, and `milp_lookahead_solve` (30-slot horizon) at 10 and 30, from a
+//! preset, and `milp_lookahead_solve` and `milp_lookahead_joint_solve` (30-slot
+//! horizon) at 10 and 30, from a
 //! state with warm caches: slot 100 of a run driven by
 //! `greedy` (the MILP's own trajectory keeps caches nearly empty, which makes
 //! its models small and unrepresentative).
@@ -8,7 +9,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 use scenarios::sim::{Observation, Simulator};
 use scenarios::{Policy, World};
-use solvers::milp::{self, Milp, MilpOptions};
+use solvers::milp::{self, Milp, MilpOptions, PlanSolve};
 
 fn warm_state(terminals: usize) -> (World, Observation) {
     let mut c = scenarios::presets::preset("default").unwrap().config().clone();
@@ -40,10 +41,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| m.decide(&world.env, &obs).unwrap())
         });
         if terminals <= 30 {
-            g.bench_function(BenchmarkId::new("milp_lookahead_solve", format!("{terminals}t")), |b| {
-                let mut m = Milp::lookahead(MilpOptions::default());
-                b.iter(|| m.decide(&world.env, &obs).unwrap())
-            });
+            // `milp-lookahead` (cache first) beside `milp-lookahead-joint`, from the same state.
+            for (name, plan) in
+                [("milp_lookahead_solve", PlanSolve::CacheFirst), ("milp_lookahead_joint_solve", PlanSolve::Joint)]
+            {
+                g.bench_function(BenchmarkId::new(name, format!("{terminals}t")), |b| {
+                    let mut m = Milp::lookahead(MilpOptions::default(), plan);
+                    b.iter(|| m.decide(&world.env, &obs).unwrap())
+                });
+            }
         }
         let mut m = Milp::new(MilpOptions::default());
         m.decide(&world.env, &obs).unwrap();

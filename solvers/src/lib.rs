@@ -39,6 +39,7 @@ pub fn on_request() -> Vec<&'static str> {
     let mut v = vec!["greedy-nocache"];
     if cfg!(feature = "milp") {
         v.insert(0, "milp-oracle");
+        v.insert(0, "milp-lookahead-joint");
         v.insert(0, "milp-lookahead");
     }
     v
@@ -67,7 +68,9 @@ pub fn make_with(name: &str, _opts: &PolicyOptions) -> Option<Box<dyn Policy>> {
         #[cfg(feature = "milp")]
         "milp" => Box::new(milp::Milp::new(_opts.milp)),
         #[cfg(feature = "milp")]
-        "milp-lookahead" => Box::new(milp::Milp::lookahead(_opts.milp)),
+        "milp-lookahead" => Box::new(milp::Milp::lookahead(_opts.milp, milp::PlanSolve::CacheFirst)),
+        #[cfg(feature = "milp")]
+        "milp-lookahead-joint" => Box::new(milp::Milp::lookahead(_opts.milp, milp::PlanSolve::Joint)),
         #[cfg(feature = "dppo")]
         "dppo" => Box::new(dppo::Dppo::new(_opts.dppo.as_ref()?).ok()?),
         "nearest" => Box::new(nearest::Nearest::default()),

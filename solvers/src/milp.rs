@@ -43,11 +43,25 @@ impl Default for MilpOptions {
     }
 }
 
+/// How a planning MILP (`milp-lookahead`, `milp-oracle`) is solved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanSolve {
+    /// One MILP over this slot's assignment, the forecast's and the cache
+    /// set, all binary (`milp-lookahead-joint`, on request: the exact
+    /// optimum of the planning model, five times slower).
+    Joint,
+    /// Two MILPs: the cache set first, with every assignment continuous in
+    /// [0, 1] (the cache set the only binaries); then this slot exactly,
+    /// `milp`'s model with that cache set fixed (docs/model.md §9a).
+    CacheFirst,
+}
+
 #[derive(Debug)]
 pub struct Milp {
     opts: MilpOptions,
-    /// 1: the exact per-slot optimum; more: `milp-lookahead` over that many slots.
+    /// 1: the exact per-slot optimum; more: a planning MILP over that many slots.
     horizon_slots: usize,
+    plan: PlanSolve,
     /// `milp-oracle`: every slot of the run, read by the forecast stage
     /// instead of the persistence forecast (a clairvoyant policy).
     future: Option<Arc<Vec<Observation>>>,
@@ -57,13 +71,14 @@ pub struct Milp {
 impl Milp {
     /// The exact per-slot MILP (`milp`).
     pub fn new(opts: MilpOptions) -> Milp {
-        Milp { opts, horizon_slots: 1, future: None, last: None }
+        Milp { opts, horizon_slots: 1, plan: PlanSolve::Joint, future: None, last: None }
     }
 
     /// `milp-lookahead`: this slot exactly, plus `opts.horizon_slots − 1`
-    /// forecast slots that share its cache set (docs/model.md §9a).
-    pub fn lookahead(opts: MilpOptions) -> Milp {
-        Milp { opts, horizon_slots: opts.horizon_slots.max(2), future: None, last: None }
+    /// forecast slots that share its cache set (docs/model.md §9a), solved
+    /// as `plan` says (`milp-lookahead` is `CacheFirst`, `milp-lookahead-joint` `Joint`).
+    pub fn lookahead(opts: MilpOptions, plan: PlanSolve) -> Milp {
+        Milp { opts, horizon_slots: opts.horizon_slots.max(2), plan, future: None, last: None }
     }
 
     /// `milp-oracle`: `milp-lookahead` whose forecast stage reads the true
@@ -72,7 +87,13 @@ impl Milp {
     /// future, so its run cost is one a clairvoyant planner reaches, an upper
     /// limit on the run optimum that the bound limits from below.
     pub fn oracle(opts: MilpOptions, future: Arc<Vec<Observation>>) -> Milp {
-        Milp { opts, horizon_slots: opts.horizon_slots.max(2), future: Some(future), last: None }
+        Milp {
+            opts,
+            horizon_slots: opts.horizon_slots.max(2),
+            plan: PlanSolve::CacheFirst,
+            future: Some(future),
+            last: None,
+        }
     }
 }
 
@@ -101,19 +122,67 @@ pub struct SlotModel {
     pub binaries: usize,
 }
 
+/// Per node and model, whether the model is in the node's cache set.
+pub type CacheSet = Vec<Vec<bool>>;
+
+impl SlotModel {
+    /// The cache set a solution (its column values) chose.
+    fn cache_set(&self, cols: &[f64]) -> CacheSet {
+        self.cache.iter().map(|row| row.iter().map(|&c| cols[c] > 0.5).collect()).collect()
+    }
+}
+
+/// Whether the assignment columns (local, drop, offload options, fallback)
+/// are binary or continuous in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignments {
+    Binary,
+    Continuous,
+}
+
 /// Columns, objective and rows of a model under construction.
 struct Parts {
     vars: ProblemVariables,
     objective: Expression,
     constraints: Vec<good_lp::Constraint>,
     binaries: usize,
+    /// Columns made so far, binary or not (a column's index is its rank).
+    columns: usize,
+    assignments: Assignments,
+    /// The cache set when it is fixed: no option where the model is not in it.
+    fixed_cache: Option<CacheSet>,
 }
 
 impl Parts {
-    /// A new binary and its column index (columns are numbered in order of creation).
+    /// A new column and its index.
+    fn column(&mut self, v: good_lp::VariableDefinition) -> (Variable, usize) {
+        self.columns += 1;
+        (self.vars.add(v), self.columns - 1)
+    }
+
+    /// A new binary.
     fn bin(&mut self) -> (Variable, usize) {
         self.binaries += 1;
-        (self.vars.add(variable().binary()), self.binaries - 1)
+        self.column(variable().binary())
+    }
+
+    /// A new assignment column: binary, or in [0, 1].
+    fn assign(&mut self) -> (Variable, usize) {
+        match self.assignments {
+            Assignments::Binary => self.bin(),
+            Assignments::Continuous => self.column(variable().min(0.0).max(1.0)),
+        }
+    }
+
+    /// Cache membership of model `m` at node `n`: binary, or fixed by `fixed_cache`.
+    fn cache(&mut self, n: usize, m: usize) -> (Variable, usize) {
+        match self.fixed_cache.as_ref().map(|f| f[n][m]) {
+            None => self.bin(),
+            Some(v) => {
+                let v = if v { 1.0 } else { 0.0 };
+                self.column(variable().min(v).max(v))
+            }
+        }
     }
 }
 
@@ -150,7 +219,7 @@ impl Stage {
         let mut made = Vec::new();
         for (n, cache_at_n) in cache.iter().enumerate() {
             let link = obs.link(i, n);
-            if !link.accessible {
+            if !link.accessible || p.fixed_cache.as_ref().is_some_and(|f| !f[n][model]) {
                 continue;
             }
             let ready = obs.model_ready_at(env, n, model);
@@ -160,7 +229,7 @@ impl Stage {
                 cost(n, link, ready, cut, rb, cu)
             });
             for (c, rb, cu, cut) in undominated(per_level) {
-                let (x, col) = p.bin();
+                let (x, col) = p.assign();
                 p.objective += c * x;
                 one += x;
                 at_node += x;
@@ -186,28 +255,39 @@ impl Stage {
 /// Build the MILP of the slot described by `obs`; with `horizon_slots > 1`,
 /// add the forecast stage of `milp-lookahead` (see `add_forecast_stage`).
 pub fn build(env: &Environment, obs: &Observation, horizon_slots: usize) -> SlotModel {
-    build_with(env, obs, horizon_slots, None)
+    build_with(env, obs, horizon_slots, None, Assignments::Binary, None)
 }
 
 /// [`build`], with the forecast stage reading the true next slots from
-/// `future` when given (`milp-oracle`).
+/// `future` when given (`milp-oracle`), binary or continuous assignments,
+/// and the cache set left to the solver or fixed (then a task has no option
+/// at a node whose set lacks its model).
 pub fn build_with(
     env: &Environment,
     obs: &Observation,
     horizon_slots: usize,
     future: Option<&[Observation]>,
+    assignments: Assignments,
+    fixed_cache: Option<&CacheSet>,
 ) -> SlotModel {
     let n_nodes = env.nodes.len();
     let n_models = env.catalogue().len();
-    let mut p =
-        Parts { vars: ProblemVariables::new(), objective: Expression::default(), constraints: Vec::new(), binaries: 0 };
+    let mut p = Parts {
+        vars: ProblemVariables::new(),
+        objective: Expression::default(),
+        constraints: Vec::new(),
+        binaries: 0,
+        columns: 0,
+        assignments,
+        fixed_cache: fixed_cache.cloned(),
+    };
     let mut cache_cols: Vec<Vec<usize>> = Vec::with_capacity(n_nodes);
     // Cache binaries and the download cost of models that are not cached yet.
     let mut cache: Vec<Vec<Variable>> = Vec::with_capacity(n_nodes);
     for n in 0..n_nodes {
         let (mut row, mut cols) = (Vec::with_capacity(n_models), Vec::with_capacity(n_models));
         for m in 0..n_models {
-            let (h, col) = p.bin();
+            let (h, col) = p.cache(n, m);
             if obs.cache_entry(n, m).is_none() {
                 p.objective += env.backhaul_cost_per_byte * env.model(m).weights_bytes * h;
             }
@@ -218,15 +298,16 @@ pub fn build_with(
         cache_cols.push(cols);
     }
     for (n, row) in cache.iter().enumerate() {
-        let used: Expression = row.iter().enumerate().map(|(m, &h)| env.model(m).weights_bytes * h).sum();
-        p.constraints.push(constraint!(used <= env.nodes[n].cache_bytes));
+        // In MB: bytes make coefficients of 1e8 that slow HiGHS down.
+        let used: Expression = row.iter().enumerate().map(|(m, &h)| env.model(m).weights_bytes * 1e-6 * h).sum();
+        p.constraints.push(constraint!(used <= env.nodes[n].cache_bytes * 1e-6));
     }
     let mut options: Vec<(Opt, usize)> = Vec::new();
     let mut local = Vec::with_capacity(obs.tasks.len());
     let mut stage = Stage::new(n_nodes);
     for (i, task) in obs.tasks.iter().enumerate() {
-        let (l, l_col) = p.bin();
-        let (d, _) = p.bin();
+        let (l, l_col) = p.assign();
+        let (d, _) = p.assign();
         local.push(l_col);
         let local_cost = task_cost(env, local_terms(env, task).total(), task.deadline_s);
         p.objective += local_cost * l + env.interruption_cost * d;
@@ -241,7 +322,7 @@ pub fn build_with(
     if horizon_slots > 1 {
         add_forecast_stage(env, obs, horizon_slots, future, &cache, &mut p);
     }
-    let Parts { vars, objective, constraints, binaries } = p;
+    let Parts { vars, objective, constraints, binaries, .. } = p;
     SlotModel { vars, objective, constraints, options, local, cache: cache_cols, binaries }
 }
 
@@ -291,7 +372,7 @@ fn add_forecast_stage(
             None => later as f64 * fallback,
             Some(_) => truth.iter().flatten().map(|x| x.2).sum(),
         };
-        let (f, _) = p.bin();
+        let (f, _) = p.assign();
         p.objective += total_fallback * f;
         stage.add_task(p, env, obs, i, cache, f.into(), |n, link, ready, cut, rb, cu| {
             let cost: f64 = if future.is_some() {
@@ -327,25 +408,14 @@ fn add_forecast_stage(
     stage.close(p, env);
 }
 
-/// The decision a solution encodes. Models cached before and unused stay
-/// cached while they fit (keeping them costs nothing this slot).
-fn decode(env: &Environment, obs: &Observation, m: &SlotModel, value: &dyn Fn(usize) -> f64) -> Decision {
-    let mut actions = vec![Action::Drop; obs.tasks.len()];
-    for (i, &l) in m.local.iter().enumerate() {
-        if value(l) > 0.5 {
-            actions[i] = Action::Local;
-        }
-    }
-    for (opt, x) in &m.options {
-        if value(*x) > 0.5 {
-            actions[opt.task] = opt.action;
-        }
-    }
-    let caches = (0..env.nodes.len())
+/// Per node, the models of `chosen` and then the models already cached and
+/// not chosen, most recently used first, while they fit (keeping a cached
+/// model costs nothing this slot).
+fn cache_lists(env: &Environment, obs: &Observation, chosen: &CacheSet) -> Vec<Vec<ModelId>> {
+    (0..env.nodes.len())
         .map(|n| {
-            let mut set: Vec<ModelId> = (0..env.catalogue().len()).filter(|&k| value(m.cache[n][k]) > 0.5).collect();
+            let mut set: Vec<ModelId> = (0..env.catalogue().len()).filter(|&k| chosen[n][k]).collect();
             let mut used: f64 = set.iter().map(|&k| env.model(k).weights_bytes).sum();
-            // Keep the most recently used of the models already there.
             let mut kept: Vec<_> = obs.caches[n].iter().filter(|e| !set.contains(&e.model)).collect();
             kept.sort_by_key(|e| (std::cmp::Reverse(e.last_used), e.model));
             for e in kept {
@@ -357,7 +427,23 @@ fn decode(env: &Environment, obs: &Observation, m: &SlotModel, value: &dyn Fn(us
             }
             set
         })
-        .collect();
+        .collect()
+}
+
+/// The decision a solution encodes, with the cache lists of `cache_lists`.
+fn decode(env: &Environment, obs: &Observation, m: &SlotModel, cols: &[f64]) -> Decision {
+    let mut actions = vec![Action::Drop; obs.tasks.len()];
+    for (i, &l) in m.local.iter().enumerate() {
+        if cols[l] > 0.5 {
+            actions[i] = Action::Local;
+        }
+    }
+    for (opt, x) in &m.options {
+        if cols[*x] > 0.5 {
+            actions[opt.task] = opt.action;
+        }
+    }
+    let caches = cache_lists(env, obs, &m.cache_set(cols));
     Decision { caches, actions }
 }
 
@@ -365,6 +451,8 @@ impl Policy for Milp {
     fn name(&self) -> &str {
         if self.future.is_some() {
             "milp-oracle"
+        } else if self.horizon_slots > 1 && self.plan == PlanSolve::Joint {
+            "milp-lookahead-joint"
         } else if self.horizon_slots > 1 {
             "milp-lookahead"
         } else {
@@ -378,64 +466,43 @@ impl Policy for Milp {
 
     fn decide(&mut self, env: &Environment, obs: &Observation) -> Result<Decision, PolicyError> {
         let started = Instant::now();
-        let mut m = build_with(env, obs, self.horizon_slots, self.future.as_deref().map(|v| v.as_slice()));
-        let vars = std::mem::replace(&mut m.vars, ProblemVariables::new());
-        let objective = std::mem::take(&mut m.objective);
-        let constraints = std::mem::take(&mut m.constraints);
-        let n_vars = vars.len();
-        let rows = constraints.len();
-        let mut problem = vars.minimise(objective).using(highs);
-        for c in constraints {
-            problem = problem.with(c);
-        }
-        let mut model = problem.into_inner();
-        // One thread per solve: parallelism comes from solving runs side by side.
-        model.set_option("threads", 1i32);
-        model.set_option("time_limit", self.opts.time_limit_s);
-        model.set_option("mip_rel_gap", self.opts.rel_gap);
-        model.set_option("output_flag", false);
-        let build_s = started.elapsed().as_secs_f64();
-        let solve_start = Instant::now();
-        let solved = model.try_solve();
-        let solve_s = solve_start.elapsed().as_secs_f64();
+        let future = self.future.as_deref().map(|v| v.as_slice());
         let mut stats = SolverStats {
             status: "fallback".into(),
             objective: f64::NAN,
             bound: f64::NAN,
             gap: f64::NAN,
-            build_s,
-            solve_s,
-            vars: n_vars,
-            binaries: m.binaries,
-            rows,
+            build_s: 0.0,
+            solve_s: 0.0,
+            vars: 0,
+            binaries: 0,
+            rows: 0,
+        };
+        let solved = if self.horizon_slots > 1 && self.plan == PlanSolve::CacheFirst {
+            // The cache set of the plan with continuous assignments, then
+            // this slot exactly from it; the second solve gets the time left.
+            let mut plan = build_with(env, obs, self.horizon_slots, future, Assignments::Continuous, None);
+            solve(&mut plan, self.opts.time_limit_s, self.opts.rel_gap, Tuning::Small, &mut stats, started)
+                .map(|cols| {
+                    // The planned set and the cached models kept beside it:
+                    // this slot may use all of them.
+                    let lists = cache_lists(env, obs, &plan.cache_set(&cols));
+                    let n_models = env.catalogue().len();
+                    lists.iter().map(|l| (0..n_models).map(|k| l.contains(&k)).collect()).collect::<CacheSet>()
+                })
+                .and_then(|set| {
+                    let mut m = build_with(env, obs, 1, None, Assignments::Binary, Some(&set));
+                    let left = (self.opts.time_limit_s - started.elapsed().as_secs_f64()).max(1e-3);
+                    let cols = solve(&mut m, left, self.opts.rel_gap, Tuning::Small, &mut stats, Instant::now())?;
+                    Some((m, cols))
+                })
+        } else {
+            let mut m = build_with(env, obs, self.horizon_slots, future, Assignments::Binary, None);
+            solve(&mut m, self.opts.time_limit_s, self.opts.rel_gap, Tuning::Default, &mut stats, started)
+                .map(|cols| (m, cols))
         };
         let decision = match solved {
-            Ok(s) => {
-                let status = s.status();
-                let feasible = s.primal_solution_status() == HighsSolutionStatus::Feasible;
-                if feasible && !matches!(status, HighsModelStatus::Infeasible | HighsModelStatus::ModelError) {
-                    let sol = s.get_solution();
-                    let cols = sol.columns().to_vec();
-                    let objective = s.objective_value();
-                    let gap = s.mip_gap();
-                    stats.objective = objective;
-                    stats.gap = if gap.is_finite() { gap.max(0.0) } else { 0.0 };
-                    stats.bound = objective - stats.gap * objective.abs();
-                    stats.status = match status {
-                        HighsModelStatus::Optimal if stats.gap <= 1e-9 => "optimal",
-                        HighsModelStatus::Optimal => "gap_limit",
-                        _ => "time_limit",
-                    }
-                    .into();
-                    Some(decode(env, obs, &m, &|k: usize| cols[k]))
-                } else {
-                    None
-                }
-            }
-            Err(_) => None,
-        };
-        let decision = match decision {
-            Some(d) => d,
+            Some((m, cols)) => decode(env, obs, &m, &cols),
             None => {
                 stats.status = "fallback".into();
                 Greedy.decide(env, obs)?
@@ -444,4 +511,84 @@ impl Policy for Milp {
         self.last = Some(stats);
         Ok(decision)
     }
+}
+
+/// HiGHS settings of a solve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tuning {
+    /// HiGHS's defaults (`milp`, `milp-lookahead-joint`).
+    Default,
+    /// For the two small MILPs of `CacheFirst`, solved at the root node: no
+    /// presolve, symmetry detection, restart or sub-MIP, RINS, RENS,
+    /// reduced-cost and feasibility-jump heuristics. They change the time,
+    /// not the optimum (to the gap); HiGHS spent most of each solve in them
+    /// (docs/measurements.md).
+    Small,
+}
+
+/// Solve `m` with HiGHS within `time_limit_s`; its column values when a
+/// feasible solution was found. Adds its size and times (from `started`,
+/// model building included) to `stats` and sets its status, objective, gap
+/// and bound (a later solve overwrites them, except that the status only
+/// gets worse).
+fn solve(
+    m: &mut SlotModel,
+    time_limit_s: f64,
+    rel_gap: f64,
+    tuning: Tuning,
+    stats: &mut SolverStats,
+    started: Instant,
+) -> Option<Vec<f64>> {
+    let vars = std::mem::replace(&mut m.vars, ProblemVariables::new());
+    let objective = std::mem::take(&mut m.objective);
+    let constraints = std::mem::take(&mut m.constraints);
+    stats.vars += vars.len();
+    stats.rows += constraints.len();
+    stats.binaries += m.binaries;
+    let mut problem = vars.minimise(objective).using(highs);
+    for c in constraints {
+        problem = problem.with(c);
+    }
+    let mut model = problem.into_inner();
+    // One thread per solve: parallelism comes from solving runs side by side.
+    model.set_option("threads", 1i32);
+    model.set_option("time_limit", time_limit_s);
+    model.set_option("mip_rel_gap", rel_gap);
+    model.set_option("output_flag", false);
+    if tuning == Tuning::Small {
+        model.set_option("presolve", "off");
+        model.set_option("mip_detect_symmetry", false);
+        model.set_option("mip_allow_restart", false);
+        for heuristic in ["rins", "rens", "root_reduced_cost", "feasibility_jump"] {
+            model.set_option(format!("mip_heuristic_run_{heuristic}"), false);
+        }
+    }
+    stats.build_s += started.elapsed().as_secs_f64();
+    let solve_start = Instant::now();
+    let solved = model.try_solve();
+    stats.solve_s += solve_start.elapsed().as_secs_f64();
+    let s = solved.ok()?;
+    let status = s.status();
+    let feasible = s.primal_solution_status() == HighsSolutionStatus::Feasible;
+    if !feasible || matches!(status, HighsModelStatus::Infeasible | HighsModelStatus::ModelError) {
+        return None;
+    }
+    let cols = s.get_solution().columns().to_vec();
+    let objective = s.objective_value();
+    let gap = s.mip_gap();
+    let gap = if gap.is_finite() { gap.max(0.0) } else { 0.0 };
+    stats.objective = objective;
+    stats.gap = if stats.gap.is_nan() { gap } else { stats.gap.max(gap) };
+    stats.bound = objective - gap * objective.abs();
+    let this = match status {
+        HighsModelStatus::Optimal if gap <= 1e-9 => "optimal",
+        HighsModelStatus::Optimal => "gap_limit",
+        _ => "time_limit",
+    };
+    // The worse of this solve's status and an earlier one's.
+    let rank = |s: &str| ["optimal", "gap_limit", "time_limit"].iter().position(|&x| x == s).unwrap_or(0);
+    if stats.status == "fallback" || rank(this) > rank(&stats.status) {
+        stats.status = this.into();
+    }
+    Some(cols)
 }

@@ -195,7 +195,17 @@ fn seed_of(seed: u64, policy: &str) -> u64 {
 
 #[test]
 fn no_policy_costs_less_than_the_bound_on_random_worlds() {
-    let policies = ["milp", "milp-lookahead", "milp-oracle", "greedy", "greedy-nocache", "nearest", "local", "random"];
+    let policies = [
+        "milp",
+        "milp-lookahead",
+        "milp-lookahead-joint",
+        "milp-oracle",
+        "greedy",
+        "greedy-nocache",
+        "nearest",
+        "local",
+        "random",
+    ];
     for seed in 0..40u64 {
         let world = random_world(seed);
         let w = 1 + (seed as usize * 7) % world.slots();

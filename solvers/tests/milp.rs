@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{local_terms, offload_terms, task_cost, transition, Link, Observation, Simulator};
 use scenarios::Policy;
 use scenarios::{Action, CacheEntry, Environment, ModelId, ScenarioConfig, SimState, TaskView, World};
-use solvers::milp::{Milp, MilpOptions};
+use solvers::milp::{Milp, MilpOptions, PlanSolve};
 
 /// A small random instance: environment, starting state and observation.
 fn instance(seed: u64) -> (World, SimState, Observation) {
@@ -81,8 +81,16 @@ fn instance(seed: u64) -> (World, SimState, Observation) {
 /// Every decision of the slot, enumerated: cache subsets per node, then every
 /// action of every task (late offloads included) within capacities.
 fn brute_force(env: &Environment, obs: &Observation) -> f64 {
+    brute_force_in(env, obs, None)
+}
+
+/// [`brute_force`] over the given cache lists only, or every set that fits.
+fn brute_force_in(env: &Environment, obs: &Observation, fixed: Option<&[Vec<ModelId>]>) -> f64 {
     let n_nodes = env.nodes.len();
-    let subsets = common::fitting_cache_sets(env);
+    let subsets = match fixed {
+        Some(lists) => lists.iter().map(|l| vec![l.clone()]).collect(),
+        None => common::fitting_cache_sets(env),
+    };
     // Options per task: (action, cost).
     let options: Vec<Vec<(Action, f64)>> = obs
         .tasks
@@ -296,20 +304,28 @@ fn a_time_limit_without_incumbent_falls_back_and_the_run_goes_on() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, rng_seed: proptest::test_runner::RngSeed::Fixed(0x10c4_a4ea), failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// `milp-lookahead` emits valid decisions, and its slot cost is never
-    /// below the exact per-slot optimum (it trades this slot for later ones).
+    /// `milp-lookahead` and `milp-lookahead-joint` emit valid decisions, and
+    /// their slot cost is never below the exact per-slot optimum (they trade
+    /// this slot for later ones). `milp-lookahead`'s slot cost is the exact
+    /// optimum of the slot once its cache lists are given (its second solve).
     #[test]
     fn lookahead_decisions_are_valid_and_never_below_the_slot_optimum(seed in any::<u64>(), horizon in 2usize..40) {
         let (world, state, obs) = instance(seed);
         let env = &world.env;
-        let mut lookahead = Milp::lookahead(MilpOptions { horizon_slots: horizon, ..MilpOptions::default() });
-        prop_assert_eq!(lookahead.name(), "milp-lookahead");
-        let d = lookahead.decide(env, &obs).unwrap();
-        let status = lookahead.stats().unwrap().status.clone();
-        prop_assert!(["optimal", "gap_limit"].contains(&status.as_str()), "status {}", status);
-        let (out, _) = transition(env, &state, &obs, &d).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let brute = brute_force(env, &obs);
-        prop_assert!(out.cost >= brute - 1e-6, "lookahead {} below the slot optimum {}", out.cost, brute);
+        for (plan, name) in [(PlanSolve::CacheFirst, "milp-lookahead"), (PlanSolve::Joint, "milp-lookahead-joint")] {
+            let mut lookahead = Milp::lookahead(MilpOptions { horizon_slots: horizon, ..MilpOptions::default() }, plan);
+            prop_assert_eq!(lookahead.name(), name);
+            let d = lookahead.decide(env, &obs).unwrap();
+            let status = lookahead.stats().unwrap().status.clone();
+            prop_assert!(["optimal", "gap_limit"].contains(&status.as_str()), "{}: status {}", name, status);
+            let (out, _) = transition(env, &state, &obs, &d).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(out.cost >= brute - 1e-6, "{} {} below the slot optimum {}", name, out.cost, brute);
+            if plan == PlanSolve::CacheFirst {
+                let given = brute_force_in(env, &obs, Some(&d.caches));
+                prop_assert!((out.cost - given).abs() <= 1e-6 * given.max(1.0), "{} {} is not the optimum {} with its cache lists", name, out.cost, given);
+            }
+        }
     }
 }
 
@@ -352,15 +368,17 @@ fn lookahead_pays_a_download_that_only_later_slots_use() {
     assert!(d.caches[0].is_empty(), "the per-slot optimum downloads nothing: {:?}", d.caches);
     transition(env, &state, &obs, &d).unwrap();
 
-    let mut lookahead = Milp::lookahead(MilpOptions { horizon_slots: 10, ..MilpOptions::default() });
-    let d = lookahead.decide(env, &obs).unwrap();
-    assert_eq!(d.caches[0], vec![0], "the lookahead caches ResNet-18");
-    let (out, next) = transition(env, &state, &obs, &d).unwrap();
-    assert!(out.backhaul_bytes > 0.0);
-    // Once the model has arrived, the same task is served at the edge within its deadline.
-    let later = Observation { slot: 6, time_s: 6.0 * env.slot_s, caches: next.caches.clone(), ..obs.clone() };
-    let d = lookahead.decide(env, &later).unwrap();
-    assert!(matches!(d.actions[0], Action::Offload { node: 0, .. }), "{:?}", d.actions[0]);
-    let (out, _) = transition(env, &SimState { slot: 6, ..next }, &later, &d).unwrap();
-    assert!(out.cost < 1.0, "served in time: cost {}", out.cost);
+    for plan in [PlanSolve::CacheFirst, PlanSolve::Joint] {
+        let mut lookahead = Milp::lookahead(MilpOptions { horizon_slots: 10, ..MilpOptions::default() }, plan);
+        let d = lookahead.decide(env, &obs).unwrap();
+        assert_eq!(d.caches[0], vec![0], "{plan:?}: the lookahead caches ResNet-18");
+        let (out, next) = transition(env, &state, &obs, &d).unwrap();
+        assert!(out.backhaul_bytes > 0.0);
+        // Once the model has arrived, the same task is served at the edge within its deadline.
+        let later = Observation { slot: 6, time_s: 6.0 * env.slot_s, caches: next.caches.clone(), ..obs.clone() };
+        let d = lookahead.decide(env, &later).unwrap();
+        assert!(matches!(d.actions[0], Action::Offload { node: 0, .. }), "{plan:?}: {:?}", d.actions[0]);
+        let (out, _) = transition(env, &SimState { slot: 6, ..next }, &later, &d).unwrap();
+        assert!(out.cost < 1.0, "{plan:?}: served in time: cost {}", out.cost);
+    }
 }
