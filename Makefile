@@ -43,7 +43,7 @@ regress-run:
 	$(BIN) run --scenario default --slots 60 --terminals 24 --seeds 1,2,3,4,5,6 --quiet --out $(REGRESS)/default-reduced
 	$(BIN) regress --results $(REGRESS)/default-reduced --baseline harness/regress/default-reduced.toml
 
-paper: build ## Paper-scale runs and sweeps (default preset, every policy and the bound; milp-lookahead and milp-oracle in the main run); every figure and table into results/paper
+paper: build ## Paper-scale runs and sweeps (default preset, every policy and the bound; milp-oracle in the main run); every figure and table into results/paper
 	$(BIN) run --scenario default --seeds 1,2,3,4,5 --policies dppo,milp,milp-lookahead,milp-oracle,nearest,greedy,local,random,bound --out results/paper/default
 	cp solvers/checkpoints/default-train.parquet results/paper/default/train.parquet
 	$(BIN) report --results results/paper/default

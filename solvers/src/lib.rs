@@ -32,23 +32,23 @@ pub struct PolicyOptions {
 pub const LOOKAHEAD_HORIZON_SLOTS: usize = 30;
 
 /// Policies that `--policies` accepts but that are not run by default: the
-/// ablation `greedy-nocache`, the (slow) `milp-lookahead` reference and the
-/// clairvoyant `milp-oracle` (which the harness makes from the world: it
+/// ablation `greedy-nocache`, the slow joint form of `milp-lookahead`, and
+/// the clairvoyant `milp-oracle` (which the harness makes from the world: it
 /// reads the future, so `make_with` cannot make it).
 pub fn on_request() -> Vec<&'static str> {
     let mut v = vec!["greedy-nocache"];
     if cfg!(feature = "milp") {
         v.insert(0, "milp-oracle");
         v.insert(0, "milp-lookahead-joint");
-        v.insert(0, "milp-lookahead");
     }
     v
 }
 
-/// Policies this build has, in the order results list them.
+/// Policies this build has and runs by default, in the order results list them.
 pub fn available() -> Vec<&'static str> {
     let mut v = vec!["nearest", "greedy", "local", "random"];
     if cfg!(feature = "milp") {
+        v.insert(0, "milp-lookahead");
         v.insert(0, "milp");
     }
     if cfg!(feature = "dppo") {
