@@ -233,6 +233,15 @@ struct SweepCli {
     /// Do not draw a progress bar.
     #[arg(long)]
     quiet: bool,
+    /// K/N: run only shard K (0 ≤ K < N) of the cells, e.g. one task of a
+    /// Slurm job array; the shard that finds every cell finished writes the
+    /// combined summary.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+    /// Run nothing: write the combined summary of a sweep whose cells are all
+    /// finished (after its shards).
+    #[arg(long, conflicts_with = "shard")]
+    merge: bool,
 }
 
 #[derive(Subcommand)]
@@ -358,8 +367,20 @@ fn dispatch(cli: Cli) -> Result<()> {
                 out: w.out,
                 progress: !w.quiet,
             };
-            let out = harness::sweep::cmd_sweep(&harness::sweep::SweepArgs { run, axes })?;
-            eprintln!("edgebench: sweep results in {}", out.display());
+            let shard = w.shard.as_deref().map(harness::sweep::parse_shard).transpose()?;
+            let args = harness::sweep::SweepArgs { run, axes, shard, merge: w.merge };
+            match harness::sweep::cmd_sweep(&args)? {
+                harness::sweep::SweepOutcome::Combined(out) => {
+                    eprintln!("edgebench: sweep results in {}", out.display())
+                }
+                harness::sweep::SweepOutcome::ShardDone { ran, finished, cells } => {
+                    let which = shard.map_or(String::new(), |s| format!(" {}/{}", s.index, s.count));
+                    eprintln!(
+                        "edgebench: shard{which} done ({ran} cells); {finished} of {cells} cells finished; \
+                         the last shard to finish, or `edgebench sweep … --merge`, writes the combined summary"
+                    )
+                }
+            }
             Ok(())
         }
         #[cfg(all(feature = "dppo", feature = "milp"))]

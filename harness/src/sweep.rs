@@ -7,6 +7,11 @@
 //! records what the sweep is; starting another sweep into the same folder is
 //! refused. A cell's results depend only on its config and seeds, so an
 //! interrupted sweep, once finished, equals an uninterrupted one.
+//!
+//! `--shard K/N` runs only shard K's cells (of N, split by [`shards`]), so N
+//! processes (a Slurm job array, any batch system) can share one sweep
+//! folder; whichever finds every cell finished writes the combined summary,
+//! and `--merge` writes it without running anything.
 
 use std::path::{Path, PathBuf};
 
@@ -115,13 +120,62 @@ fn cell_scenario(base: &scenarios::Scenario, cell: &Cell) -> Result<scenarios::S
     Ok(c.validate(&format!("sweep cell {}", cell.id()), None)?)
 }
 
+/// `--shard K/N`: this process runs shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// Parse `K/N` with `0 ≤ K < N`.
+pub fn parse_shard(spec: &str) -> Result<Shard, BadInput> {
+    let bad = || BadInput(format!("--shard {spec}: expected K/N, two whole numbers with 0 ≤ K < N (e.g. 0/4)"));
+    let (k, n) = spec.split_once('/').ok_or_else(bad)?;
+    let (index, count): (usize, usize) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if index >= count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
+}
+
+/// The shard of each cell: cells in order of expected work, largest first
+/// (slots × seeds × policies × terminals: the MILPs grow with the
+/// terminals), each to the shard with the least work so far (the lowest
+/// index on ties). Deterministic: every process of a sweep computes the same split.
+pub fn shards(plans: &[Plan], count: usize) -> Vec<usize> {
+    let work: Vec<u64> =
+        plans.iter().map(|p| p.total_slots() * p.scenario.config().terminals.count.max(1) as u64).collect();
+    let mut order: Vec<usize> = (0..plans.len()).collect();
+    order.sort_by(|&a, &b| work[b].cmp(&work[a]).then(a.cmp(&b)));
+    let mut load = vec![0u64; count.max(1)];
+    let mut of = vec![0usize; plans.len()];
+    for i in order {
+        let k = (0..load.len()).min_by_key(|&k| (load[k], k)).expect("at least one shard");
+        load[k] += work[i];
+        of[i] = k;
+    }
+    of
+}
+
 pub struct SweepArgs {
     pub run: RunArgs,
     pub axes: Vec<Axis>,
+    /// Run only this shard's cells.
+    pub shard: Option<Shard>,
+    /// Run nothing: combine the finished cells (every cell must be finished).
+    pub merge: bool,
 }
 
-/// Run (or resume) a sweep; returns the output folder.
-pub fn cmd_sweep(a: &SweepArgs) -> Result<PathBuf> {
+/// What a sweep command did.
+pub enum SweepOutcome {
+    /// Every cell is finished and the combined summary is written.
+    Combined(PathBuf),
+    /// This shard's cells are finished, others are not yet.
+    ShardDone { ran: usize, finished: usize, cells: usize },
+}
+
+/// Run (or resume) a sweep, or its shard, or merge it.
+pub fn cmd_sweep(a: &SweepArgs) -> Result<SweepOutcome> {
     if a.axes.is_empty() {
         return Err(BadInput("sweep: expected at least one --vary NAME=V1,V2,…".into()).into());
     }
@@ -150,6 +204,9 @@ pub fn cmd_sweep(a: &SweepArgs) -> Result<PathBuf> {
         seeds: base.seeds.clone(),
     };
     let spec_path = out.join("sweep.json");
+    if a.merge && !spec_path.exists() {
+        return Err(BadInput(format!("--merge: {} holds no sweep (no sweep.json)", out.display())).into());
+    }
     if spec_path.exists() {
         let text = std::fs::read_to_string(&spec_path).with_context(|| format!("reading {}", spec_path.display()))?;
         let old: SweepSpec = serde_json::from_str(&text)
@@ -161,16 +218,37 @@ pub fn cmd_sweep(a: &SweepArgs) -> Result<PathBuf> {
             ))
             .into());
         }
-    } else if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+    } else if out.exists() && std::fs::read_dir(out)?.any(|e| e.is_ok_and(|e| !is_shared_entry(&e.file_name()))) {
         return Err(BadInput(format!("--out {}: exists, is not empty and holds no sweep", out.display())).into());
     }
     let cells_dir = out.join("cells");
+    let finished = |cell: &Cell| cells_dir.join(cell.id()).join("manifest.json").is_file();
+    if a.merge {
+        let missing: Vec<String> = all.iter().filter(|c| !finished(c)).map(Cell::id).collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "sweep --merge: {} of {} cells are not finished yet: {} (run their shards first)",
+                missing.len(),
+                all.len(),
+                missing.join(", ")
+            );
+        }
+        combine(out, &all)?;
+        return Ok(SweepOutcome::Combined(out.clone()));
+    }
     std::fs::create_dir_all(&cells_dir).with_context(|| format!("creating {}", cells_dir.display()))?;
-    std::fs::write(&spec_path, serde_json::to_string_pretty(&spec)? + "\n")
-        .with_context(|| format!("writing {}", spec_path.display()))?;
-    remove_stale_staging(&cells_dir)?;
+    // Written whole and renamed: shards started together may write it at once.
+    let tmp = out.join(format!(".sweep.json.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_string_pretty(&spec)? + "\n")
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &spec_path).with_context(|| format!("writing {}", spec_path.display()))?;
+    let shard_of = shards(&plans, a.shard.map_or(1, |s| s.count));
+    let mine = |k: usize| a.shard.is_none_or(|s| shard_of[k] == s.index);
+    // Another shard's staging folders are its work in progress, not stale.
+    let own: Vec<String> = all.iter().enumerate().filter(|&(k, _)| mine(k)).map(|(_, c)| c.id()).collect();
+    remove_stale_staging(&cells_dir, &own)?;
 
-    let total: u64 = plans.iter().map(Plan::total_slots).sum();
+    let total: u64 = plans.iter().enumerate().filter(|&(k, _)| mine(k)).map(|(_, p)| p.total_slots()).sum();
     let bar = if a.run.progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("sweep [{bar:40}] {pos}/{len} slots, cell {msg}  {elapsed} elapsed, ETA {eta}")
@@ -178,31 +256,43 @@ pub fn cmd_sweep(a: &SweepArgs) -> Result<PathBuf> {
             .progress_chars("=> "),
     );
     let pool = crate::thread_pool(a.run.threads)?;
-    let mut skipped = 0;
-    for (k, (cell, plan)) in all.iter().zip(&plans).enumerate() {
+    let (mut skipped, mut ran) = (0, 0);
+    for (k, (cell, plan)) in all.iter().zip(&plans).enumerate().filter(|&(k, _)| mine(k)) {
         let dir = cells_dir.join(cell.id());
-        if dir.join("manifest.json").is_file() {
+        if finished(cell) {
             skipped += 1;
             bar.inc(plan.total_slots());
             continue;
         }
         bar.set_message(format!("{}/{} ({})", k + 1, all.len(), cell.id()));
         crate::run_into(plan, &dir, &pool, Some(&bar), false)?;
+        ran += 1;
     }
     bar.finish_and_clear();
     if skipped > 0 {
-        eprintln!("edgebench: sweep resumed: {skipped} of {} cells were already finished", all.len());
+        eprintln!("edgebench: sweep resumed: {skipped} of {} cells were already finished", skipped + ran);
+    }
+    let done = all.iter().filter(|c| finished(c)).count();
+    if done < all.len() {
+        return Ok(SweepOutcome::ShardDone { ran: skipped + ran, finished: done, cells: all.len() });
     }
     combine(out, &all)?;
-    Ok(out.clone())
+    Ok(SweepOutcome::Combined(out.clone()))
 }
 
-/// Staging folders of an interrupted cell (`.<cell>.tmp-<pid>`).
-fn remove_stale_staging(cells_dir: &Path) -> Result<()> {
+/// Entries of a sweep folder that another shard may have made before its
+/// `sweep.json`: the cells folder and a `sweep.json` being written.
+fn is_shared_entry(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name == "cells" || name.starts_with(".sweep.json.tmp-")
+}
+
+/// Staging folders of an interrupted cell of `cells` (`.<cell>.tmp-<pid>`).
+fn remove_stale_staging(cells_dir: &Path, cells: &[String]) -> Result<()> {
     for e in std::fs::read_dir(cells_dir)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().to_string();
-        if name.starts_with('.') && name.contains(".tmp-") {
+        if cells.iter().any(|c| name.starts_with(&format!(".{c}.tmp-"))) {
             std::fs::remove_dir_all(e.path()).with_context(|| format!("removing {}", e.path().display()))?;
         }
     }
@@ -230,10 +320,12 @@ fn combine(out: &Path, all: &[Cell]) -> Result<()> {
     for df in &frames_ {
         all_df.vstack_mut(df)?;
     }
-    let tmp = out.join(".summary.parquet.tmp");
+    // Two shards finishing together may both combine: each writes its own file.
+    let pid = std::process::id();
+    let tmp = out.join(format!(".summary.parquet.tmp-{pid}"));
     frames::write_parquet(&mut all_df, &tmp)?;
     std::fs::rename(&tmp, out.join("summary.parquet"))?;
-    let tmp = out.join(".summary.csv.tmp");
+    let tmp = out.join(format!(".summary.csv.tmp-{pid}"));
     frames::write_csv(&mut all_df, &tmp)?;
     std::fs::rename(&tmp, out.join("summary.csv"))?;
     Ok(())

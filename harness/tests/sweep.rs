@@ -167,3 +167,78 @@ fn bad_sweep_input_exits_2() {
     assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
     assert!(stderr(&r).contains("another sweep"), "{}", stderr(&r));
 }
+
+#[test]
+fn shards_run_together_split_the_cells_and_merge_into_the_serial_sweep() {
+    let d = tempfile::tempdir().unwrap();
+    let whole = d.path().join("whole");
+    assert!(bin().args(sweep_args(&whole)).output().unwrap().status.success());
+    let csv_whole = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
+
+    // One shard alone runs its share only, and writes no combined summary.
+    let sharded = d.path().join("sharded");
+    let shard = |k: usize| {
+        let mut a = sweep_args(&sharded);
+        a.extend(["--shard".to_string(), format!("{k}/3")]);
+        a
+    };
+    let o = bin().args(shard(0)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first = finished_cells(&sharded);
+    assert_eq!(first.len(), 2, "6 cells over 3 shards: {first:?}");
+    assert!(stderr(&o).contains("2 of 6 cells finished"), "{}", stderr(&o));
+    assert!(!sharded.join("summary.csv").exists());
+    // Merging now fails (exit 1) and names the cells still missing.
+    let mut merge = sweep_args(&sharded);
+    merge.push("--merge".into());
+    let o = bin().args(&merge).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("4 of 6 cells are not finished"), "{}", stderr(&o));
+    assert!(!sharded.join("summary.csv").exists());
+
+    // All three at once into the same folder (shard 0 resumes: nothing to do).
+    let children: Vec<_> =
+        (0..3).map(|k| bin().args(shard(k)).stderr(std::process::Stdio::piped()).spawn().unwrap()).collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("(2 cells)") || stderr(&o).contains("sweep results in"), "{}", stderr(&o));
+    }
+    assert_eq!(finished_cells(&sharded).len(), 6);
+    for f in ["summary.csv", "summary.parquet"] {
+        let _ = std::fs::remove_file(sharded.join(f));
+    }
+    let o = bin().args(&merge).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(sharded.join("summary.csv")).unwrap();
+    assert_eq!(without_timing(&csv), without_timing(&csv_whole));
+    let hidden: Vec<_> = std::fs::read_dir(&sharded)
+        .unwrap()
+        .chain(std::fs::read_dir(sharded.join("cells")).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
+}
+
+#[test]
+fn bad_shard_and_merge_arguments_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("s");
+    for (extra, must) in [
+        (vec!["--shard", "3/2"], "0 ≤ K < N"),
+        (vec!["--shard", "0/0"], "0 ≤ K < N"),
+        (vec!["--shard", "a/2"], "K/N"),
+        (vec!["--shard", "1"], "K/N"),
+        (vec!["--shard=-1/2"], "K/N"),
+        (vec!["--shard", "0/2", "--merge"], "--merge"),
+        (vec!["--merge"], "holds no sweep"),
+    ] {
+        let mut args = sweep_args(&out);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let r = bin().args(&args).output().unwrap();
+        assert_eq!(r.status.code(), Some(2), "{extra:?}: {}", stderr(&r));
+        assert!(stderr(&r).contains(must), "{extra:?}: {}", stderr(&r));
+        assert!(!out.exists(), "{extra:?} wrote {}", out.display());
+    }
+}
