@@ -11,17 +11,30 @@ impl From<scenarios::ConfigError> for BadInput {
     }
 }
 
-/// Exit codes documented in `edgebench --help` and the README.
+/// A metric worse than its baseline's tolerance (`edgebench regress` only): exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Regression(pub String);
+
+/// Exit codes, a contract documented in `edgebench --help` and the README:
+/// a CI job can tell a regression from bad input and from a crash.
 pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILURE: i32 = 1;
+/// `regress` found a metric worse than its tolerance.
+pub const EXIT_REGRESSION: i32 = 1;
+/// Bad input: a file, field or CLI value (the message names it).
 pub const EXIT_BAD_INPUT: i32 = 2;
+/// Anything else: a policy error or invalid decision, an I/O error, a bound
+/// above a policy's cost, a panic.
+pub const EXIT_INTERNAL: i32 = 3;
 
 /// Map an error to its exit code.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some() || c.downcast_ref::<scenarios::ConfigError>().is_some())
     {
         EXIT_BAD_INPUT
+    } else if e.chain().any(|c| c.downcast_ref::<Regression>().is_some()) {
+        EXIT_REGRESSION
     } else {
-        EXIT_FAILURE
+        EXIT_INTERNAL
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use harness::error::{exit_code, BadInput};
+use harness::error::{exit_code, BadInput, Regression, EXIT_INTERNAL};
 use harness::trace_cmd::TraceAction;
 use harness::{cmd_run, RunArgs};
 use solvers::bound::BoundOptions;
@@ -16,8 +16,9 @@ use solvers::dppo::ppo::TrainConfig;
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  failure (a policy error, an I/O error, a bug)
+  1  regression: `regress` found a metric worse than its tolerance (only `regress`)
   2  bad input (unreadable or malformed file, unknown field, invalid value, unknown preset or policy)
+  3  internal failure (a policy error or invalid decision, an I/O error, a bug; a panic prints one line)
 
 Logging: RUST_LOG=debug (or info, warn) sets how much is logged to stderr.";
 
@@ -47,7 +48,7 @@ enum Command {
     /// Import, generate and inspect mobility traces.
     #[command(subcommand)]
     Trace(TraceAction),
-    /// Compare a results set with a baseline (TOML); exit 1 when a metric is worse than its tolerance.
+    /// Compare a results set with a baseline (TOML); exit 1 when a metric is worse than its tolerance, 2 on bad input, 3 on a failure.
     Regress {
         /// A results folder (summary.parquet).
         #[arg(long)]
@@ -268,17 +269,36 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code() as u8);
         }
     };
-    match dispatch(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // A panic is an internal failure: one line and exit 3 (with RUST_BACKTRACE
+    // set, Rust's own report and its backtrace).
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        std::panic::set_hook(Box::new(|info| {
+            let what = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            eprintln!("edgebench: internal error: {}{at}", what.replace('\n', " "));
+        }));
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("edgebench: error: {msg}");
             ExitCode::from(exit_code(&e) as u8)
         }
+        Err(_) => ExitCode::from(EXIT_INTERNAL as u8),
     }
 }
 
 fn dispatch(cli: Cli) -> Result<()> {
+    // Test hook (read by the exit-code tests only): panic here.
+    if std::env::var_os("EDGEBENCH_TEST_PANIC").is_some() {
+        panic!("EDGEBENCH_TEST_PANIC is set");
+    }
     match cli.command {
         Command::Run(r) => {
             let args = RunArgs {
@@ -339,12 +359,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 eprintln!("edgebench: regress: all {} checks within tolerance", verdicts.len());
                 Ok(())
             } else {
-                Err(anyhow::anyhow!(
+                Err(Regression(format!(
                     "regress: {} of {} checks worse than tolerance: {}",
                     failed.len(),
                     verdicts.len(),
                     failed.join(", ")
                 ))
+                .into())
             }
         }
         Command::Sweep(w) => {

@@ -226,12 +226,14 @@ pub fn cmd_sweep(a: &SweepArgs) -> Result<SweepOutcome> {
     if a.merge {
         let missing: Vec<String> = all.iter().filter(|c| !finished(c)).map(Cell::id).collect();
         if !missing.is_empty() {
-            anyhow::bail!(
-                "sweep --merge: {} of {} cells are not finished yet: {} (run their shards first)",
+            return Err(BadInput(format!(
+                "--merge: {} of {} cells of {} are not finished yet: {} (run their shards first)",
                 missing.len(),
                 all.len(),
+                out.display(),
                 missing.join(", ")
-            );
+            ))
+            .into());
         }
         combine(out, &all)?;
         return Ok(SweepOutcome::Combined(out.clone()));

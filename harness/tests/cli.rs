@@ -494,3 +494,33 @@ mod dppo {
         }
     }
 }
+
+/// The exit-code contract: 2 bad input, 3 an internal failure (one line, no
+/// backtrace without RUST_BACKTRACE), 1 only for a regression (tests/regress.rs).
+#[test]
+fn internal_failures_exit_3_with_one_line() {
+    let d = tmp();
+    // A panic, through the test hook.
+    let o = bin()
+        .args(["run", "--scenario", "tiny", "--policies", "local", "--seeds", "1", "--quiet", "--out"])
+        .arg(d.path().join("p"))
+        .env("EDGEBENCH_TEST_PANIC", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("internal error"), "{}", stderr(&o));
+    assert!(!d.path().join("p").exists());
+    // An I/O failure: the results cannot be written where --out points (a
+    // file stands where its parent folder should be).
+    let file = d.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let o = bin()
+        .args(["run", "--scenario", "tiny", "--policies", "local", "--seeds", "1", "--quiet", "--out"])
+        .arg(file.join("res"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+}

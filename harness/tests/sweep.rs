@@ -188,12 +188,12 @@ fn shards_run_together_split_the_cells_and_merge_into_the_serial_sweep() {
     assert_eq!(first.len(), 2, "6 cells over 3 shards: {first:?}");
     assert!(stderr(&o).contains("2 of 6 cells finished"), "{}", stderr(&o));
     assert!(!sharded.join("summary.csv").exists());
-    // Merging now fails (exit 1) and names the cells still missing.
+    // Merging now is refused (exit 2) and names the cells still missing.
     let mut merge = sweep_args(&sharded);
     merge.push("--merge".into());
     let o = bin().args(&merge).output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("4 of 6 cells are not finished"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("4 of 6 cells of") && stderr(&o).contains("not finished"), "{}", stderr(&o));
     assert!(!sharded.join("summary.csv").exists());
 
     // All three at once into the same folder (shard 0 resumes: nothing to do).
