@@ -43,27 +43,6 @@ pub fn project_sites(latlon: &[(f64, f64)], margin: f64) -> ProjectedSites {
     ProjectedSites { positions, area }
 }
 
-/// Split one CSV line, honouring double quotes.
-pub fn split_csv_line(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
 /// Site files shipped with the project (`builtin:NAME` in a scenario):
 /// the EUA Melbourne CBD base stations (Lai et al., ICSOC 2018; MIT licence,
 /// see `scenarios/data/EUA-LICENSE`).
@@ -86,15 +65,27 @@ pub fn read_sites_csv(path: &Path) -> Result<Vec<(f64, f64)>, ConfigError> {
     parse_sites_csv(&text, &name)
 }
 
-/// Parse site-file text; `name` is used in error messages.
+/// Parse site-file text; `name` is used in error messages. RFC 4180
+/// quoting (the `csv` crate): fields may hold commas and quotes.
 pub fn parse_sites_csv(text: &str, name: &str) -> Result<Vec<(f64, f64)>, ConfigError> {
     let name = name.to_string();
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines.next().ok_or_else(|| ConfigError::File {
-        path: name.clone(),
-        message: "empty site file; expected a CSV header with LATITUDE,LONGITUDE".into(),
-    })?;
-    let cols: Vec<String> = split_csv_line(header).iter().map(|c| c.trim().to_ascii_lowercase()).collect();
+    let mut rd = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
+    let at = |e: &csv::Error| e.position().map_or(1, |p| p.line() as usize);
+    let not_csv =
+        |e: csv::Error| ConfigError::Line { path: name.clone(), line: at(&e), message: format!("not CSV: {e}") };
+    let cols: Vec<String> = rd
+        .headers()
+        .map_err(not_csv)?
+        .iter()
+        .enumerate()
+        .map(|(k, c)| if k == 0 { c.trim_start_matches('\u{feff}') } else { c }.trim().to_ascii_lowercase())
+        .collect();
+    if cols.iter().all(|c| c.is_empty()) {
+        return Err(ConfigError::File {
+            path: name,
+            message: "empty site file; expected a CSV header with LATITUDE,LONGITUDE".into(),
+        });
+    }
     let find = |a: &str, b: &str| cols.iter().position(|c| c == a || c == b);
     let (Some(ilat), Some(ilon)) = (find("latitude", "lat"), find("longitude", "lon")) else {
         return Err(ConfigError::Line {
@@ -104,20 +95,24 @@ pub fn parse_sites_csv(text: &str, name: &str) -> Result<Vec<(f64, f64)>, Config
         });
     };
     let mut out = Vec::new();
-    for (i, line) in lines {
-        let f = split_csv_line(line);
+    for row in rd.records() {
+        let f = row.map_err(not_csv)?;
+        let line = f.position().map_or(0, |p| p.line() as usize);
+        if f.len() == 1 && f[0].trim().is_empty() {
+            continue;
+        }
         let get = |k: usize, what: &str| -> Result<f64, ConfigError> {
             let raw = f.get(k).map(|s| s.trim()).unwrap_or("");
             let v: f64 = raw.parse().map_err(|_| ConfigError::Line {
                 path: name.clone(),
-                line: i + 1,
+                line,
                 message: format!("{what} `{raw}` is not a number"),
             })?;
             let lim = if what == "latitude" { 90.0 } else { 180.0 };
             if !v.is_finite() || v.abs() > lim {
                 return Err(ConfigError::Line {
                     path: name.clone(),
-                    line: i + 1,
+                    line,
                     message: format!("{what} {raw} outside [-{lim}, {lim}]"),
                 });
             }
@@ -147,7 +142,8 @@ mod tests {
 
     #[test]
     fn quoted_fields_keep_commas() {
-        assert_eq!(split_csv_line("1,\"a, b\",3"), vec!["1", "a, b", "3"]);
+        let sites = parse_sites_csv("NAME,LATITUDE,LONGITUDE\n\"a, \"\"b\"\"\",-37.8,144.9\n", "q").unwrap();
+        assert_eq!(sites, vec![(-37.8, 144.9)]);
     }
 
     #[test]

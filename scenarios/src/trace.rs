@@ -350,53 +350,73 @@ pub fn parse_bonnmotion(reader: impl BufRead, path: &str) -> Result<RawTrace, Co
 }
 
 /// CSV with a header: `t,id,x,y` (metres) or `t,id,lat,lon` (degrees), any
-/// column order (`time` for `t` also accepted).
+/// column order (`time` for `t` also accepted). RFC 4180 quoting (the `csv`
+/// crate): an id may hold commas, quotes and line breaks.
 pub fn parse_csv(reader: impl BufRead, path: &str) -> Result<RawTrace, ConfigError> {
-    let mut lines = reader.lines().enumerate();
-    let header = loop {
-        match lines.next() {
-            None => return Err(line_err(path, 1, "empty file: expected a CSV header t,id,x,y or t,id,lat,lon")),
-            Some((i, l)) => {
-                let l = l.map_err(|e| line_err(path, i + 1, format!("cannot read: {e}")))?;
-                if !l.trim().is_empty() {
-                    break l;
-                }
-            }
-        }
+    let mut rd = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(reader);
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map_or(1, |p| p.line() as usize);
+        line_err(path, line, format!("not CSV: {}", e.kind_message()))
     };
-    let cols: Vec<String> = header
-        .trim_start_matches('\u{feff}')
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+    let header: Vec<String> = rd
+        .headers()
+        .map_err(csv_err)?
+        .iter()
+        .enumerate()
+        .map(|(k, c)| if k == 0 { c.trim_start_matches('\u{feff}') } else { c }.trim().to_ascii_lowercase())
         .collect();
-    let find = |names: &[&str]| cols.iter().position(|c| names.contains(&c.as_str()));
+    let shown = header.join(",");
+    if header.iter().all(|c| c.is_empty()) {
+        return Err(line_err(path, 1, "empty file: expected a CSV header t,id,x,y or t,id,lat,lon"));
+    }
+    let find = |names: &[&str]| header.iter().position(|c| names.contains(&c.as_str()));
     let (it, iid) = match (find(&["t", "time"]), find(&["id"])) {
         (Some(a), Some(b)) => (a, b),
-        _ => return Err(line_err(path, 1, format!("expected columns t and id in the header, got `{header}`"))),
+        _ => return Err(line_err(path, 1, format!("expected columns t and id in the header, got `{shown}`"))),
     };
     let (ia, ib, geo) = match (find(&["x"]), find(&["y"]), find(&["lat", "latitude"]), find(&["lon", "longitude"])) {
         (Some(x), Some(y), _, _) => (x, y, false),
         (_, _, Some(la), Some(lo)) => (la, lo, true),
-        _ => return Err(line_err(path, 1, format!("expected columns x,y or lat,lon in the header, got `{header}`"))),
+        _ => return Err(line_err(path, 1, format!("expected columns x,y or lat,lon in the header, got `{shown}`"))),
     };
     let mut b = Builder::new(geo);
     let need = it.max(iid).max(ia).max(ib) + 1;
-    for (i, line) in lines {
-        let line = line.map_err(|e| line_err(path, i + 1, format!("cannot read: {e}")))?;
-        if line.trim().is_empty() {
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rd.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_err(e)),
+        }
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() == 1 && record[0].is_empty() {
             continue;
         }
-        let f: Vec<&str> = line.split(',').collect();
-        if f.len() < need {
-            return Err(line_err(path, i + 1, format!("expected {} fields, got {}", cols.len(), f.len())));
+        if record.len() < need {
+            return Err(line_err(path, line, format!("expected {} fields, got {}", header.len(), record.len())));
         }
         let (wa, wb) = if geo { ("lat", "lon") } else { ("x", "y") };
-        let t = parse_f64(f[it], "t", path, i + 1)?;
-        let a = parse_f64(f[ia], wa, path, i + 1)?;
-        let bb = parse_f64(f[ib], wb, path, i + 1)?;
-        b.push(path, i + 1, f[iid].trim().trim_matches('"'), t, a, bb)?;
+        let t = parse_f64(&record[it], "t", path, line)?;
+        let a = parse_f64(&record[ia], wa, path, line)?;
+        let bb = parse_f64(&record[ib], wb, path, line)?;
+        b.push(path, line, &record[iid], t, a, bb)?;
     }
     Ok(b.finish())
+}
+
+/// A csv error's kind in one line, without its position (given separately).
+trait KindMessage {
+    fn kind_message(&self) -> String;
+}
+
+impl KindMessage for csv::Error {
+    fn kind_message(&self) -> String {
+        match self.kind() {
+            csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 ({err})"),
+            csv::ErrorKind::Io(e) => format!("cannot read ({e})"),
+            other => format!("{other:?}").replace('\n', " "),
+        }
+    }
 }
 
 impl RawTrace {
