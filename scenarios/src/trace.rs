@@ -354,17 +354,8 @@ pub fn parse_bonnmotion(reader: impl BufRead, path: &str) -> Result<RawTrace, Co
 /// crate): an id may hold commas, quotes and line breaks.
 pub fn parse_csv(reader: impl BufRead, path: &str) -> Result<RawTrace, ConfigError> {
     let mut rd = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(reader);
-    let csv_err = |e: csv::Error| {
-        let line = e.position().map_or(1, |p| p.line() as usize);
-        line_err(path, line, format!("not CSV: {}", e.kind_message()))
-    };
-    let header: Vec<String> = rd
-        .headers()
-        .map_err(csv_err)?
-        .iter()
-        .enumerate()
-        .map(|(k, c)| if k == 0 { c.trim_start_matches('\u{feff}') } else { c }.trim().to_ascii_lowercase())
-        .collect();
+    let csv_err = |e: csv::Error| csv_error(path, e);
+    let header = csv_header(&mut rd, path)?;
     let shown = header.join(",");
     if header.iter().all(|c| c.is_empty()) {
         return Err(line_err(path, 1, "empty file: expected a CSV header t,id,x,y or t,id,lat,lon"));
@@ -404,19 +395,26 @@ pub fn parse_csv(reader: impl BufRead, path: &str) -> Result<RawTrace, ConfigErr
     Ok(b.finish())
 }
 
-/// A csv error's kind in one line, without its position (given separately).
-trait KindMessage {
-    fn kind_message(&self) -> String;
+/// A csv error as a one-line error naming the file and the line.
+pub(crate) fn csv_error(path: &str, e: csv::Error) -> ConfigError {
+    let line = e.position().map_or(1, |p| p.line() as usize);
+    let what = match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 ({err})"),
+        csv::ErrorKind::Io(e) => format!("cannot read ({e})"),
+        other => format!("{other:?}").replace('\n', " "),
+    };
+    line_err(path, line, format!("not CSV: {what}"))
 }
 
-impl KindMessage for csv::Error {
-    fn kind_message(&self) -> String {
-        match self.kind() {
-            csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 ({err})"),
-            csv::ErrorKind::Io(e) => format!("cannot read ({e})"),
-            other => format!("{other:?}").replace('\n', " "),
-        }
-    }
+/// The header's column names, trimmed and lower-case, without a byte-order mark.
+pub(crate) fn csv_header<R: std::io::Read>(rd: &mut csv::Reader<R>, path: &str) -> Result<Vec<String>, ConfigError> {
+    Ok(rd
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .enumerate()
+        .map(|(k, c)| if k == 0 { c.trim_start_matches('\u{feff}') } else { c }.trim().to_ascii_lowercase())
+        .collect())
 }
 
 impl RawTrace {
