@@ -16,6 +16,8 @@ use scenarios::sim::{Observation, Simulator};
 use scenarios::{Action, Scenario, Summary, World};
 use solvers::PolicyOptions;
 
+use crate::error::BadInput;
+
 /// Per-task columns of one or more runs (the rows of `tasks.parquet`).
 #[derive(Debug, Default, Clone)]
 pub struct TaskColumns {
@@ -148,7 +150,11 @@ fn make_policy(world: &World, name: &str, opts: &PolicyOptions) -> Result<Box<dy
         return Ok(Box::new(solvers::milp::Milp::oracle(opts.milp, future)));
     }
     let _ = world;
-    solvers::make_with(name, opts).ok_or_else(|| anyhow!("policy `{name}` is not in this build"))
+    solvers::make_with(name, opts).map_err(|e| match e {
+        // A bad checkpoint is bad input (exit 2), never a missing policy.
+        solvers::MakeError::BadInput(m) => BadInput(m).into(),
+        e @ solvers::MakeError::Unknown(_) => anyhow!(e),
+    })
 }
 
 /// Run one policy through one world.

@@ -462,6 +462,48 @@ mod dppo {
             assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
             assert!(!res.exists());
         }
+        // The shipped checkpoint with one tensor renamed, or a 2-D tensor's
+        // shape transposed (same size): bad input naming the file and the tensor.
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../solvers/checkpoints/default.safetensors");
+        let bytes = std::fs::read(&shipped).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap().to_string();
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&header).unwrap();
+        let (name, info) = parsed
+            .iter()
+            .find(|(k, v)| *k != "__metadata__" && v["shape"].as_array().is_some_and(|s| s.len() == 2 && s[0] != s[1]))
+            .expect("a 2-D tensor that is not square");
+        let shape = info["shape"].as_array().unwrap();
+        let (a, b) = (shape[0].as_u64().unwrap(), shape[1].as_u64().unwrap());
+        let renamed = format!("{}X", &name[..name.len() - 1]);
+        let at = header.find(&format!("\"{name}\":")).unwrap();
+        let shape_text = format!("\"shape\":[{a},{b}]");
+        let rel = at + header[at..].find(&shape_text).unwrap();
+        let mut transposed = header.clone();
+        transposed.replace_range(rel..rel + shape_text.len(), &format!("\"shape\":[{b},{a}]"));
+        assert_ne!(transposed, header, "the test must change the shape");
+        for (tag, new_header, must) in [
+            ("renamed", header.replacen(&format!("\"{name}\""), &format!("\"{renamed}\""), 1), renamed.clone()),
+            ("transposed", transposed, name.clone()),
+        ] {
+            assert_eq!(new_header.len(), header.len());
+            let ck = d.path().join(format!("{tag}.safetensors"));
+            let mut out = bytes[..8].to_vec();
+            out.extend_from_slice(new_header.as_bytes());
+            out.extend_from_slice(&bytes[8 + n..]);
+            std::fs::write(&ck, out).unwrap();
+            std::fs::copy(shipped.with_extension("json"), ck.with_extension("json")).unwrap();
+            let o = run_tiny(&res, &["--policies", "dppo", "--checkpoint", ck.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(2), "{tag}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&format!("{tag}.safetensors")) && stderr(&o).contains(&must),
+                "{tag}: {}",
+                stderr(&o)
+            );
+            assert!(!stderr(&o).contains("not in this build"), "{}", stderr(&o));
+            assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+            assert!(!res.exists());
+        }
         // The shipped checkpoint refuses a scenario with other levels.
         let toml = d.path().join("levels.toml");
         std::fs::write(&toml, "[decision]\nrb_levels = [1, 2]\n").unwrap();

@@ -57,14 +57,26 @@ pub fn available() -> Vec<&'static str> {
     v
 }
 
-/// A fresh policy by name with default settings; None when this build does not have it.
-pub fn make(name: &str) -> Option<Box<dyn Policy>> {
+/// Why a policy could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum MakeError {
+    /// No policy of that name in this build.
+    #[error("policy `{0}` is not in this build")]
+    Unknown(String),
+    /// The policy's own input (a checkpoint) is bad; the message names the
+    /// file and what is wrong with it (a tensor's name, shape or dtype).
+    #[error("{0}")]
+    BadInput(String),
+}
+
+/// A fresh policy by name with default settings.
+pub fn make(name: &str) -> Result<Box<dyn Policy>, MakeError> {
     make_with(name, &PolicyOptions::default())
 }
 
-/// A fresh policy by name; None when this build does not have it.
-pub fn make_with(name: &str, _opts: &PolicyOptions) -> Option<Box<dyn Policy>> {
-    Some(match name {
+/// A fresh policy by name.
+pub fn make_with(name: &str, _opts: &PolicyOptions) -> Result<Box<dyn Policy>, MakeError> {
+    Ok(match name {
         #[cfg(feature = "milp")]
         "milp" => Box::new(milp::Milp::new(_opts.milp)),
         #[cfg(feature = "milp")]
@@ -72,12 +84,18 @@ pub fn make_with(name: &str, _opts: &PolicyOptions) -> Option<Box<dyn Policy>> {
         #[cfg(feature = "milp")]
         "milp-lookahead-joint" => Box::new(milp::Milp::lookahead(_opts.milp, milp::PlanSolve::Joint)),
         #[cfg(feature = "dppo")]
-        "dppo" => Box::new(dppo::Dppo::new(_opts.dppo.as_ref()?).ok()?),
+        "dppo" => {
+            let checkpoint = _opts
+                .dppo
+                .as_ref()
+                .ok_or_else(|| MakeError::BadInput("policy `dppo` needs a checkpoint (--checkpoint FILE)".into()))?;
+            Box::new(dppo::Dppo::new(checkpoint).map_err(|e| MakeError::BadInput(e.to_string()))?)
+        }
         "nearest" => Box::new(nearest::Nearest::default()),
         "greedy" => Box::new(greedy::Greedy),
         "greedy-nocache" => Box::new(greedy::GreedyNoCache),
         "local" => Box::new(local::Local),
         "random" => Box::new(random::RandomPolicy::default()),
-        _ => return None,
+        _ => return Err(MakeError::Unknown(name.to_string())),
     })
 }

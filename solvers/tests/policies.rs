@@ -121,5 +121,5 @@ fn local_offloads_nothing_and_random_is_seeded() {
 
 #[test]
 fn unknown_policy_is_none() {
-    assert!(solvers::make("oracle").is_none());
+    assert!(matches!(solvers::make("oracle"), Err(solvers::MakeError::Unknown(_))));
 }
