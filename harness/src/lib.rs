@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 
 use error::BadInput;
 use run::{Plan, SlotColumns, TaskColumns};
-use staging::Staging;
+use staging::{test_stop_point, Staging};
 
 /// What `edgebench run` was asked to do.
 #[derive(Debug, Clone)]
@@ -267,10 +267,12 @@ pub fn write_results(
     }
     let dir = staging.path();
     frames::write_parquet(&mut frames::tasks_frame(&name, &tasks)?, &dir.join("tasks.parquet"))?;
+    test_stop_point("tasks.parquet");
     frames::write_parquet(&mut frames::slots_frame(&name, &slots)?, &dir.join("slots.parquet"))?;
     let mut summary = frames::summary_frame(&name, runs)?;
     frames::write_parquet(&mut summary, &dir.join("summary.parquet"))?;
     frames::write_csv(&mut summary, &dir.join("summary.csv"))?;
+    test_stop_point("summary.csv");
     let md = reports::summary_markdown(&summary, &plan.seeds).context("rendering summary.md")?;
     std::fs::write(dir.join("summary.md"), md).context("writing summary.md")?;
     let mut files = vec!["tasks.parquet", "slots.parquet", "summary.parquet", "summary.csv", "summary.md"];
@@ -296,6 +298,7 @@ pub fn write_results(
     });
     std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)? + "\n")
         .context("writing manifest.json")?;
+    test_stop_point("manifest.json");
     staging.commit()
 }
 

@@ -65,3 +65,13 @@ impl Drop for Staging {
         }
     }
 }
+
+/// Test hook (read by the hard-stop tests only): when `EDGEBENCH_TEST_KILL_AFTER`
+/// names `point` (a file just written into a staging folder, or `commit`),
+/// the process stops at once, as a SIGKILL would stop it there: no
+/// destructor runs, the staging folder is left as it is.
+pub fn test_stop_point(point: &str) {
+    if std::env::var_os("EDGEBENCH_TEST_KILL_AFTER").is_some_and(|v| v == point) {
+        std::process::abort();
+    }
+}

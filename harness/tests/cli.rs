@@ -377,6 +377,36 @@ fn an_interrupted_run_leaves_no_results_folder() {
     assert!(!out.exists(), "a killed run must not leave {}", out.display());
 }
 
+/// Stopped hard while it writes its results (a test hook aborts the process
+/// right after a file lands in the staging folder, as a SIGKILL there would):
+/// no `--out` folder, only the hidden staging folder with the partial files.
+#[test]
+fn a_run_stopped_mid_write_leaves_no_results_folder() {
+    for point in ["tasks.parquet", "summary.csv", "manifest.json"] {
+        let d = tmp();
+        let out = d.path().join("res");
+        let o = bin()
+            .args(["run", "--scenario", "tiny", "--policies", "greedy,local", "--seeds", "1", "--quiet", "--out"])
+            .arg(&out)
+            .env("EDGEBENCH_TEST_KILL_AFTER", point)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{point}: the hook must stop the run");
+        assert!(!out.exists(), "{point}: a run stopped mid-write left {}", out.display());
+        let staged: Vec<_> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".res.tmp-"))
+            .collect();
+        assert_eq!(staged.len(), 1, "{point}: {staged:?}");
+        assert!(staged[0].join(point).is_file(), "{point}: the stop must land after {point} was written");
+        // The next run into the same folder completes.
+        let o = run_tiny(&out, &["--policies", "greedy"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(out.join("manifest.json").is_file());
+    }
+}
+
 #[test]
 fn a_new_run_replaces_an_old_results_folder() {
     let d = tmp();

@@ -111,6 +111,37 @@ fn a_killed_sweep_resumes_without_redoing_cells_and_equals_an_uninterrupted_one(
     assert!(md.contains("tiny[deadline=300_terminals=3]"), "{md}");
 }
 
+/// A sweep stopped hard while a cell writes its results (the test hook of
+/// `staging::test_stop_point`) leaves that cell unfinished; the resumed sweep
+/// equals the uninterrupted one and leaves no staging folder.
+#[test]
+fn a_sweep_stopped_mid_write_resumes_to_the_uninterrupted_results() {
+    let d = tempfile::tempdir().unwrap();
+    let whole = d.path().join("whole");
+    assert!(bin().args(sweep_args(&whole)).output().unwrap().status.success());
+    let part = d.path().join("part");
+    let o = bin().args(sweep_args(&part)).env("EDGEBENCH_TEST_KILL_AFTER", "summary.csv").output().unwrap();
+    assert!(!o.status.success());
+    assert!(finished_cells(&part).is_empty(), "{:?}", finished_cells(&part));
+    assert!(!part.join("summary.csv").exists());
+    let staged = std::fs::read_dir(part.join("cells")).unwrap().filter(|e| {
+        let e = e.as_ref().unwrap();
+        e.file_name().to_string_lossy().starts_with('.') && e.path().join("summary.csv").is_file()
+    });
+    assert_eq!(staged.count(), 1, "the stop must land inside a cell's staging folder");
+    let o = bin().args(sweep_args(&part)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(part.join("summary.csv")).unwrap();
+    let csv_whole = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
+    assert_eq!(without_timing(&csv), without_timing(&csv_whole));
+    let hidden: Vec<_> = std::fs::read_dir(part.join("cells"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "staging folders left: {hidden:?}");
+}
+
 #[test]
 fn bad_sweep_input_exits_2() {
     let d = tempfile::tempdir().unwrap();
