@@ -62,6 +62,15 @@ fn finished_cells(out: &Path) -> Vec<String> {
     v
 }
 
+/// Hidden entries (staging folders, temporary files) of these folders.
+fn hidden_entries(dirs: &[&Path]) -> Vec<String> {
+    dirs.iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
 #[test]
 fn a_killed_sweep_resumes_without_redoing_cells_and_equals_an_uninterrupted_one() {
     let d = tempfile::tempdir().unwrap();
@@ -95,11 +104,7 @@ fn a_killed_sweep_resumes_without_redoing_cells_and_equals_an_uninterrupted_one(
     let after: Vec<_> = done.iter().map(|c| stamp(c)).collect();
     assert_eq!(before, after, "finished cells were recomputed");
     assert_eq!(finished_cells(&part).len(), 6);
-    let hidden: Vec<_> = std::fs::read_dir(part.join("cells"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with('.'))
-        .collect();
+    let hidden = hidden_entries(&[&part.join("cells")]);
     assert!(hidden.is_empty(), "staging folders left: {hidden:?}");
     let csv_part = std::fs::read_to_string(part.join("summary.csv")).unwrap();
     assert_eq!(without_timing(&csv_part), without_timing(&csv_whole));
@@ -134,11 +139,7 @@ fn a_sweep_stopped_mid_write_resumes_to_the_uninterrupted_results() {
     let csv = std::fs::read_to_string(part.join("summary.csv")).unwrap();
     let csv_whole = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
     assert_eq!(without_timing(&csv), without_timing(&csv_whole));
-    let hidden: Vec<_> = std::fs::read_dir(part.join("cells"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with('.'))
-        .collect();
+    let hidden = hidden_entries(&[&part.join("cells")]);
     assert!(hidden.is_empty(), "staging folders left: {hidden:?}");
 }
 
@@ -243,12 +244,7 @@ fn shards_run_together_split_the_cells_and_merge_into_the_serial_sweep() {
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(sharded.join("summary.csv")).unwrap();
     assert_eq!(without_timing(&csv), without_timing(&csv_whole));
-    let hidden: Vec<_> = std::fs::read_dir(&sharded)
-        .unwrap()
-        .chain(std::fs::read_dir(sharded.join("cells")).unwrap())
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with('.'))
-        .collect();
+    let hidden = hidden_entries(&[&sharded, &sharded.join("cells")]);
     assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
 }
 

@@ -491,9 +491,11 @@ impl Policy for Milp {
                     lists.iter().map(|l| (0..n_models).map(|k| l.contains(&k)).collect()).collect::<CacheSet>()
                 })
                 .and_then(|set| {
+                    // Its building counts as build time too.
+                    let building = Instant::now();
                     let mut m = build_with(env, obs, 1, None, Assignments::Binary, Some(&set));
                     let left = (self.opts.time_limit_s - started.elapsed().as_secs_f64()).max(1e-3);
-                    let cols = solve(&mut m, left, self.opts.rel_gap, Tuning::Small, &mut stats, Instant::now())?;
+                    let cols = solve(&mut m, left, self.opts.rel_gap, Tuning::Small, &mut stats, building)?;
                     Some((m, cols))
                 })
         } else {

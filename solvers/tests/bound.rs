@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use scenarios::sim::{observe, transition, Observation, Simulator};
+use scenarios::sim::{observe, transition, Observation};
 use scenarios::{Action, Decision, ModelId, ScenarioConfig, SimState, World};
 use solvers::bound::{run_bound, BoundOptions, WindowStatus};
 
@@ -177,16 +177,7 @@ fn run_cost(world: &World, policy: &str) -> f64 {
     } else {
         solvers::make(policy).unwrap()
     };
-    p.reset(&world.env, seed_of(world.seed, policy));
-    let mut sim = Simulator::new(world);
-    let mut obs = Observation::default();
-    let mut cost = 0.0;
-    while !sim.is_done() {
-        sim.observe(&mut obs);
-        let d = p.decide(&world.env, &obs).unwrap();
-        cost += sim.step(&obs, &d).unwrap().cost;
-    }
-    cost
+    common::run_cost(world, p.as_mut(), seed_of(world.seed, policy))
 }
 
 fn seed_of(seed: u64, policy: &str) -> u64 {

@@ -3,10 +3,11 @@
 
 #![cfg(feature = "dppo")]
 
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 
-use scenarios::sim::{Observation, Simulator};
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
 use solvers::dppo::features::ROW_DIM;
@@ -27,20 +28,6 @@ fn short(steps: u64, workers: usize) -> TrainConfig {
         seed: 11,
         ..TrainConfig::default()
     }
-}
-
-/// Total cost of a policy over one world.
-fn run_cost(world: &World, policy: &mut dyn Policy) -> f64 {
-    policy.reset(&world.env, 1);
-    let mut sim = Simulator::new(world);
-    let mut obs = Observation::default();
-    let mut cost = 0.0;
-    while !sim.is_done() {
-        sim.observe(&mut obs);
-        let d = policy.decide(&world.env, &obs).unwrap();
-        cost += sim.step(&obs, &d).unwrap().cost;
-    }
-    cost
 }
 
 fn trained_checkpoint(steps: u64, dir: &Path) -> (Checkpoint, Vec<UpdateLog>) {
@@ -149,7 +136,7 @@ fn same_seed_same_training_log_and_weights() {
 /// Summed cost over the held-out seeds (never used in training: training
 /// worlds use seeds ≥ 2^48).
 fn held_out_cost(policy: &mut dyn Policy) -> f64 {
-    (1..=8u64).map(|seed| run_cost(&World::build(&tiny(), seed), policy)).sum()
+    (1..=8u64).map(|seed| common::run_cost(&World::build(&tiny(), seed), policy, 1)).sum()
 }
 
 #[test]
