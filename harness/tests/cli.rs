@@ -1,21 +1,16 @@
 //! End-to-end tests of the `edgebench` binary and of the run harness.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::{bin, stderr, without_timing};
 use harness::frames::read_parquet;
 use harness::run::{execute, Plan};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_edgebench"))
-}
-
 fn edgebench(args: &[&str]) -> Output {
     bin().args(args).output().expect("edgebench runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
 }
 
 /// `run --scenario tiny` with every policy (dppo with its shipped checkpoint).
@@ -139,20 +134,6 @@ fn run_writes_the_results_set() {
     assert_eq!(m["seeds"], serde_json::json!([1, 2]));
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("| greedy |") && md.contains("| nearest |"));
-}
-
-/// Drop the wall-clock columns (decision and solver times) from summary.csv.
-fn without_timing(csv: &str) -> Vec<String> {
-    let timing = ["decision_ms_mean", "decision_ms_p95", "milp_solve_ms_p50", "milp_solve_ms_p95", "milp_build_share"];
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let keep: Vec<usize> = (0..header.len()).filter(|&i| !timing.contains(&header[i])).collect();
-    assert_eq!(keep.len(), header.len() - timing.len(), "every timing column is in the header");
-    csv.lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(",")
-        })
-        .collect()
 }
 
 #[test]

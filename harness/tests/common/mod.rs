@@ -1,0 +1,72 @@
+//! Helpers shared by the integration tests of the `edgebench` binary.
+#![allow(dead_code)] // each test file uses a subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_edgebench"))
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A sweep of 2 × 3 cells on `tiny` (each cell a few hundred milliseconds).
+pub fn sweep_args(out: &Path) -> Vec<String> {
+    [
+        "sweep",
+        "--scenario",
+        "tiny",
+        "--vary",
+        "deadline=300,800",
+        "--vary",
+        "terminals=3,6,9",
+        "--slots",
+        "150",
+        "--policies",
+        "greedy,nearest,milp",
+        "--seeds",
+        "1,2",
+        "--quiet",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.to_str().unwrap().to_string()])
+    .collect()
+}
+
+/// summary.csv without its wall-clock columns (decision and solver times).
+pub fn without_timing(csv: &str) -> Vec<String> {
+    let timing = ["decision_ms_mean", "decision_ms_p95", "milp_solve_ms_p50", "milp_solve_ms_p95", "milp_build_share"];
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let keep: Vec<usize> = (0..header.len()).filter(|&i| !timing.contains(&header[i])).collect();
+    assert_eq!(keep.len(), header.len() - timing.len(), "every timing column is in the header");
+    csv.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            keep.iter().map(|&i| f[i]).collect::<Vec<_>>().join(",")
+        })
+        .collect()
+}
+
+pub fn finished_cells(out: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(out.join("cells")) else { return Vec::new() };
+    let mut v: Vec<String> = rd
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Hidden entries (staging folders, temporary files) of these folders.
+pub fn hidden_entries(dirs: &[&Path]) -> Vec<String> {
+    dirs.iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
