@@ -3,10 +3,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 BIN := target/release/edgebench
 # libtorch for the `dppo` feature (issue 5) lives in the project venv.
-export LIBTORCH := $(CURDIR)/.venv/lib/python3.11/site-packages/torch
+# The venv's Python is the system python3 (scripts/setup.sh); ask it its version.
+PYTHON_VERSION := $(shell python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+export LIBTORCH := $(CURDIR)/.venv/lib/python$(PYTHON_VERSION)/site-packages/torch
 export LD_LIBRARY_PATH := $(LIBTORCH)/lib:$(LD_LIBRARY_PATH)
-# Every build enables the DPPO agent; `make setup` provides libtorch.
-FEATURES := --features harness/dppo
+# Every build enables the DPPO agent and MPI; `make setup` provides libtorch and MPICH.
+FEATURES := --features harness/dppo,harness/mpi
 # `make train`: the shipped default checkpoint (about 15 minutes on 2 cores; 20 at most).
 TRAIN_STEPS ?= 4000000
 
@@ -15,7 +17,7 @@ TRAIN_STEPS ?= 4000000
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-setup: ## Install what the build needs (apt: cmake, libclang-dev; .venv with torch 2.13.0); idempotent
+setup: ## Install what the build needs (apt: cmake, libclang-dev, MPICH; .venv with torch 2.13.0); idempotent
 	@bash scripts/setup.sh
 
 build: setup ## Release build of the workspace
@@ -80,9 +82,10 @@ microbench: setup ## Criterion micro-benchmarks of the hot paths (hot_paths, sim
 fmt: ## Format the code
 	$(CARGO) fmt --all
 
-lint: ## cargo fmt --check and clippy
+lint: ## cargo fmt --check, clippy, and clippy of the build without optional features (no MILP, DPPO or MPI)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --locked --workspace --all-targets $(FEATURES) -- -D warnings
+	$(CARGO) clippy --release --locked --workspace --all-targets --no-default-features -- -D warnings
 
 clean: ## Remove build output and results
 	$(CARGO) clean

@@ -16,6 +16,11 @@ impl From<scenarios::ConfigError> for BadInput {
 #[error("{0}")]
 pub struct Regression(pub String);
 
+/// An error another MPI rank has printed; this rank exits with its code, silently.
+#[derive(Debug, thiserror::Error)]
+#[error("another rank failed (exit code {0})")]
+pub struct ReportedElsewhere(pub i32);
+
 /// Exit codes, a contract documented in `edgebench --help` and the README:
 /// a CI job can tell a regression from bad input and from a crash.
 pub const EXIT_OK: i32 = 0;
@@ -29,7 +34,11 @@ pub const EXIT_INTERNAL: i32 = 3;
 
 /// Map an error to its exit code.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
-    if e.chain().any(|c| c.downcast_ref::<BadInput>().is_some() || c.downcast_ref::<scenarios::ConfigError>().is_some())
+    if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<ReportedElsewhere>()) {
+        r.0
+    } else if e
+        .chain()
+        .any(|c| c.downcast_ref::<BadInput>().is_some() || c.downcast_ref::<scenarios::ConfigError>().is_some())
     {
         EXIT_BAD_INPUT
     } else if e.chain().any(|c| c.downcast_ref::<Regression>().is_some()) {

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod frames;
+pub mod ranks;
 pub mod regress;
 pub mod run;
 #[cfg(all(feature = "dppo", feature = "milp"))]
@@ -151,7 +152,8 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
     }
     check_milp_horizon(a.milp_horizon)?;
     check_bound_args(&a.bound)?;
-    #[allow(unused_mut)]
+    // The other fields exist only with the `milp` and `dppo` features.
+    #[allow(unused_mut, clippy::needless_update)]
     let mut options = solvers::PolicyOptions { bound: a.bound, ..Default::default() };
     #[cfg(feature = "milp")]
     {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use harness::error::{exit_code, BadInput, Regression, EXIT_INTERNAL};
+use harness::error::{exit_code, BadInput, Regression, ReportedElsewhere, EXIT_INTERNAL};
 use harness::trace_cmd::TraceAction;
 use harness::{cmd_run, RunArgs};
 use solvers::bound::BoundOptions;
@@ -96,10 +96,11 @@ struct TrainCli {
     /// A preset name or a scenario TOML file; every episode draws fresh mobility and tasks.
     #[arg(long)]
     scenario: String,
-    /// Rollout workers (threads), each with its own environments and network replica.
+    /// Rollout workers (threads) per process, each with its own environments and network replica
+    /// (under `mpirun -n R`: R × workers in all).
     #[arg(long, default_value_t = TrainConfig::default().workers)]
     workers: usize,
-    /// Environment slots to train for (all workers together).
+    /// Environment slots to train for (all ranks and workers together).
     #[arg(long, default_value_t = TrainConfig::default().total_steps)]
     steps: u64,
     /// Training seed (network initialisation, episodes, sampling).
@@ -285,6 +286,7 @@ fn main() -> ExitCode {
     }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) if e.downcast_ref::<ReportedElsewhere>().is_some() => ExitCode::from(exit_code(&e) as u8),
         Ok(Err(e)) => {
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("edgebench: error: {msg}");
@@ -301,6 +303,17 @@ fn dispatch(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Run(r) => {
+            let ranks = harness::ranks::Ranks::init()?;
+            if ranks.size() > 1 {
+                // Checked by every rank alike: each prints nothing but rank 0.
+                let e: Result<()> = Err(BadInput(format!(
+                    "run: not distributed across ranks ({} under mpirun/srun); run it as one process, \
+                     or spread the work as `edgebench sweep` cells",
+                    ranks.size()
+                ))
+                .into());
+                return ranks.agree(if ranks.is_root() { e } else { Ok(()) });
+            }
             let args = RunArgs {
                 scenario: r.scenario,
                 policies: r.policies,
@@ -369,7 +382,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Sweep(w) => {
-            let axes = w.vary.iter().map(|v| harness::sweep::parse_axis(v)).collect::<Result<Vec<_>, _>>()?;
+            let ranks = harness::ranks::Ranks::init()?;
+            let parsed = (|| -> Result<_> {
+                let axes = w.vary.iter().map(|v| harness::sweep::parse_axis(v)).collect::<Result<Vec<_>, _>>()?;
+                let shard = w.shard.as_deref().map(harness::sweep::parse_shard).transpose()?;
+                Ok((axes, shard))
+            })();
+            let (axes, shard) = ranks.agree(parsed)?;
             let run = RunArgs {
                 scenario: w.scenario,
                 policies: w.policies,
@@ -383,17 +402,17 @@ fn dispatch(cli: Cli) -> Result<()> {
                 milp_gap: 1e-6,
                 milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
                 bound: w.bound.options(),
-                threads: w.threads,
+                threads: w.threads.or_else(|| ranks.default_threads()),
                 checkpoint: w.checkpoint,
                 out: w.out,
                 progress: !w.quiet,
             };
-            let shard = w.shard.as_deref().map(harness::sweep::parse_shard).transpose()?;
             let args = harness::sweep::SweepArgs { run, axes, shard, merge: w.merge };
-            match harness::sweep::cmd_sweep(&args)? {
+            match harness::sweep::cmd_sweep(&args, &ranks)? {
                 harness::sweep::SweepOutcome::Combined(out) => {
                     eprintln!("edgebench: sweep results in {}", out.display())
                 }
+                harness::sweep::SweepOutcome::ShardDone { .. } if ranks.size() > 1 => {}
                 harness::sweep::SweepOutcome::ShardDone { ran, finished, cells } => {
                     let which = shard.map_or(String::new(), |s| format!(" {}/{}", s.index, s.count));
                     eprintln!(
@@ -428,8 +447,10 @@ fn dispatch(cli: Cli) -> Result<()> {
                 ..Default::default()
             };
             let args = harness::train_cmd::TrainArgs { scenario: t.scenario, config, out: t.out, progress: !t.quiet };
-            let out = harness::train_cmd::cmd_train(&args)?;
-            eprintln!("edgebench: checkpoint and training log in {}", out.display());
+            let ranks = harness::ranks::Ranks::init()?;
+            if let Some(out) = harness::train_cmd::cmd_train(&args, &ranks)? {
+                eprintln!("edgebench: checkpoint and training log in {}", out.display());
+            }
             Ok(())
         }
         Command::Report { results, out } => {

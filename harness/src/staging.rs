@@ -69,9 +69,14 @@ impl Drop for Staging {
 /// Test hook (read by the hard-stop tests only): when `EDGEBENCH_TEST_KILL_AFTER`
 /// names `point` (a file just written into a staging folder, or `commit`),
 /// the process stops at once, as a SIGKILL would stop it there: no
-/// destructor runs, the staging folder is left as it is.
+/// destructor runs, the staging folder is left as it is. Under MPI,
+/// `EDGEBENCH_TEST_KILL_RANK=r` limits the stop to rank r (MPICH's `PMI_RANK`).
 pub fn test_stop_point(point: &str) {
-    if std::env::var_os("EDGEBENCH_TEST_KILL_AFTER").is_some_and(|v| v == point) {
+    let rank_matches = match std::env::var_os("EDGEBENCH_TEST_KILL_RANK") {
+        Some(r) => std::env::var_os("PMI_RANK").is_some_and(|p| p == r),
+        None => true,
+    };
+    if rank_matches && std::env::var_os("EDGEBENCH_TEST_KILL_AFTER").is_some_and(|v| v == point) {
         std::process::abort();
     }
 }

@@ -12,6 +12,12 @@
 //! processes (a Slurm job array, any batch system) can share one sweep
 //! folder; whichever finds every cell finished writes the combined summary,
 //! and `--merge` writes it without running anything.
+//!
+//! Under `mpirun -n R` (or `srun`), rank r runs shard r/R of the cells, by the
+//! same split, in the shared `--out`; when every rank is done, rank 0 writes
+//! the combined summary. A failing rank stops them all before anything is
+//! combined; started again (with any number of ranks), the sweep resumes
+//! from the finished cells.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +26,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 
 use crate::error::BadInput;
+use crate::ranks::Ranks;
 use crate::run::Plan;
 use crate::{frames, plan_from_args, RunArgs};
 
@@ -174,8 +181,93 @@ pub enum SweepOutcome {
     ShardDone { ran: usize, finished: usize, cells: usize },
 }
 
-/// Run (or resume) a sweep, or its shard, or merge it.
-pub fn cmd_sweep(a: &SweepArgs) -> Result<SweepOutcome> {
+/// A checked sweep, ready to run.
+struct Prepared {
+    all: Vec<Cell>,
+    plans: Vec<Plan>,
+    spec: SweepSpec,
+}
+
+/// Run (or resume) a sweep, or its shard, or merge it; under MPI, this rank's share.
+pub fn cmd_sweep(a: &SweepArgs, ranks: &Ranks) -> Result<SweepOutcome> {
+    let checked = prepare(a).and_then(|p| {
+        if ranks.size() > 1 && (a.shard.is_some() || a.merge) {
+            let flag = if a.merge { "--merge" } else { "--shard" };
+            return Err(BadInput(format!(
+                "{flag}: not under mpirun/srun ({} ranks): the ranks already split the sweep; \
+                 start {flag} as one process",
+                ranks.size()
+            ))
+            .into());
+        }
+        Ok(p)
+    });
+    let Prepared { all, plans, spec } = ranks.agree(checked)?;
+    let out = &a.run.out;
+    if a.merge {
+        combine(out, &all)?;
+        return Ok(SweepOutcome::Combined(out.clone()));
+    }
+    let cells_dir = out.join("cells");
+    let setup = (|| -> Result<()> {
+        std::fs::create_dir_all(&cells_dir).with_context(|| format!("creating {}", cells_dir.display()))?;
+        // Written whole and renamed: shards started together may write it at once.
+        let spec_path = out.join("sweep.json");
+        let tmp = out.join(format!(".sweep.json.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_string_pretty(&spec)? + "\n")
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &spec_path).with_context(|| format!("writing {}", spec_path.display()))?;
+        Ok(())
+    })();
+    ranks.agree(setup)?;
+    if ranks.size() > 1 {
+        ranks.agree(check_shared_folder(out, ranks))?;
+    }
+    let shard = if ranks.size() > 1 { Some(Shard { index: ranks.rank(), count: ranks.size() }) } else { a.shard };
+    let ran = ranks.or_abort(run_cells(a, &all, &plans, shard, ranks.is_root()))?;
+    let finished = |cell: &Cell| cells_dir.join(cell.id()).join("manifest.json").is_file();
+    if ranks.size() > 1 {
+        ranks.barrier();
+        if !ranks.is_root() {
+            return Ok(SweepOutcome::ShardDone { ran, finished: all.len(), cells: all.len() });
+        }
+    }
+    let done = all.iter().filter(|c| finished(c)).count();
+    if done < all.len() {
+        return Ok(SweepOutcome::ShardDone { ran, finished: done, cells: all.len() });
+    }
+    ranks.or_abort(combine(out, &all))?;
+    Ok(SweepOutcome::Combined(out.clone()))
+}
+
+/// Under MPI every rank must see the same `--out`: rank 0 leaves a token
+/// there, and each rank looks for it.
+fn check_shared_folder(out: &Path, ranks: &Ranks) -> Result<()> {
+    let mut pid = [f64::from(std::process::id())];
+    ranks.broadcast(&mut pid);
+    let token = out.join(format!(".rank0-{}", pid[0] as u32));
+    if ranks.is_root() {
+        std::fs::write(&token, b"").with_context(|| format!("writing {}", token.display()))?;
+    }
+    ranks.barrier();
+    let seen = token.is_file();
+    ranks.barrier();
+    if ranks.is_root() {
+        let _ = std::fs::remove_file(&token);
+    }
+    if !seen {
+        return Err(BadInput(format!(
+            "--out {}: rank {} does not see rank 0's files there; under MPI --out must be a folder every rank shares",
+            out.display(),
+            ranks.rank()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Every check before anything is written.
+fn prepare(a: &SweepArgs) -> Result<Prepared> {
     if a.axes.is_empty() {
         return Err(BadInput("sweep: expected at least one --vary NAME=V1,V2,…".into()).into());
     }
@@ -235,23 +327,23 @@ pub fn cmd_sweep(a: &SweepArgs) -> Result<SweepOutcome> {
             ))
             .into());
         }
-        combine(out, &all)?;
-        return Ok(SweepOutcome::Combined(out.clone()));
     }
-    std::fs::create_dir_all(&cells_dir).with_context(|| format!("creating {}", cells_dir.display()))?;
-    // Written whole and renamed: shards started together may write it at once.
-    let tmp = out.join(format!(".sweep.json.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_string_pretty(&spec)? + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &spec_path).with_context(|| format!("writing {}", spec_path.display()))?;
-    let shard_of = shards(&plans, a.shard.map_or(1, |s| s.count));
-    let mine = |k: usize| a.shard.is_none_or(|s| shard_of[k] == s.index);
+    Ok(Prepared { all, plans, spec })
+}
+
+/// Run the unfinished cells of `shard` (all cells without one); returns how
+/// many of its cells are finished now.
+fn run_cells(a: &SweepArgs, all: &[Cell], plans: &[Plan], shard: Option<Shard>, show: bool) -> Result<usize> {
+    let cells_dir = a.run.out.join("cells");
+    let finished = |cell: &Cell| cells_dir.join(cell.id()).join("manifest.json").is_file();
+    let shard_of = shards(plans, shard.map_or(1, |s| s.count));
+    let mine = |k: usize| shard.is_none_or(|s| shard_of[k] == s.index);
     // Another shard's staging folders are its work in progress, not stale.
     let own: Vec<String> = all.iter().enumerate().filter(|&(k, _)| mine(k)).map(|(_, c)| c.id()).collect();
     remove_stale_staging(&cells_dir, &own)?;
 
     let total: u64 = plans.iter().enumerate().filter(|&(k, _)| mine(k)).map(|(_, p)| p.total_slots()).sum();
-    let bar = if a.run.progress { ProgressBar::new(total) } else { ProgressBar::hidden() };
+    let bar = if a.run.progress && show { ProgressBar::new(total) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("sweep [{bar:40}] {pos}/{len} slots, cell {msg}  {elapsed} elapsed, ETA {eta}")
             .expect("static template")
@@ -259,7 +351,7 @@ pub fn cmd_sweep(a: &SweepArgs) -> Result<SweepOutcome> {
     );
     let pool = crate::thread_pool(a.run.threads)?;
     let (mut skipped, mut ran) = (0, 0);
-    for (k, (cell, plan)) in all.iter().zip(&plans).enumerate().filter(|&(k, _)| mine(k)) {
+    for (k, (cell, plan)) in all.iter().zip(plans).enumerate().filter(|&(k, _)| mine(k)) {
         let dir = cells_dir.join(cell.id());
         if finished(cell) {
             skipped += 1;
@@ -271,15 +363,11 @@ pub fn cmd_sweep(a: &SweepArgs) -> Result<SweepOutcome> {
         ran += 1;
     }
     bar.finish_and_clear();
-    if skipped > 0 {
-        eprintln!("edgebench: sweep resumed: {skipped} of {} cells were already finished", skipped + ran);
+    if skipped > 0 && show {
+        let whose = if shard.is_some() { " of this shard" } else { "" };
+        eprintln!("edgebench: sweep resumed: {skipped} of {} cells{whose} were already finished", skipped + ran);
     }
-    let done = all.iter().filter(|c| finished(c)).count();
-    if done < all.len() {
-        return Ok(SweepOutcome::ShardDone { ran: skipped + ran, finished: done, cells: all.len() });
-    }
-    combine(out, &all)?;
-    Ok(SweepOutcome::Combined(out.clone()))
+    Ok(skipped + ran)
 }
 
 /// Entries of a sweep folder that another shard may have made before its

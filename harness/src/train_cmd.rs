@@ -1,5 +1,7 @@
 //! `edgebench train`: distributed PPO on a scenario; writes the checkpoint
 //! (`policy.safetensors` + `policy.json`) and the training log (`train.parquet`).
+//! Under `mpirun -n R` every rank runs `--workers` threads; rank 0 alone
+//! writes the results and draws the progress bar.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,7 @@ use solvers::dppo::ppo::{self, TrainConfig, UpdateLog};
 use solvers::dppo::DppoError;
 
 use crate::error::BadInput;
+use crate::ranks::Ranks;
 use crate::staging::Staging;
 
 #[derive(Debug, Clone)]
@@ -51,15 +54,53 @@ pub fn log_frame(logs: &[UpdateLog]) -> Result<DataFrame> {
             col_f("rollout_s", |l| l.rollout_s),
             col_f("forward_s", |l| l.forward_s),
             col_f("update_s", |l| l.update_s),
+            col_f("allreduce_s", |l| l.allreduce_s),
         ],
     )?)
 }
 
-pub fn cmd_train(a: &TrainArgs) -> Result<PathBuf> {
-    let scenario = crate::resolve_scenario(&a.scenario)?;
-    a.config.check().map_err(|e| BadInput(format!("train: {e}")))?;
-    let staging = Staging::new(&a.out)?;
-    let bar = if a.progress { ProgressBar::new(a.config.total_steps) } else { ProgressBar::hidden() };
+/// Train; `Ok(None)` on a rank other than 0 (it writes nothing).
+pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
+    let checked = (|| {
+        let scenario = crate::resolve_scenario(&a.scenario)?;
+        let config = TrainConfig { ranks: ranks.size(), ..a.config.clone() };
+        config.check().map_err(|e| BadInput(format!("train: {e}")))?;
+        let staging = if ranks.is_root() { Some(Staging::new(&a.out)?) } else { None };
+        Ok((scenario, config, staging))
+    })();
+    let (scenario, config, staging) = ranks.agree(checked)?;
+    let trained = ranks.or_abort(train(a, &scenario, &config, ranks))?;
+    let Some(staging) = staging else { return Ok(None) };
+    let last = trained.logs.last().cloned().unwrap_or_default();
+    let dir = staging.path();
+    let ckpt = checkpoint::Checkpoint::from_trained(
+        &trained,
+        &scenario,
+        &config,
+        env!("EDGEBENCH_GIT_REV"),
+        &dir.join("policy.safetensors"),
+    );
+    ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
+    crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
+    let out = staging.commit()?;
+    eprintln!(
+        "edgebench: trained {} slots in {} updates on {} rank(s) × {} worker(s), {:.0} s ({:.0} slots/s); \
+         last mean slot cost {:.3}, interruption rate {:.2} %",
+        last.env_steps,
+        last.update,
+        config.ranks,
+        config.workers,
+        last.wall_s,
+        last.env_steps as f64 / last.wall_s.max(1e-9),
+        last.mean_slot_cost,
+        100.0 * last.interruption_rate
+    );
+    Ok(Some(out))
+}
+
+fn train(a: &TrainArgs, scenario: &scenarios::Scenario, config: &TrainConfig, ranks: &Ranks) -> Result<ppo::Trained> {
+    let progress = a.progress && ranks.is_root();
+    let bar = if progress { ProgressBar::new(config.total_steps) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} slots ({per_sec}, ETA {eta}) {msg}")
             .expect("valid template")
@@ -85,30 +126,10 @@ pub fn cmd_train(a: &TrainArgs) -> Result<PathBuf> {
         );
         bar.set_message(format!("cost/slot {:.2}, interrupted {:.1} %", l.mean_slot_cost, 100.0 * l.interruption_rate));
     };
-    let trained = ppo::train(&scenario, &a.config, &mut on_update).map_err(dppo_error)?;
+    let comm: Option<&dyn ppo::RankComm> = if ranks.size() > 1 { Some(ranks) } else { None };
+    let trained = ppo::train_across(scenario, config, comm, &mut on_update).map_err(dppo_error)?;
     bar.finish_and_clear();
-    let last = trained.logs.last().cloned().unwrap_or_default();
-    let dir = staging.path();
-    let ckpt = checkpoint::Checkpoint::from_trained(
-        &trained,
-        &scenario,
-        &a.config,
-        env!("EDGEBENCH_GIT_REV"),
-        &dir.join("policy.safetensors"),
-    );
-    ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
-    crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
-    let out = staging.commit()?;
-    eprintln!(
-        "edgebench: trained {} slots in {} updates, {:.0} s ({:.0} slots/s); last mean slot cost {:.3}, interruption rate {:.2} %",
-        last.env_steps,
-        last.update,
-        last.wall_s,
-        last.env_steps as f64 / last.wall_s.max(1e-9),
-        last.mean_slot_cost,
-        100.0 * last.interruption_rate
-    );
-    Ok(out)
+    Ok(trained)
 }
 
 /// The checkpoint `run` uses for `dppo`: `--checkpoint` or the one shipped for the scenario.

@@ -1,7 +1,11 @@
-//! Distributed PPO: W rollout workers (threads), each with its own replica of
-//! the network and its own environments, collect in parallel; every gradient
-//! step averages the workers' gradients through [`GradientSync`] and each
-//! replica applies the same Adam step, so the replicas never drift apart.
+//! Distributed PPO: R processes (MPI ranks, [`RankComm`]) of W rollout
+//! workers (threads) each, every worker with its own replica of the network
+//! and its own environments, collect in parallel; every gradient step
+//! averages the workers' gradients through [`GradientSync`] (the threads of a
+//! rank sum in process, then one all-reduce sums across ranks: DD-PPO's
+//! scheme) and each replica applies the same Adam step, so the replicas never
+//! drift apart. Worker `g = rank × W + w` draws the same episodes and samples
+//! whatever the split, so R × W and 1 × (R·W) train the same agent.
 //!
 //! Clipped surrogate with per-task probability ratios (and per cache unit)
 //! sharing the slot's GAE advantage; advantages normalised over the whole
@@ -37,43 +41,92 @@ pub trait GradientSync: Send + Sync {
     /// (same length on all), summed in worker order so that the result does
     /// not depend on timing. Blocks until every worker has called it.
     fn all_reduce_sum(&self, worker: usize, buf: &mut [f64]);
-}
-
-/// [`GradientSync`] between threads of one process.
-pub struct LocalSync {
-    barrier: Barrier,
-    slots: Mutex<Vec<Vec<f64>>>,
-}
-
-impl LocalSync {
-    pub fn new(workers: usize) -> LocalSync {
-        LocalSync { barrier: Barrier::new(workers), slots: Mutex::new(vec![Vec::new(); workers]) }
+    /// Seconds spent communicating across processes since the last call (0 within one process).
+    fn take_comm_seconds(&self) -> f64 {
+        0.0
     }
 }
 
-impl GradientSync for LocalSync {
+/// The processes of one training (MPI ranks in the harness); every call is
+/// collective: every rank makes it, in the same order. Only one thread of a
+/// rank calls at a time (MPI's `Serialized` threading level suffices).
+pub trait RankComm: Send + Sync {
+    fn rank(&self) -> usize;
+    fn ranks(&self) -> usize;
+    /// Replace `buf` by the element-wise sum of every rank's `buf`; every rank gets the same result.
+    fn all_reduce_sum(&self, buf: &mut [f64]);
+    /// Replace `buf` by rank 0's `buf`.
+    fn broadcast(&self, buf: &mut [f64]);
+}
+
+/// [`GradientSync`] of a rank's threads, across ranks when given a [`RankComm`]:
+/// the threads' buffers are summed in worker order, then (worker 0 of each
+/// rank) summed across ranks by the communicator.
+pub struct LocalSync<'a> {
+    barrier: Barrier,
+    slots: Mutex<Vec<Vec<f64>>>,
+    sum: Mutex<Vec<f64>>,
+    comm: Option<&'a dyn RankComm>,
+    /// Seconds and calls spent in the cross-rank all-reduce (rank's worker 0).
+    pub comm_s: Mutex<(f64, u64)>,
+}
+
+impl<'a> LocalSync<'a> {
+    pub fn new(workers: usize) -> LocalSync<'a> {
+        LocalSync::across(workers, None)
+    }
+    pub fn across(workers: usize, comm: Option<&'a dyn RankComm>) -> LocalSync<'a> {
+        LocalSync {
+            barrier: Barrier::new(workers),
+            slots: Mutex::new(vec![Vec::new(); workers]),
+            sum: Mutex::new(Vec::new()),
+            comm,
+            comm_s: Mutex::new((0.0, 0)),
+        }
+    }
+}
+
+impl GradientSync for LocalSync<'_> {
     fn workers(&self) -> usize {
-        self.slots.lock().expect("sync lock").len()
+        self.slots.lock().expect("sync lock").len() * self.comm.map_or(1, |c| c.ranks())
     }
     fn all_reduce_sum(&self, worker: usize, buf: &mut [f64]) {
         self.slots.lock().expect("sync lock")[worker] = buf.to_vec();
         self.barrier.wait();
-        {
+        if worker == 0 {
             let slots = self.slots.lock().expect("sync lock");
-            buf.iter_mut().for_each(|v| *v = 0.0);
+            let mut sum = vec![0.0; buf.len()];
             for s in slots.iter() {
-                for (b, v) in buf.iter_mut().zip(s) {
+                for (b, v) in sum.iter_mut().zip(s) {
                     *b += v;
                 }
             }
+            if let Some(c) = self.comm {
+                let t = Instant::now();
+                c.all_reduce_sum(&mut sum);
+                let mut acc = self.comm_s.lock().expect("sync lock");
+                acc.0 += t.elapsed().as_secs_f64();
+                acc.1 += 1;
+            }
+            *self.sum.lock().expect("sync lock") = sum;
         }
+        // Worker 0 writes the sum only after every worker has read the last one
+        // (the first barrier of the next call), so one more barrier suffices.
         self.barrier.wait();
+        buf.copy_from_slice(&self.sum.lock().expect("sync lock"));
+    }
+    fn take_comm_seconds(&self) -> f64 {
+        std::mem::take(&mut self.comm_s.lock().expect("sync lock").0)
     }
 }
 
 /// Hyperparameters (written into the checkpoint sidecar).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
+    /// Processes (MPI ranks); `workers` threads each.
+    #[serde(default = "one")]
+    pub ranks: usize,
+    /// Worker threads per rank.
     pub workers: usize,
     pub envs_per_worker: usize,
     /// Slots each environment advances per update.
@@ -99,6 +152,7 @@ impl Default for TrainConfig {
         // less wall time; 16 environments per worker give the forward pass
         // larger batches.
         TrainConfig {
+            ranks: 1,
             workers: 2,
             envs_per_worker: 16,
             rollout_steps: 16,
@@ -119,7 +173,7 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn slots_per_update(&self) -> u64 {
-        (self.workers * self.envs_per_worker * self.rollout_steps) as u64
+        (self.ranks * self.workers * self.envs_per_worker * self.rollout_steps) as u64
     }
     pub fn updates(&self) -> u64 {
         (self.total_steps / self.slots_per_update()).max(1)
@@ -127,6 +181,7 @@ impl TrainConfig {
     /// Every setting checked, named by its `edgebench train` flag where it has one.
     pub fn check(&self) -> Result<(), String> {
         let positive = [
+            ("ranks", self.ranks),
             ("--workers", self.workers),
             ("--envs", self.envs_per_worker),
             ("--rollout", self.rollout_steps),
@@ -153,13 +208,17 @@ impl TrainConfig {
         }
         if self.total_steps < self.slots_per_update() {
             return Err(format!(
-                "--steps ({}) must be at least one update's worth of slots ({} = workers × envs × rollout steps)",
+                "--steps ({}) must be at least one update's worth of slots ({} = ranks × workers × envs × rollout steps)",
                 self.total_steps,
                 self.slots_per_update()
             ));
         }
         Ok(())
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// One row of the training log (`train.parquet`).
@@ -180,6 +239,8 @@ pub struct UpdateLog {
     pub rollout_s: f64,
     pub forward_s: f64,
     pub update_s: f64,
+    /// Worker 0's seconds in the all-reduce across ranks in this update (0 with one rank).
+    pub allreduce_s: f64,
 }
 
 /// The trained weights (flat, by variable name) and observation statistics.
@@ -416,6 +477,8 @@ struct Shared<'a> {
     arch: Arch,
     init: &'a [(String, Vec<i64>, Vec<f32>)],
     sync: &'a dyn GradientSync,
+    /// This rank's first worker's global index (rank × workers).
+    first_worker: usize,
 }
 
 struct WorkerOut {
@@ -423,6 +486,8 @@ struct WorkerOut {
     normalizer: Normalizer,
 }
 
+/// Worker `w` of this rank (`w` indexes the rank's sync; `g` is the global
+/// index that seeds its environments and sampling).
 fn run_worker(
     w: usize,
     sh: &Shared<'_>,
@@ -430,15 +495,16 @@ fn run_worker(
     started: Instant,
 ) -> Result<WorkerOut, DppoError> {
     let cfg = sh.cfg;
+    let g = sh.first_worker + w;
     let vs = nn::VarStore::new(Device::Cpu);
     let net = Net::new(&vs.root(), sh.arch);
     import_weights(&vs, sh.init).map_err(DppoError::Internal)?;
     let mut opt = nn::Adam::default().build(&vs, cfg.lr).map_err(|e| DppoError::Internal(e.to_string()))?;
     let params = vs.trainable_variables();
-    let mut rng: ChaCha8Rng = stream(cfg.seed, &format!("dppo-worker-{w}"));
+    let mut rng: ChaCha8Rng = stream(cfg.seed, &format!("dppo-worker-{g}"));
     let mut normalizer = Normalizer::new();
     let mut envs: Vec<TrainEnv> =
-        (0..cfg.envs_per_worker).map(|e| TrainEnv::new(sh.scenario, cfg.seed, w, e)).collect();
+        (0..cfg.envs_per_worker).map(|e| TrainEnv::new(sh.scenario, cfg.seed, g, e)).collect();
     let env0 = envs[0].world.env.clone();
     let shape = HeadShape::of(&env0);
     let terminals = envs[0].world.terminals().max(1) as f32;
@@ -481,7 +547,7 @@ fn run_worker(
                 ro.dones.push(done);
                 if done {
                     e.episode += 1;
-                    e.world = World::build(sh.scenario, episode_seed(cfg.seed, w, k_env, e.episode));
+                    e.world = World::build(sh.scenario, episode_seed(cfg.seed, g, k_env, e.episode));
                     e.state = SimState::initial(e.world.env.nodes.len(), e.world.terminals());
                 }
                 observe(&e.world, &e.state, &mut e.obs);
@@ -589,6 +655,7 @@ fn run_worker(
         let update_s = t1.elapsed().as_secs_f64();
         let mut m: Vec<f64> = acc.iter().map(|a| a / n_mb).collect();
         sh.sync.all_reduce_sum(w, &mut m);
+        let allreduce_s = if w == 0 { sh.sync.take_comm_seconds() } else { 0.0 };
         if let Some(tx) = &log {
             let row = UpdateLog {
                 update: update + 1,
@@ -604,6 +671,7 @@ fn run_worker(
                 rollout_s: rollout_s - forward_s,
                 forward_s,
                 update_s,
+                allreduce_s,
             };
             if tx.send(row).is_err() {
                 return Err(DppoError::Internal("training log receiver gone".into()));
@@ -634,19 +702,36 @@ fn average_gradients(w: usize, params: &[Tensor], sync: &dyn GradientSync, n_wor
 /// Held while a training seeds libtorch's global generator and draws its initial weights.
 static INIT_LOCK: Mutex<()> = Mutex::new(());
 
-/// Train on `scenario`; `on_update` sees every log row as it arrives (on the calling thread).
+/// Train on `scenario` in one process; `on_update` sees every log row as it arrives (on the calling thread).
 pub fn train(
     scenario: &Scenario,
     cfg: &TrainConfig,
     on_update: &mut dyn FnMut(&UpdateLog),
 ) -> Result<Trained, DppoError> {
+    train_across(scenario, cfg, None, on_update)
+}
+
+/// Train as one rank of `comm` (`cfg.ranks` must be its size): rank 0's
+/// initial weights are broadcast, gradients and statistics are summed across
+/// ranks, and only rank 0's `on_update` sees log rows. Every rank returns
+/// the same weights (checked).
+pub fn train_across(
+    scenario: &Scenario,
+    cfg: &TrainConfig,
+    comm: Option<&dyn RankComm>,
+    on_update: &mut dyn FnMut(&UpdateLog),
+) -> Result<Trained, DppoError> {
     cfg.check().map_err(DppoError::Config)?;
+    let (rank, ranks) = comm.map_or((0, 1), |c| (c.rank(), c.ranks()));
+    if cfg.ranks != ranks {
+        return Err(DppoError::Config(format!("{} ranks configured, {ranks} running", cfg.ranks)));
+    }
     // One intra-op thread per worker: the parallelism is the workers'.
     tch::set_num_threads(1);
     super::alloc::keep_freed_memory();
     let probe = World::build(scenario, TRAIN_SEED_FLOOR);
     let arch = Arch::new(probe.env.rb_levels.len(), probe.env.cu_levels.len());
-    let init = {
+    let mut init = {
         // libtorch's generator is global to the process: seeding and drawing
         // the initial weights must not interleave with another training's
         // (the tests train in parallel threads).
@@ -656,15 +741,28 @@ pub fn train(
         let _net = Net::new(&vs.root(), arch);
         export_weights(&vs)
     };
-    let sync = LocalSync::new(cfg.workers);
-    let shared = Shared { scenario, cfg, arch, init: &init, sync: &sync };
+    if let Some(c) = comm {
+        // Every rank draws the same weights from the seed; rank 0's are
+        // broadcast anyway, so that hosts with other libtorch builds agree.
+        let mut flat: Vec<f64> = init.iter().flat_map(|(_, _, d)| d.iter().map(|&x| f64::from(x))).collect();
+        c.broadcast(&mut flat);
+        let mut at = 0;
+        for (_, _, d) in init.iter_mut() {
+            for x in d.iter_mut() {
+                *x = flat[at] as f32;
+                at += 1;
+            }
+        }
+    }
+    let sync = LocalSync::across(cfg.workers, comm);
+    let shared = Shared { scenario, cfg, arch, init: &init, sync: &sync, first_worker: rank * cfg.workers };
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
     let mut logs = Vec::new();
     let results: Vec<Result<WorkerOut, DppoError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..cfg.workers)
             .map(|w| {
-                let log = (w == 0).then(|| tx.clone());
+                let log = (w == 0 && rank == 0).then(|| tx.clone());
                 let sh = &shared;
                 s.spawn(move || run_worker(w, sh, log, started))
             })
@@ -685,5 +783,24 @@ pub fn train(
         first.get_or_insert(out);
     }
     let out = first.expect("at least one worker");
+    if let Some(c) = comm {
+        let mine = weights_digest(&out.weights);
+        let mut root = mine;
+        c.broadcast(&mut root);
+        if root != mine {
+            return Err(DppoError::Internal(format!("rank {rank}'s weights differ from rank 0's after training")));
+        }
+    }
     Ok(Trained { arch, weights: out.weights, normalizer: out.normalizer, logs })
+}
+
+/// A digest of the weights' bits as two exactly representable f64 (for the cross-rank check).
+fn weights_digest(weights: &NamedWeights) -> [f64; 2] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (_, _, d) in weights {
+        for x in d {
+            h = (h ^ u64::from(x.to_bits())).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    [(h >> 32) as f64, (h & 0xffff_ffff) as f64]
 }
