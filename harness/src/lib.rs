@@ -15,6 +15,7 @@ pub mod trace_cmd;
 pub mod tracefile;
 #[cfg(feature = "dppo")]
 pub mod train_cmd;
+pub mod wire;
 
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -217,10 +218,31 @@ fn with_trace_and_sites(s: &scenarios::Scenario, a: &RunArgs) -> Result<scenario
 }
 
 /// `edgebench run`: returns the results folder.
+/// `edgebench run` in one process.
 pub fn cmd_run(a: &RunArgs) -> Result<PathBuf> {
     let plan = plan_from_args(a)?;
     let pool = thread_pool(a.threads)?;
     run_into(&plan, &a.out, &pool, None, a.progress)
+}
+
+/// `edgebench run` as one of `ranks`: under MPI every rank runs its share of
+/// the (seed, policy) jobs and rank 0 writes the results set (`Ok(None)` on the others).
+pub fn cmd_run_across(a: &RunArgs, ranks: &ranks::Ranks) -> Result<Option<PathBuf>> {
+    if ranks.size() == 1 {
+        return cmd_run(a).map(Some);
+    }
+    let checked = (|| -> Result<_> {
+        let plan = plan_from_args(a)?;
+        let pool = thread_pool(a.threads)?;
+        let staging = if ranks.is_root() { Some(Staging::new(&a.out)?) } else { None };
+        Ok((plan, pool, staging))
+    })();
+    let (plan, pool, staging) = ranks.agree(checked)?;
+    let started = SystemTime::now();
+    let show = a.progress && ranks.is_root();
+    let runs = ranks.or_abort(pool.install(|| run::execute_across(&plan, show, ranks)))?;
+    let Some(staging) = staging else { return Ok(None) };
+    ranks.or_abort(write_results(&plan, &runs, staging, started, pool.current_num_threads())).map(Some)
 }
 
 /// A rayon pool with `threads` threads (default: one per core).

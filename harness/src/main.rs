@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use harness::error::{exit_code, BadInput, Regression, ReportedElsewhere, EXIT_INTERNAL};
 use harness::trace_cmd::TraceAction;
-use harness::{cmd_run, RunArgs};
+use harness::RunArgs;
 use solvers::bound::BoundOptions;
 #[cfg(feature = "dppo")]
 use solvers::dppo::ppo::TrainConfig;
@@ -304,16 +304,6 @@ fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(r) => {
             let ranks = harness::ranks::Ranks::init()?;
-            if ranks.size() > 1 {
-                // Checked by every rank alike: each prints nothing but rank 0.
-                let e: Result<()> = Err(BadInput(format!(
-                    "run: not distributed across ranks ({} under mpirun/srun); run it as one process, \
-                     or spread the work as `edgebench sweep` cells",
-                    ranks.size()
-                ))
-                .into());
-                return ranks.agree(if ranks.is_root() { e } else { Ok(()) });
-            }
             let args = RunArgs {
                 scenario: r.scenario,
                 policies: r.policies,
@@ -327,13 +317,14 @@ fn dispatch(cli: Cli) -> Result<()> {
                 milp_gap: r.milp_gap,
                 milp_horizon: r.milp_horizon,
                 bound: r.bound.options(),
-                threads: r.threads,
+                threads: r.threads.or_else(|| ranks.default_threads()),
                 checkpoint: r.checkpoint,
                 out: r.out,
                 progress: !r.quiet,
             };
-            let out = cmd_run(&args)?;
-            eprintln!("edgebench: results in {}", out.display());
+            if let Some(out) = harness::cmd_run_across(&args, &ranks)? {
+                eprintln!("edgebench: results in {}", out.display());
+            }
             Ok(())
         }
         Command::Scenario(ScenarioCmd::List) => {

@@ -10,9 +10,21 @@
 //! every rank (`MPI_Abort`) with its exit code: nothing half-written is
 //! committed, and a rank killed outright makes the launcher stop the others.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use anyhow::Result;
 
 use crate::error::{exit_code, ReportedElsewhere};
+
+/// False in a process that is an MPI rank other than 0 (set by [`Ranks::init`]).
+static ROOT_PROCESS: AtomicBool = AtomicBool::new(true);
+
+/// A note for the user (stderr), printed once per job: by rank 0 only.
+pub fn note(msg: &str) {
+    if ROOT_PROCESS.load(Ordering::Relaxed) {
+        eprintln!("edgebench: note: {msg}");
+    }
+}
 
 pub struct Ranks {
     #[cfg(feature = "mpi")]
@@ -43,6 +55,7 @@ impl Ranks {
                 anyhow::bail!("the MPI library gives threading level {level:?}; edgebench needs Serialized");
             }
             let world = universe.world();
+            ROOT_PROCESS.store(world.rank() == 0, Ordering::Relaxed);
             let local = world.split_shared(world.rank()).size() as usize;
             Ok(Ranks { mpi: Mpi { world, local, _universe: universe } })
         }
@@ -115,6 +128,33 @@ impl Ranks {
         }
         #[cfg(not(feature = "mpi"))]
         let _ = buf;
+    }
+
+    /// Every rank's bytes at rank 0, in rank order (`None` on the other ranks).
+    pub fn gather_bytes(&self, mine: Vec<u8>) -> Result<Option<Vec<Vec<u8>>>> {
+        if self.size() == 1 {
+            return Ok(Some(vec![mine]));
+        }
+        #[cfg(feature = "mpi")]
+        {
+            use mpi::point_to_point::{Destination, Source};
+            use mpi::traits::Communicator;
+            if i32::try_from(mine.len()).is_err() {
+                anyhow::bail!("rank {}: {} bytes of results exceed one MPI message (2 GiB)", self.rank(), mine.len());
+            }
+            if !self.is_root() {
+                self.mpi.world.process_at_rank(0).send(&mine[..]);
+                return Ok(None);
+            }
+            let mut all = vec![mine];
+            for r in 1..self.size() {
+                let (bytes, _status) = self.mpi.world.process_at_rank(r as i32).receive_vec::<u8>();
+                all.push(bytes);
+            }
+            Ok(Some(all))
+        }
+        #[cfg(not(feature = "mpi"))]
+        unreachable!("one rank without MPI")
     }
 
     /// End of the checking phase: every rank learns whether every rank's

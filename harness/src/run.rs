@@ -19,17 +19,20 @@ use solvers::PolicyOptions;
 use crate::error::BadInput;
 
 /// Per-task columns of one or more runs (the rows of `tasks.parquet`).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TaskColumns {
+    #[serde(with = "crate::wire::arc_strs")]
     pub policy: Vec<Arc<str>>,
     pub seed: Vec<u64>,
     pub slot: Vec<u32>,
     pub terminal: Vec<u32>,
+    #[serde(with = "crate::wire::arc_strs")]
     pub model: Vec<Arc<str>>,
     pub x_m: Vec<f64>,
     pub y_m: Vec<f64>,
     pub input_bytes: Vec<f64>,
     pub best_snr_db: Vec<Option<f64>>,
+    #[serde(with = "crate::wire::kinds")]
     pub kind: Vec<&'static str>,
     pub node: Vec<Option<u32>>,
     pub cut: Vec<Option<u32>>,
@@ -44,14 +47,16 @@ pub struct TaskColumns {
     pub deadline_ms: Vec<f64>,
     pub met: Vec<bool>,
     pub interrupted: Vec<bool>,
+    #[serde(with = "crate::wire::reasons")]
     pub reason: Vec<Option<&'static str>>,
     pub cost: Vec<f64>,
     pub handover: Vec<bool>,
 }
 
 /// Per-slot columns (the rows of `slots.parquet`).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SlotColumns {
+    #[serde(with = "crate::wire::arc_strs")]
     pub policy: Vec<Arc<str>>,
     pub seed: Vec<u64>,
     pub slot: Vec<u32>,
@@ -76,7 +81,7 @@ pub struct SlotColumns {
 }
 
 /// The result of one (policy, seed) run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PolicyRun {
     pub policy: String,
     pub seed: u64,
@@ -100,7 +105,7 @@ pub const BOUND: &str = reports::BOUND;
 /// thousand task costs.
 pub const BOUND_TOLERANCE: f64 = 1e-6;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SolverSummary {
     pub slots: usize,
     pub optimal: usize,
@@ -358,19 +363,90 @@ impl Plan {
 
 /// [`execute`] advancing a caller's progress bar by one per slot.
 pub fn execute_with(plan: &Plan, bar: &ProgressBar) -> Result<Vec<PolicyRun>> {
-    let worlds: Vec<World> = plan.seeds.par_iter().map(|&seed| World::build(&plan.scenario, seed)).collect();
-    let jobs: Vec<(usize, &str)> =
-        (0..worlds.len()).flat_map(|w| plan.policies.iter().map(move |p| (w, p.as_str()))).collect();
-    let runs = jobs
-        .par_iter()
+    let jobs = plan.jobs();
+    let runs = run_jobs(plan, &jobs, bar)?;
+    check_bounds(&runs)?;
+    Ok(runs)
+}
+
+impl Plan {
+    /// The (seed index, policy) jobs, seed-major: the order of the results.
+    pub fn jobs(&self) -> Vec<(usize, &str)> {
+        (0..self.seeds.len()).flat_map(|w| self.policies.iter().map(move |p| (w, p.as_str()))).collect()
+    }
+}
+
+/// Run these jobs in parallel (each seed's world built once); results in job order.
+fn run_jobs(plan: &Plan, jobs: &[(usize, &str)], bar: &ProgressBar) -> Result<Vec<PolicyRun>> {
+    let mut seeds: Vec<usize> = jobs.iter().map(|j| j.0).collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    let worlds: Vec<(usize, World)> =
+        seeds.par_iter().map(|&w| (w, World::build(&plan.scenario, plan.seeds[w]))).collect();
+    let world = |w: usize| &worlds.iter().find(|x| x.0 == w).expect("built").1;
+    jobs.par_iter()
         .map(|&(w, p)| {
             #[cfg(feature = "milp")]
             if p == BOUND {
-                return run_bound(&worlds[w], &plan.options, Some(bar));
+                return run_bound(world(w), &plan.options, Some(bar));
             }
-            run_policy(&worlds[w], p, &plan.options, Some(bar))
+            run_policy(world(w), p, &plan.options, Some(bar))
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Relative work of one run of a policy, for splitting jobs over MPI ranks
+/// (largest first). From the per-slot decision times on `default`
+/// (docs/measurements.md): the MILP planners and the bound dominate.
+pub fn expected_work(policy: &str) -> u64 {
+    match policy {
+        "milp-lookahead-joint" => 500,
+        "milp-lookahead" | "milp-oracle" => 100,
+        BOUND => 50,
+        "milp" => 20,
+        "dppo" => 2,
+        _ => 1,
+    }
+}
+
+/// The rank of each job: largest expected work first, each to the rank with
+/// the least work so far (the lowest on ties). Every rank computes the same.
+pub fn split_jobs(jobs: &[(usize, &str)], ranks: usize) -> Vec<usize> {
+    let work: Vec<u64> = jobs.iter().map(|j| expected_work(j.1)).collect();
+    crate::sweep::least_loaded(&work, ranks)
+}
+
+/// [`execute`] over MPI ranks: each rank runs its share of the jobs; rank 0
+/// receives every run and returns them in plan order (the other ranks: none).
+pub fn execute_across(plan: &Plan, show_progress: bool, ranks: &crate::ranks::Ranks) -> Result<Vec<PolicyRun>> {
+    let jobs = plan.jobs();
+    let rank_of = split_jobs(&jobs, ranks.size());
+    let mine: Vec<usize> = (0..jobs.len()).filter(|&k| rank_of[k] == ranks.rank()).collect();
+    let my_jobs: Vec<(usize, &str)> = mine.iter().map(|&k| jobs[k]).collect();
+    let slots = plan.scenario.config().slots as u64 * my_jobs.len() as u64;
+    let bar = if show_progress { ProgressBar::new(slots) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("run {} (rank 0 of {}: its share)", plan.scenario.name(), ranks.size()));
+    let runs = run_jobs(plan, &my_jobs, &bar)?;
+    bar.finish_and_clear();
+    let indexed: Vec<(usize, PolicyRun)> = mine.into_iter().zip(runs).collect();
+    let Some(parts) = ranks.gather_bytes(crate::wire::encode(&indexed)?)? else { return Ok(Vec::new()) };
+    let mut all: Vec<Option<PolicyRun>> = vec![None; jobs.len()];
+    for (r, bytes) in parts.iter().enumerate() {
+        let part = if r == 0 { indexed.clone() } else { crate::wire::decode(bytes)? };
+        for (k, run) in part {
+            all[k] = Some(run);
+        }
+    }
+    let runs: Vec<PolicyRun> = all
+        .into_iter()
+        .enumerate()
+        .map(|(k, r)| r.ok_or_else(|| anyhow!("job {k} ({:?}) came back from no rank", jobs[k])))
+        .collect::<Result<_>>()?;
     check_bounds(&runs)?;
     Ok(runs)
 }
@@ -452,6 +528,20 @@ mod tests {
             solver: None,
             bound: None,
         }
+    }
+
+    #[test]
+    fn jobs_split_over_ranks_spread_the_heavy_policies_first() {
+        let policies = ["greedy", "milp-lookahead", "local", "milp", "bound", "milp-lookahead", "dppo"];
+        let jobs: Vec<(usize, &str)> = policies.iter().enumerate().map(|(i, p)| (i, *p)).collect();
+        let of = split_jobs(&jobs, 2);
+        // The two lookahead runs (100 each) go to different ranks, then bound (50) and milp (20).
+        assert_ne!(of[1], of[5]);
+        assert_eq!((of[1], of[5], of[4], of[3]), (0, 1, 0, 1));
+        let load =
+            |r: usize| jobs.iter().zip(&of).filter(|(_, &k)| k == r).map(|(j, _)| expected_work(j.1)).sum::<u64>();
+        assert!(load(0).abs_diff(load(1)) <= 50, "{} vs {}", load(0), load(1));
+        assert!(split_jobs(&jobs, 1).iter().all(|&k| k == 0));
     }
 
     #[test]

@@ -152,12 +152,18 @@ pub fn parse_shard(spec: &str) -> Result<Shard, BadInput> {
 pub fn shards(plans: &[Plan], count: usize) -> Vec<usize> {
     let work: Vec<u64> =
         plans.iter().map(|p| p.total_slots() * p.scenario.config().terminals.count.max(1) as u64).collect();
-    let mut order: Vec<usize> = (0..plans.len()).collect();
+    least_loaded(&work, count)
+}
+
+/// Longest processing time first: items by decreasing work (index on ties),
+/// each to the bin with the least work so far (the lowest index on ties).
+pub fn least_loaded(work: &[u64], bins: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..work.len()).collect();
     order.sort_by(|&a, &b| work[b].cmp(&work[a]).then(a.cmp(&b)));
-    let mut load = vec![0u64; count.max(1)];
-    let mut of = vec![0usize; plans.len()];
+    let mut load = vec![0u64; bins.max(1)];
+    let mut of = vec![0usize; work.len()];
     for i in order {
-        let k = (0..load.len()).min_by_key(|&k| (load[k], k)).expect("at least one shard");
+        let k = (0..load.len()).min_by_key(|&k| (load[k], k)).expect("at least one bin");
         load[k] += work[i];
         of[i] = k;
     }

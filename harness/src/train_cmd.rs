@@ -142,11 +142,11 @@ pub fn load_checkpoint(
         None => {
             let p = solvers::dppo::shipped_checkpoint(scenario.name());
             if p.file_stem().is_some_and(|s| s != scenario.name()) {
-                eprintln!(
-                    "edgebench: note: no DPPO checkpoint is shipped for scenario `{}`; dppo uses {} (pass --checkpoint to choose)",
+                crate::ranks::note(&format!(
+                    "no DPPO checkpoint is shipped for scenario `{}`; dppo uses {} (pass --checkpoint to choose)",
                     scenario.name(),
                     p.display()
-                );
+                ));
             }
             p
         }

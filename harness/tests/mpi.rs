@@ -1,7 +1,7 @@
 //! `edgebench` under `mpirun -n 2` (MPICH, installed by `make setup`):
-//! distributed training equals threads in one process, a distributed sweep
-//! equals the serial one, a killed rank leaves no complete-looking results,
-//! and bad arguments exit 2 with one line.
+//! distributed training equals threads in one process, a distributed run and
+//! sweep equal the serial ones, a killed rank leaves no complete-looking
+//! results, and bad arguments exit 2 with one line.
 #![cfg(feature = "mpi")]
 
 mod common;
@@ -89,6 +89,47 @@ fn two_ranks_of_one_worker_train_exactly_what_one_rank_of_two_workers_trains() {
 }
 
 #[test]
+fn a_run_on_two_ranks_writes_the_serial_results_set() {
+    let d = tempfile::tempdir().unwrap();
+    let (serial, ranked) = (d.path().join("serial"), d.path().join("ranked"));
+    // Every policy of the build and the bound, on three seeds: 3 × 10 jobs split over the ranks.
+    let args = |out: &Path| {
+        let mut a = strings(&["run", "--scenario", "tiny", "--seeds", "1,2,3", "--quiet", "--out"]);
+        a.push(out.to_str().unwrap().to_string());
+        a
+    };
+    let o = common::bin().args(args(&serial)).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = output(mpirun(2, &args(&ranked)));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("no DPPO checkpoint is shipped").count(),
+        1,
+        "notes from rank 0 only: {}",
+        stderr(&o)
+    );
+    let csv = |dir: &Path| std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    assert_eq!(without_timing(&csv(&ranked)), without_timing(&csv(&serial)));
+    // Every task and slot row, wall-clock columns aside.
+    for (file, timing) in
+        [("tasks.parquet", vec![]), ("slots.parquet", vec!["decision_ms", "solver_build_ms", "solver_solve_ms"])]
+    {
+        let df = |dir: &Path| read_parquet(&dir.join(file)).unwrap().drop_many(timing.clone());
+        let (a, b) = (df(&serial), df(&ranked));
+        assert!(a.height() > 0 && a.equals_missing(&b), "{file} differs");
+    }
+    // The bound's windows, their solve times (the last column) aside.
+    let windows = |dir: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join("bound.csv")).unwrap();
+        text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect()
+    };
+    assert!(std::fs::read_to_string(serial.join("bound.csv")).unwrap().lines().next().unwrap().ends_with(",solve_s"));
+    assert_eq!(windows(&serial), windows(&ranked));
+    let entries: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+}
+
+#[test]
 fn a_sweep_on_two_ranks_equals_the_serial_sweep() {
     let d = tempfile::tempdir().unwrap();
     let serial = d.path().join("serial");
@@ -140,7 +181,7 @@ fn bad_arguments_under_mpirun_exit_2_with_one_line() {
         (with(&["--shard", "3/2"]), "0 ≤ K < N"),
         (with(&["--merge"]), "--merge"),
         (with(&["--vary", "colour=1"]), "colour"),
-        (strings(&["run", "--scenario", "tiny", "--quiet", "--out", out.to_str().unwrap()]), "not distributed"),
+        (strings(&["run", "--scenario", "tiny", "--seeds", "1,1", "--quiet", "--out", out.to_str().unwrap()]), "twice"),
         (train_args(0, &out), "--workers"),
     ] {
         let o = output(mpirun(2, &args));

@@ -3,7 +3,7 @@
 
 use crate::sim::SlotOutcome;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub slots: usize,
     pub tasks: usize,

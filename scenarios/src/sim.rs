@@ -19,6 +19,8 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every [`Action::kind`].
+    pub const KINDS: [&'static str; 3] = ["local", "offload", "drop"];
     pub fn kind(&self) -> &'static str {
         match self {
             Action::Local => "local",
@@ -180,6 +182,7 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 4] = [Reason::Late, Reason::Dropped, Reason::NoCoverage, Reason::ColdStart];
     pub fn name(self) -> &'static str {
         match self {
             Reason::Late => "late",

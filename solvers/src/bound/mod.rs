@@ -75,7 +75,7 @@ impl Default for BoundOptions {
 }
 
 /// How a window's bound was obtained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum WindowStatus {
     /// The window's relaxation (LP, or MILP with binary caches) solved to optimality.
     Optimal,
@@ -99,7 +99,7 @@ impl WindowStatus {
 }
 
 /// The bound of one window of slots.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WindowBound {
     pub slots: Range<usize>,
     /// Lower bound on the cost of these slots.
@@ -117,7 +117,7 @@ pub struct WindowBound {
 }
 
 /// The bound of a run: the sum of its windows'.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunBound {
     pub value: f64,
     pub windows: Vec<WindowBound>,
