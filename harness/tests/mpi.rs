@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{finished_cells, hidden_entries, stderr, sweep_args, without_timing};
+use common::{assert_same_sweep, finished_cells, stderr, sweep_args, without_timing};
 use harness::frames::read_parquet;
 
 /// `mpirun -n <ranks> edgebench <args>`.
@@ -138,10 +138,7 @@ fn a_sweep_on_two_ranks_equals_the_serial_sweep() {
     let ranked = d.path().join("ranked");
     let o = output(mpirun(2, &sweep_args(&ranked)));
     assert!(o.status.success(), "{}", stderr(&o));
-    let csv = |dir: &Path| std::fs::read_to_string(dir.join("summary.csv")).unwrap();
-    assert_eq!(without_timing(&csv(&ranked)), without_timing(&csv(&serial)));
-    let hidden = hidden_entries(&[&ranked, &ranked.join("cells")]);
-    assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
+    assert_same_sweep(&ranked, &serial);
 }
 
 #[test]
@@ -161,10 +158,7 @@ fn a_killed_rank_leaves_no_combined_results_and_the_sweep_resumes() {
     // Started again (here with one process), it resumes from the finished cells.
     let o = common::bin().args(sweep_args(&part)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let csv = |dir: &Path| std::fs::read_to_string(dir.join("summary.csv")).unwrap();
-    assert_eq!(without_timing(&csv(&part)), without_timing(&csv(&serial)));
-    let hidden = hidden_entries(&[&part, &part.join("cells")]);
-    assert!(hidden.is_empty(), "staging folders left: {hidden:?}");
+    assert_same_sweep(&part, &serial);
 }
 
 #[test]

@@ -70,3 +70,12 @@ pub fn hidden_entries(dirs: &[&Path]) -> Vec<String> {
         .filter(|n| n.starts_with('.'))
         .collect()
 }
+
+/// `dir` holds the sweep `reference` holds (its combined summary.csv, timing
+/// aside) and no temporary file or staging folder.
+pub fn assert_same_sweep(dir: &Path, reference: &Path) {
+    let csv = |d: &Path| std::fs::read_to_string(d.join("summary.csv")).unwrap();
+    assert_eq!(without_timing(&csv(dir)), without_timing(&csv(reference)));
+    let hidden = hidden_entries(&[dir, &dir.join("cells")]);
+    assert!(hidden.is_empty(), "temporary files left: {hidden:?}");
+}
