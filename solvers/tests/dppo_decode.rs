@@ -8,8 +8,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
-use solvers::dppo::decode::{decode_caches, decode_cuts, decode_tasks, top_up, HeadShape, Pick};
-use solvers::dppo::features::{option_rows, SlotContext};
+use solvers::dppo::decode::{
+    decode_caches, decode_cuts, decode_requested, decode_tasks, top_up, HeadShape, Pick, Requested,
+};
+use solvers::dppo::features::{option_rows, SlotContext, NODE0, OPT_DROP, OPT_LOCAL};
 
 /// Decode one slot from random logits; returns the decision.
 fn decode_random(world: &World, obs: &Observation, rng: &mut ChaCha8Rng, sample: bool) -> scenarios::Decision {
@@ -97,4 +99,99 @@ fn every_decoded_decision_is_valid() {
     assert_eq!(checked, 40 * 30);
     assert!(offloads > 1_000, "the test must exercise offloads, got {offloads}");
     assert!(raised > 100 && gained > 0.0, "the top-up must be exercised: {raised} tasks raised, cost gained {gained}");
+}
+
+/// The request that asks for exactly `d`.
+fn request_of(world: &World, d: &scenarios::Decision) -> Requested {
+    let env = &world.env;
+    let models = env.catalogue().len();
+    let mut r = Requested { keep: vec![false; env.nodes.len() * models], ..Requested::default() };
+    for a in &d.actions {
+        let (o, cut, rb, cu) = match *a {
+            scenarios::Action::Local => (OPT_LOCAL, 0, 0, 0),
+            scenarios::Action::Drop => (OPT_DROP, 0, 0, 0),
+            scenarios::Action::Offload { node, cut, rb, cu } => (
+                NODE0 + node,
+                cut,
+                env.rb_levels.iter().position(|&l| l == rb).unwrap(),
+                env.cu_levels.iter().position(|&l| l == cu).unwrap(),
+            ),
+        };
+        r.option.push(o);
+        r.cut.push(cut);
+        r.rb.push(rb);
+        r.cu.push(cu);
+    }
+    for (n, set) in d.caches.iter().enumerate() {
+        for &m in set {
+            r.keep[n * models + m] = true;
+        }
+    }
+    r
+}
+
+fn sorted_caches(d: &scenarios::Decision) -> Vec<Vec<usize>> {
+    d.caches
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            s.sort_unstable();
+            s
+        })
+        .collect()
+}
+
+/// An outside agent's request (the Python environment's action) always
+/// becomes a valid decision; a request that is already valid (the
+/// decoder's own, or `nearest`'s) comes back unchanged with no change counted.
+#[test]
+fn requested_decisions_are_made_valid_and_valid_ones_pass_unchanged() {
+    use scenarios::Policy;
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5e9);
+    let (mut repaired, mut requests) = (0usize, 0usize);
+    for case in 0..25u64 {
+        let mut c = ScenarioConfig::default();
+        c.slots = 20;
+        c.nodes.count = rng.gen_range(1..7);
+        c.nodes.rb_units = rng.gen_range(1..24);
+        c.nodes.cu_units = rng.gen_range(1..18);
+        c.nodes.cache_mib = rng.gen_range(10.0..500.0);
+        c.terminals.count = rng.gen_range(1..40);
+        let world = World::build(&c.validate("request-test", None).unwrap(), case);
+        let env = &world.env;
+        let shape = HeadShape::of(env);
+        let mut state = SimState::initial(env.nodes.len(), world.terminals());
+        let mut obs = Observation::default();
+        let mut nearest = solvers::nearest::Nearest::default();
+        for _ in 0..world.slots() {
+            observe(&world, &state, &mut obs);
+            // Anything at all.
+            let n = obs.tasks.len();
+            let req = Requested {
+                option: (0..n).map(|_| rng.gen_range(0..NODE0 + shape.nodes)).collect(),
+                cut: (0..n).map(|_| rng.gen_range(0..shape.cuts + 2)).collect(),
+                rb: (0..n).map(|_| rng.gen_range(0..shape.rb_levels)).collect(),
+                cu: (0..n).map(|_| rng.gen_range(0..shape.cu_levels)).collect(),
+                keep: (0..shape.nodes * shape.models).map(|_| rng.gen_bool(0.5)).collect(),
+            };
+            let (d, changed) = decode_requested(env, &obs, &req);
+            validate(env, &obs, &d).unwrap_or_else(|e| panic!("case {case}, slot {}: {e}", obs.slot));
+            let back = request_of(&world, &d);
+            let differs = |a: &[usize], b: &[usize]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+            assert!(changed >= differs(&back.option, &req.option), "every changed option is counted");
+            repaired += changed;
+            requests += 1;
+            // Valid requests pass unchanged.
+            let own = decode_random(&world, &obs, &mut rng, true);
+            let (d2, changed2) = decode_requested(env, &obs, &request_of(&world, &own));
+            assert_eq!((d2.actions.clone(), changed2), (own.actions.clone(), 0), "case {case}, slot {}", obs.slot);
+            assert_eq!(sorted_caches(&d2), sorted_caches(&own));
+            let near = nearest.decide(env, &obs).unwrap();
+            let (d3, changed3) = decode_requested(env, &obs, &request_of(&world, &near));
+            assert_eq!((d3.actions.clone(), changed3), (near.actions.clone(), 0), "case {case}, slot {}", obs.slot);
+            assert_eq!(sorted_caches(&d3), sorted_caches(&near));
+            state = transition(env, &state, &obs, &d).unwrap().1;
+        }
+    }
+    assert!(repaired > 0 && requests > 400, "random requests must need repairs: {repaired} in {requests}");
 }

@@ -401,3 +401,82 @@ pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
         }
     }
 }
+
+/// A decision as an outside agent asks for it (the Python environment's
+/// action), per task in observation order and per (node, model).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Requested {
+    /// `OPT_LOCAL`, `OPT_DROP`, or `NODE0 + node`.
+    pub option: Vec<usize>,
+    pub cut: Vec<usize>,
+    /// Indices into the environment's RB and CU levels.
+    pub rb: Vec<usize>,
+    pub cu: Vec<usize>,
+    /// Keep or fetch, node-major (`node · models + model`).
+    pub keep: Vec<bool>,
+}
+
+/// The requested decision made valid by the decoder's own rule (tasks in
+/// earliest-deadline order against what earlier tasks left; docs/model.md):
+/// a requested option that is not offered (node out of reach, no unit left
+/// for its smallest levels, model cannot fit) becomes `local`; a level that
+/// does not fit what is left becomes the largest that does; a cut beyond the
+/// model's becomes its last; a model an offload needs is kept even if not
+/// asked for, and a model asked for that no longer fits is not fetched.
+/// Returns the decision and how many choices were changed.
+pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -> (Decision, usize) {
+    let shape = HeadShape::of(env);
+    let n_tasks = obs.tasks.len();
+    let mut cands = Vec::new();
+    let mut cand_start = Vec::with_capacity(n_tasks + 1);
+    for i in 0..n_tasks {
+        cand_start.push(cands.len());
+        cands.extend([OPT_LOCAL, OPT_DROP]);
+        cands.extend((0..shape.nodes).filter(|&n| obs.link(i, n).accessible).map(|n| NODE0 + n));
+    }
+    cand_start.push(cands.len());
+    // Logits whose most probable allowed entry is the request, else the
+    // nearest allowed one below it (levels and cuts are allowed as a prefix).
+    let near = |k: usize, want: usize| -(k.abs_diff(want) as f32) - if k > want { 0.5 } else { 0.0 };
+    let stride = shape.row_out();
+    let mut row_out = vec![0f32; cands.len() * stride];
+    for i in 0..n_tasks {
+        for k in cand_start[i]..cand_start[i + 1] {
+            let row = &mut row_out[k * stride..(k + 1) * stride];
+            // Not the request: below every allowed fallback's 0 except local's.
+            row[0] = if cands[k] == req.option[i] {
+                1.0
+            } else if cands[k] == OPT_LOCAL {
+                0.0
+            } else {
+                -1.0
+            };
+            for l in 0..shape.rb_levels {
+                row[1 + l] = near(l, req.rb[i]);
+            }
+            for l in 0..shape.cu_levels {
+                row[1 + shape.rb_levels + l] = near(l, req.cu[i]);
+            }
+        }
+    }
+    let mut pick: Pick<'_, rand_chacha::ChaCha8Rng> = Pick::Mode;
+    let mut a = decode_tasks(env, obs, &shape, cands, cand_start, &row_out, &mut pick);
+    let offloaded: Vec<usize> = (0..n_tasks).filter(|&i| a.is_offload(i)).collect();
+    let mut cut_logits = Vec::with_capacity(offloaded.len() * shape.cuts);
+    for &i in &offloaded {
+        cut_logits.extend((0..shape.cuts).map(|c| near(c, req.cut[i])));
+    }
+    decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
+    let cache_logits: Vec<f32> = req.keep.iter().map(|&k| if k { 1.0 } else { -1.0 }).collect();
+    let decision = decode_caches(env, obs, &shape, &mut a, &cache_logits, &mut pick);
+    let mut changed = 0;
+    for i in 0..n_tasks {
+        changed += usize::from(a.option[i] != req.option[i]);
+        if a.is_offload(i) && a.option[i] == req.option[i] {
+            changed += usize::from(a.rb[i] != req.rb[i]) + usize::from(a.cu[i] != req.cu[i]);
+            changed += usize::from(a.cut[i] != req.cut[i]);
+        }
+    }
+    changed += a.cache_keep.iter().zip(&req.keep).filter(|(x, y)| x != y).count();
+    (decision, changed)
+}
