@@ -169,7 +169,16 @@ pub fn run_policy(
     opts: &PolicyOptions,
     progress: Option<&ProgressBar>,
 ) -> Result<PolicyRun> {
-    let mut policy = make_policy(world, policy_name, opts)?;
+    run_policy_with(world, policy_name, make_policy(world, policy_name, opts)?, progress)
+}
+
+/// Run a policy object (one the harness does not make, e.g. a Python agent) through one world.
+pub fn run_policy_with(
+    world: &World,
+    policy_name: &str,
+    mut policy: Box<dyn scenarios::Policy>,
+    progress: Option<&ProgressBar>,
+) -> Result<PolicyRun> {
     let env = &world.env;
     policy.reset(env, policy_seed(world.seed, policy_name));
     let name: Arc<str> = Arc::from(policy_name);
