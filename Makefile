@@ -12,7 +12,7 @@ FEATURES := --features harness/dppo,harness/mpi
 # `make train`: the shipped default checkpoint (about 15 minutes on 2 cores; 20 at most).
 TRAIN_STEPS ?= 4000000
 
-.PHONY: help setup build bench test regress regress-run train paper traces importbench microbench speedcheck fmt lint clean
+.PHONY: help setup build bench test regress regress-run python pytest train paper traces importbench microbench speedcheck fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -32,9 +32,18 @@ bench: build ## Run the default scenario, every policy, seeds 1,2,3, into result
 	@echo 'Tables with 95 % confidence intervals: results/bench/report/tables.md and tables.tex'
 	@echo "Figures (SVG and PNG): $$(ls results/bench/report/figures/*.png | tr '\n' ' ')"
 
-test: setup ## Run every test of the workspace (release profile, shared with bench), then the regression suite
+test: setup ## Run every test of the workspace (release profile, shared with bench), the regression suite, then the Python package's tests
 	$(CARGO) test --release --locked --workspace $(FEATURES)
 	$(MAKE) --no-print-directory regress-run
+	$(MAKE) --no-print-directory pytest
+
+VENV_PY := .venv/bin/python
+python: setup ## Build the Python package `edgebench` into .venv (maturin, release profile, the workspace's target/)
+	$(VENV_PY) -m pip install -q --disable-pip-version-check -r python/requirements.txt
+	VIRTUAL_ENV=$(CURDIR)/.venv .venv/bin/maturin develop --release --locked --manifest-path python/Cargo.toml
+
+pytest: python ## The Python package's tests (python/tests)
+	EDGEBENCH_CARGO_FEATURES=$(subst --features ,,$(FEATURES)) $(VENV_PY) -m pytest -q python/tests
 
 REGRESS := results/regress
 regress: build regress-run ## Regression check of policy quality against harness/regress/*.toml (tiny, reduced default; every policy)
