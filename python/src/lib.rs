@@ -23,6 +23,7 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUnty
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use rayon::prelude::*;
 use scenarios::sim::{observe, transition};
 use scenarios::{Decision, Environment, Observation, Policy, PolicyError, Scenario, SimState, World};
 use solvers::dppo::decode::{decode_requested, HeadShape, Requested};
@@ -459,9 +460,10 @@ impl VecSim {
             .map(|(c, row)| requested(&c.obs, &c.dims, &row.to_vec()))
             .collect::<PyResult<_>>()?;
         let n = self.cores.len() as u64;
+        // The worlds are independent: stepped in parallel, collected in order.
         let results: Vec<PyResult<Stepped>> = py.detach(|| {
             self.cores
-                .iter_mut()
+                .par_iter_mut()
                 .zip(&reqs)
                 .map(|(c, r)| {
                     let s = c.step(r)?;

@@ -20,6 +20,7 @@ def test_maskable_ppo_trained_briefly_beats_random_on_held_out_seeds():
     table = maskable_ppo_tiny.main(["--steps", "4096", "--seeds", "101,102,103,104"])
     cost = dict(zip(table["policy"].to_list(), table["cost"].to_list()))
     assert cost["maskable-ppo"] < cost["random"], cost
+    assert {"dppo", "milp", "greedy"} <= set(cost) and cost["bound"] <= min(cost.values())
 
 
 def test_the_mask_rebuilt_from_an_observation_is_the_environments():
