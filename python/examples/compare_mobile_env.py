@@ -8,27 +8,11 @@ edgebench: install it beside it, e.g. in a throwaway venv with
 """
 
 import argparse
-import time
 
 import gymnasium as gym
 
 import edgebench  # noqa: F401  (registers edgebench/EdgeEnv-v0)
-
-
-def rate(env, seconds):
-    env.reset(seed=1)
-    actions = [env.action_space.sample() for _ in range(256)]
-    best = 0.0
-    for _ in range(3):
-        steps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            for a in actions:
-                _, _, terminated, truncated, _ = env.step(a)
-                steps += 1
-                if terminated or truncated:
-                    env.reset(seed=1)
-        best = max(best, steps / (time.perf_counter() - t0))
-    return best
+from steps_per_second import rate
 
 
 def main():

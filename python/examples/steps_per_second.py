@@ -13,36 +13,31 @@ import numpy as np
 from edgebench import EdgeEnv, EdgeVecEnv
 
 
-def rate_single(scenario, terminals, seconds):
-    env = EdgeEnv(scenario, terminals=terminals)
+def rate(env, seconds, vector=False):
+    """Steps per second of `env` (a vector env counts each of its worlds' steps)."""
     env.reset(seed=1)
     actions = [env.action_space.sample() for _ in range(256)]
+    per_call = env.num_envs if vector else 1
     best = 0.0
     for _ in range(3):
         steps, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             for a in actions:
-                _, _, done, _, _ = env.step(a)
-                steps += 1
-                if done:
+                _, _, terminated, truncated, _ = env.step(a)
+                steps += per_call
+                # A vector env resets its worlds itself.
+                if not vector and (terminated or truncated):
                     env.reset(seed=1)
         best = max(best, steps / (time.perf_counter() - t0))
     return best
 
 
+def rate_single(scenario, terminals, seconds):
+    return rate(EdgeEnv(scenario, terminals=terminals), seconds)
+
+
 def rate_vector(scenario, terminals, num_envs, seconds):
-    env = EdgeVecEnv(scenario, num_envs=num_envs, terminals=terminals)
-    env.reset(seed=1)
-    actions = [env.action_space.sample() for _ in range(64)]
-    best = 0.0
-    for _ in range(3):
-        steps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            for a in actions:
-                env.step(a)
-                steps += num_envs
-        best = max(best, steps / (time.perf_counter() - t0))
-    return best
+    return rate(EdgeVecEnv(scenario, num_envs=num_envs, terminals=terminals), seconds, vector=True)
 
 
 def main():

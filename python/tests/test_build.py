@@ -14,8 +14,8 @@ HEAVY = ("polars", "polars-core", "highs-sys", "torch-sys", "tch")
 
 
 def artifacts(args):
-    """{package: artifact file name} of a cargo build that is up to date (nothing is compiled)."""
-    out = subprocess.run(["cargo", "build", "--release", "--locked", "--message-format=json", *args], cwd=ROOT,
+    """{package: artifact file name} of a cargo command whose build is up to date (nothing is compiled)."""
+    out = subprocess.run(["cargo", *args, "--release", "--locked", "--message-format=json"], cwd=ROOT,
                          check=True, capture_output=True, text=True).stdout
     found = {}
     for line in out.splitlines():
@@ -27,8 +27,9 @@ def artifacts(args):
 
 def test_the_modules_heavy_dependencies_are_the_workspace_builds():
     features = os.environ.get("EDGEBENCH_CARGO_FEATURES", "harness/dppo,harness/mpi")
-    ws = artifacts(["--workspace", "--all-targets", "--features", features])
-    py = artifacts(["-p", "edgebench-python"])
+    # What `make test` built (cargo test), and what maturin builds.
+    ws = artifacts(["test", "--no-run", "--workspace", "--features", features])
+    py = artifacts(["build", "-p", "edgebench-python"])
     for name in HEAVY:
         key = name.replace("_", "-")
         assert key in py and py.get(key) == ws.get(key), f"{name}: {py.get(key)} (module) vs {ws.get(key)} (workspace)"

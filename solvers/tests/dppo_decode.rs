@@ -34,6 +34,20 @@ fn decode_random(world: &World, obs: &Observation, rng: &mut ChaCha8Rng, sample:
     decode_caches(env, obs, &shape, &mut a, &cache_logits, &mut pick)
 }
 
+/// A world with random nodes (count, units, cache) and terminals (count, activity).
+fn random_world(rng: &mut ChaCha8Rng, case: u64, slots: usize) -> World {
+    let mut c = ScenarioConfig::default();
+    c.slots = slots;
+    c.nodes.count = rng.gen_range(1..8);
+    c.nodes.rb_units = rng.gen_range(1..24);
+    c.nodes.cu_units = rng.gen_range(1..18);
+    c.nodes.cache_mib = rng.gen_range(10.0..500.0);
+    c.terminals.count = rng.gen_range(1..60);
+    c.terminals.activity = rng.gen_range(0.3..1.0);
+    c.terminals.model_switch_prob = 0.1;
+    World::build(&c.validate("decode-test", None).unwrap(), case)
+}
+
 #[test]
 fn every_decoded_decision_is_valid() {
     let mut rng = ChaCha8Rng::seed_from_u64(0xdec0de);
@@ -41,16 +55,7 @@ fn every_decoded_decision_is_valid() {
     let mut offloads = 0;
     let (mut raised, mut gained) = (0usize, 0.0f64);
     for case in 0..40u64 {
-        let mut c = ScenarioConfig::default();
-        c.slots = 30;
-        c.nodes.count = rng.gen_range(1..8);
-        c.nodes.rb_units = rng.gen_range(1..24);
-        c.nodes.cu_units = rng.gen_range(1..18);
-        c.nodes.cache_mib = rng.gen_range(10.0..500.0);
-        c.terminals.count = rng.gen_range(1..60);
-        c.terminals.activity = rng.gen_range(0.3..1.0);
-        c.terminals.model_switch_prob = 0.1;
-        let world = World::build(&c.validate("decode-test", None).unwrap(), case);
+        let world = random_world(&mut rng, case, 30);
         let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
         for _ in 0..world.slots() {
@@ -150,14 +155,7 @@ fn requested_decisions_are_made_valid_and_valid_ones_pass_unchanged() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x5e9);
     let (mut repaired, mut requests) = (0usize, 0usize);
     for case in 0..25u64 {
-        let mut c = ScenarioConfig::default();
-        c.slots = 20;
-        c.nodes.count = rng.gen_range(1..7);
-        c.nodes.rb_units = rng.gen_range(1..24);
-        c.nodes.cu_units = rng.gen_range(1..18);
-        c.nodes.cache_mib = rng.gen_range(10.0..500.0);
-        c.terminals.count = rng.gen_range(1..40);
-        let world = World::build(&c.validate("request-test", None).unwrap(), case);
+        let world = random_world(&mut rng, case, 20);
         let env = &world.env;
         let shape = HeadShape::of(env);
         let mut state = SimState::initial(env.nodes.len(), world.terminals());
