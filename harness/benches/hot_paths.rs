@@ -36,10 +36,7 @@ fn warm() -> (World, SimState, Observation) {
 
 fn checkpoint(w: &World) -> Arc<solvers::dppo::checkpoint::Checkpoint> {
     let d = &w.env.scenario.config().decision;
-    Arc::new(
-        solvers::dppo::checkpoint::load(&solvers::dppo::shipped_checkpoint("default"), &d.rb_levels, &d.cu_levels)
-            .unwrap(),
-    )
+    Arc::new(solvers::dppo::shipped_checkpoint("default").load(&d.rb_levels, &d.cu_levels).unwrap())
 }
 
 fn simulator(c: &mut Criterion) {

@@ -132,35 +132,27 @@ fn train(a: &TrainArgs, scenario: &scenarios::Scenario, config: &TrainConfig, ra
     Ok(trained)
 }
 
-/// The checkpoint `run` uses for `dppo`: `--checkpoint` or the one shipped for the scenario.
+/// The checkpoint `run` uses for `dppo`: `--checkpoint` or the one shipped
+/// (embedded in the binary) for the scenario.
 pub fn load_checkpoint(
     given: Option<&Path>,
     scenario: &scenarios::Scenario,
 ) -> Result<std::sync::Arc<checkpoint::Checkpoint>, BadInput> {
-    let path = match given {
-        Some(p) => p.to_path_buf(),
+    let d = &scenario.config().decision;
+    let ck = match given {
+        Some(p) => checkpoint::load(p, &d.rb_levels, &d.cu_levels),
         None => {
-            let p = solvers::dppo::shipped_checkpoint(scenario.name());
-            if p.file_stem().is_some_and(|s| s != scenario.name()) {
+            let shipped = solvers::dppo::shipped_checkpoint(scenario.name());
+            if shipped.name != scenario.name() {
                 crate::ranks::note(&format!(
-                    "no DPPO checkpoint is shipped for scenario `{}`; dppo uses {} (pass --checkpoint to choose)",
+                    "no DPPO checkpoint is shipped for scenario `{}`; dppo uses the one for `{}` (pass --checkpoint to choose)",
                     scenario.name(),
-                    p.display()
+                    shipped.name
                 ));
             }
-            p
+            shipped.load(&d.rb_levels, &d.cu_levels)
         }
-    };
-    let d = &scenario.config().decision;
-    let ck = checkpoint::load(&path, &d.rb_levels, &d.cu_levels).map_err(|e| {
-        if given.is_none() && !path.exists() {
-            BadInput(format!(
-                "no shipped DPPO checkpoint at {} (train one with `make train` or pass --checkpoint)",
-                path.display()
-            ))
-        } else {
-            BadInput(e.to_string())
-        }
-    })?;
+    }
+    .map_err(|e| BadInput(e.to_string()))?;
     Ok(std::sync::Arc::new(ck))
 }

@@ -577,3 +577,23 @@ fn internal_failures_exit_3_with_one_line() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
 }
+
+/// The shipped checkpoint is inside the binary: a copy of the binary,
+/// started from another folder, runs `dppo` with it.
+#[test]
+fn a_copied_binary_runs_dppo_from_anywhere() {
+    let d = tmp();
+    let copy = d.path().join("edgebench");
+    std::fs::copy(env!("CARGO_BIN_EXE_edgebench"), &copy).unwrap();
+    let out = d.path().join("r");
+    let o = std::process::Command::new(&copy)
+        .current_dir(d.path())
+        .args(["run", "--scenario", "default", "--policies", "dppo", "--slots", "5", "--seeds", "1", "--quiet"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = read_parquet(&out.join("summary.parquet")).unwrap();
+    assert_eq!(summary.column("policy").unwrap().str().unwrap().get(0), Some("dppo"));
+}

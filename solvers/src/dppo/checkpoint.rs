@@ -157,8 +157,21 @@ pub fn load(path: &Path, rb_levels: &[u32], cu_levels: &[u32]) -> Result<Checkpo
     let side_path = sidecar_path(path);
     let side_text = std::fs::read_to_string(&side_path)
         .map_err(|e| bad(&side_path, format!("cannot read the checkpoint's JSON sidecar ({e})")))?;
+    load_bytes(path, &bytes, &side_text, rb_levels, cu_levels)
+}
+
+/// Check a checkpoint held in memory (`path` names it in errors; its
+/// sidecar is `sidecar_path(path)`): the same checks as [`load`].
+pub fn load_bytes(
+    path: &Path,
+    bytes: &[u8],
+    side_text: &str,
+    rb_levels: &[u32],
+    cu_levels: &[u32],
+) -> Result<Checkpoint, DppoError> {
+    let side_path = sidecar_path(path);
     let sidecar: Sidecar =
-        serde_json::from_str(&side_text).map_err(|e| bad(&side_path, format!("not a DPPO checkpoint sidecar: {e}")))?;
+        serde_json::from_str(side_text).map_err(|e| bad(&side_path, format!("not a DPPO checkpoint sidecar: {e}")))?;
     if sidecar.format != FORMAT {
         return Err(bad(&side_path, format!("format {:?}, this build reads {FORMAT:?}", sidecar.format)));
     }
@@ -190,7 +203,7 @@ pub fn load(path: &Path, rb_levels: &[u32], cu_levels: &[u32]) -> Result<Checkpo
     if !sidecar.observation_stats.dims_match() {
         return Err(bad(&side_path, "observation statistics have the wrong widths"));
     }
-    let weights = parse_safetensors(path, &bytes)?;
+    let weights = parse_safetensors(path, bytes)?;
     Ok(Checkpoint { path: path.to_path_buf(), sidecar, weights })
 }
 

@@ -1,7 +1,7 @@
 //! `dppo` as a [`Policy`]: a checkpoint's network, most probable choice in
 //! every head (deterministic), one intra-op thread.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
@@ -16,15 +16,34 @@ use super::net::{Affine, Net};
 use super::ppo::import_weights;
 use super::DppoError;
 
-/// The checkpoint shipped in the repository for a scenario name, if there is
-/// one (`solvers/checkpoints/<name>.safetensors`), else the `default` one.
-pub fn shipped_checkpoint(scenario: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints");
-    let own = dir.join(format!("{scenario}.safetensors"));
-    if own.exists() {
-        own
-    } else {
-        dir.join("default.safetensors")
+/// A checkpoint shipped inside the binary: `solvers/checkpoints/<name>.*`
+/// (`make train` writes them), embedded at build time, so that a binary
+/// copied anywhere runs `dppo` without the source tree.
+pub struct Shipped {
+    pub name: &'static str,
+    pub weights: &'static [u8],
+    pub sidecar: &'static str,
+}
+
+const SHIPPED: [Shipped; 1] = [Shipped {
+    name: "default",
+    weights: include_bytes!("../../checkpoints/default.safetensors"),
+    sidecar: include_str!("../../checkpoints/default.json"),
+}];
+
+/// The checkpoint shipped for a scenario name, else the `default` one.
+pub fn shipped_checkpoint(scenario: &str) -> &'static Shipped {
+    SHIPPED.iter().find(|s| s.name == scenario).unwrap_or(&SHIPPED[0])
+}
+
+impl Shipped {
+    /// How errors and notes name it.
+    pub fn label(&self) -> PathBuf {
+        PathBuf::from(format!("<shipped checkpoint {}.safetensors>", self.name))
+    }
+    /// Checked against the levels of the scenario it will decide in, as a file is.
+    pub fn load(&self, rb_levels: &[u32], cu_levels: &[u32]) -> Result<Checkpoint, DppoError> {
+        super::checkpoint::load_bytes(&self.label(), self.weights, self.sidecar, rb_levels, cu_levels)
     }
 }
 
