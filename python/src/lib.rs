@@ -106,7 +106,7 @@ struct ObsBuf {
 
 impl ObsBuf {
     /// Append the observation `obs` (or, `done`, the empty one after the last slot).
-    fn push(&mut self, env: &Environment, obs: &Observation, dims: &Dims, done: bool) {
+    fn push(&mut self, obs: &Observation, dims: &Dims, done: bool) {
         let (t, n, m) = (dims.terminals, dims.shape.nodes, dims.shape.models);
         let (mask0, task0, links0) = (self.task_mask.len(), self.task.len(), self.links.len());
         self.task_mask.resize(mask0 + t, 0.0);
@@ -152,7 +152,6 @@ impl ObsBuf {
             }
         }
         let slot = if done { dims.slots } else { obs.slot };
-        let _ = env;
         self.time.extend([slot as f64, (dims.slots - slot) as f64]);
     }
 
@@ -282,7 +281,7 @@ impl Core {
         })
     }
     fn push_obs(&self, buf: &mut ObsBuf) {
-        buf.push(&self.world.env, &self.obs, &self.dims, self.done());
+        buf.push(&self.obs, &self.dims, self.done());
     }
 }
 
@@ -511,7 +510,7 @@ impl Policy for PyPolicy {
         let failed = |message: String| PolicyError::Failed { policy: self.name.clone(), message };
         Python::attach(|py| -> PyResult<Decision> {
             let mut buf = ObsBuf::default();
-            buf.push(env, obs, &self.dims, false);
+            buf.push(obs, &self.dims, false);
             let o = buf.into_dict(py, &self.dims, &[])?;
             let a = self.obj.call_method1(py, "decide", (o,))?;
             let np = py.import("numpy")?;
