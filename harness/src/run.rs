@@ -443,10 +443,13 @@ pub fn execute_across(plan: &Plan, show_progress: bool, ranks: &crate::ranks::Ra
     let runs = run_jobs(plan, &my_jobs, &bar)?;
     bar.finish_and_clear();
     let indexed: Vec<(usize, PolicyRun)> = mine.into_iter().zip(runs).collect();
-    let Some(parts) = ranks.gather_bytes(crate::wire::encode(&indexed)?)? else { return Ok(Vec::new()) };
+    // Rank 0 keeps its own runs as they are; only the others are encoded and sent.
+    let bytes = if ranks.is_root() { Vec::new() } else { crate::wire::encode(&indexed)? };
+    let Some(parts) = ranks.gather_bytes(bytes)? else { return Ok(Vec::new()) };
     let mut all: Vec<Option<PolicyRun>> = vec![None; jobs.len()];
+    let mut own = Some(indexed);
     for (r, bytes) in parts.iter().enumerate() {
-        let part = if r == 0 { indexed.clone() } else { crate::wire::decode(bytes)? };
+        let part = if r == 0 { own.take().expect("rank 0's part once") } else { crate::wire::decode(bytes)? };
         for (k, run) in part {
             all[k] = Some(run);
         }
