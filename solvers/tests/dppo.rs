@@ -104,17 +104,36 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     side["architecture"]["activation"] = "relu".into();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
     expect_bad(&legacy, &levels.rb_levels, "relu");
-    // Weights of another network (a tensor renamed) load but do not fit.
-    let mut other = ck.clone();
-    other.weights[0].0 = "option/l9/weight".into();
-    other.path = d.path().join("other.safetensors");
-    other.save().unwrap();
-    let loaded = Arc::new(checkpoint::load(&other.path, &levels.rb_levels, &levels.cu_levels).unwrap());
-    match Dppo::new(&loaded) {
-        Err(DppoError::BadCheckpoint(m)) => assert!(m.contains("option/l9/weight"), "{m}"),
-        Err(e) => panic!("expected BadCheckpoint, got {e}"),
-        Ok(_) => panic!("a renamed tensor must be refused"),
+    // Weights of another network: a tensor renamed, a 2-D tensor transposed
+    // (same size), a tensor left out; each refused on load, naming the tensor.
+    let k = ck.weights.iter().position(|(_, shape, _)| shape.len() == 2 && shape[0] != shape[1]).unwrap();
+    let (name, shape) = (ck.weights[k].0.clone(), ck.weights[k].1.clone());
+    let mut renamed = ck.clone();
+    renamed.weights[k].0 = "option.l9.weight".into();
+    let mut transposed = ck.clone();
+    transposed.weights[k].1 = vec![shape[1], shape[0]];
+    let mut missing = ck.clone();
+    missing.weights.remove(k);
+    for (label, mut other, needle) in [
+        ("renamed", renamed, "\"option.l9.weight\" is not part of the network"),
+        ("transposed", transposed, &*format!("{name:?} has shape [{}, {}]", shape[1], shape[0])),
+        ("missing", missing, &*format!("{name:?} is missing")),
+    ] {
+        other.path = d.path().join(format!("{label}.safetensors"));
+        other.save().unwrap();
+        expect_bad(&other.path, &levels.rb_levels, needle);
     }
+}
+
+/// The tensors a checkpoint must hold are those of the network tch builds.
+#[test]
+fn the_architecture_lists_the_networks_tensors() {
+    let arch = Arch::new(4, 5);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let _net = Net::new(&vs.root(), arch);
+    let built: std::collections::BTreeMap<String, Vec<i64>> =
+        vs.variables().into_iter().map(|(name, t)| (name, t.size())).collect();
+    assert_eq!(arch.tensor_shapes(), built);
 }
 
 #[test]

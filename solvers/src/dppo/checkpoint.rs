@@ -3,9 +3,9 @@
 //! statistics, scenario and git revision. Both are read and checked in full
 //! before anything runs; every mismatch is a one-line [`DppoError::BadCheckpoint`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::net::{Arch, NamedWeights, Normalizer};
@@ -61,85 +61,71 @@ fn bad(path: &Path, msg: impl std::fmt::Display) -> DppoError {
     DppoError::BadCheckpoint(format!("{}: {msg}", path.display()))
 }
 
-#[derive(Serialize, Deserialize)]
-struct TensorInfo {
-    dtype: String,
-    shape: Vec<i64>,
-    data_offsets: [usize; 2],
-}
-
-/// Serialise named F32 tensors as safetensors.
+/// Serialise named F32 tensors as safetensors (the `safetensors` crate: tensors
+/// ordered by name, header padded to 8 bytes).
 pub fn safetensors_bytes(weights: &[(String, Vec<i64>, Vec<f32>)]) -> Vec<u8> {
-    let mut sorted: Vec<_> = weights.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut header = BTreeMap::new();
-    let mut at = 0;
-    for (name, shape, data) in &sorted {
-        let len = data.len() * 4;
-        header.insert(
-            name.clone(),
-            TensorInfo { dtype: "F32".into(), shape: shape.clone(), data_offsets: [at, at + len] },
-        );
-        at += len;
-    }
-    let mut json = serde_json::to_vec(&header).expect("serialisable header");
-    while json.len() % 8 != 0 {
-        json.push(b' ');
-    }
-    let mut out = Vec::with_capacity(8 + json.len() + at);
-    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
-    out.extend_from_slice(&json);
-    for (_, _, data) in sorted {
-        for v in data {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    out
+    let bytes: Vec<(&str, Vec<usize>, Vec<u8>)> = weights
+        .iter()
+        .map(|(name, shape, data)| {
+            let shape = shape.iter().map(|&d| usize::try_from(d).expect("tensor dims are non-negative")).collect();
+            (name.as_str(), shape, data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        })
+        .collect();
+    let views = bytes.iter().map(|(name, shape, data)| {
+        (*name, TensorView::new(Dtype::F32, shape.clone(), data).expect("shape matches the data"))
+    });
+    safetensors::serialize(views, &None).expect("F32 tensors serialise")
 }
 
-/// Parse safetensors bytes holding only F32 tensors.
-pub fn parse_safetensors(path: &Path, bytes: &[u8]) -> Result<NamedWeights, DppoError> {
-    if bytes.len() < 8 {
-        return Err(bad(path, "not a safetensors file (shorter than its 8-byte header length)"));
-    }
-    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
-    if n > bytes.len() - 8 || n > 100_000_000 {
-        return Err(bad(
-            path,
-            format!("not a safetensors file (header length {n} beyond the file's {} bytes)", bytes.len()),
-        ));
-    }
-    let header: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&bytes[8..8 + n])
-        .map_err(|e| bad(path, format!("not a safetensors file (header is not JSON: {e})")))?;
-    let data = &bytes[8 + n..];
-    let mut out = Vec::new();
-    for (name, value) in header {
-        if name == "__metadata__" {
-            continue;
+/// What a safetensors error means, in words (the crate's `Display` is its `Debug`).
+fn safetensors_reason(e: &SafeTensorError) -> String {
+    use SafeTensorError as E;
+    match e {
+        E::HeaderTooSmall => "not a safetensors file (shorter than its 8-byte header length)".into(),
+        E::HeaderTooLarge | E::InvalidHeaderLength => {
+            "not a safetensors file (its header length is beyond the file or above 100 MB)".into()
         }
-        let info: TensorInfo =
-            serde_json::from_value(value).map_err(|e| bad(path, format!("tensor {name:?}: bad entry ({e})")))?;
-        if info.dtype != "F32" {
-            return Err(bad(path, format!("tensor {name:?} is {}, expected F32", info.dtype)));
+        E::InvalidHeader | E::InvalidHeaderStart | E::InvalidHeaderDeserialization | E::JsonError(_) => {
+            "not a safetensors file (its header is not a JSON table of tensors)".into()
         }
-        let [b, e] = info.data_offsets;
-        let numel: i64 = info.shape.iter().product();
-        if info.shape.iter().any(|&d| d < 0) || e < b || e > data.len() || (e - b) as i64 != numel * 4 {
-            return Err(bad(
-                path,
-                format!(
-                    "tensor {name:?}: offsets {b}..{e} do not match shape {:?} in {} data bytes",
-                    info.shape,
-                    data.len()
-                ),
-            ));
+        E::InvalidOffset(name) => format!("tensor {name:?}: its data offsets do not follow the previous tensor's"),
+        E::TensorInvalidInfo | E::InvalidTensorView(..) => {
+            "a tensor's data offsets do not match its shape and dtype".into()
+        }
+        E::MetadataIncompleteBuffer => "the tensors' data offsets do not cover the file exactly (truncated or padded?)".into(),
+        E::ValidationOverflow => "a tensor's shape overflows".into(),
+        E::TensorNotFound(name) => format!("tensor {name:?} is missing"),
+        E::IoError(e) => format!("cannot read ({e})"),
+    }
+}
+
+/// Parse safetensors bytes and check them against the network `arch`
+/// describes: every tensor present under its name, F32, with its shape and
+/// finite values; nothing else. Each mismatch names the tensor.
+pub fn parse_safetensors(path: &Path, bytes: &[u8], arch: &Arch) -> Result<NamedWeights, DppoError> {
+    let file = SafeTensors::deserialize(bytes).map_err(|e| bad(path, safetensors_reason(&e)))?;
+    let expected = arch.tensor_shapes();
+    let mut names: Vec<String> = file.names().into_iter().cloned().collect();
+    names.sort();
+    if let Some(extra) = names.iter().find(|n| !expected.contains_key(*n)) {
+        return Err(bad(path, format!("tensor {extra:?} is not part of the network the sidecar describes")));
+    }
+    let mut out = Vec::with_capacity(expected.len());
+    for (name, shape) in &expected {
+        let view = file.tensor(name).map_err(|_| bad(path, format!("tensor {name:?} is missing")))?;
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(path, format!("tensor {name:?} is {:?}, expected F32", view.dtype())));
+        }
+        let got: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        if &got != shape {
+            return Err(bad(path, format!("tensor {name:?} has shape {got:?}, the network expects {shape:?}")));
         }
         let values: Vec<f32> =
-            data[b..e].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
         if values.iter().any(|v| !v.is_finite()) {
             return Err(bad(path, format!("tensor {name:?} holds a non-finite value")));
         }
-        out.push((name, info.shape, values));
+        out.push((name.clone(), shape.clone(), values));
     }
     Ok(out)
 }
@@ -203,7 +189,7 @@ pub fn load_bytes(
     if !sidecar.observation_stats.dims_match() {
         return Err(bad(&side_path, "observation statistics have the wrong widths"));
     }
-    let weights = parse_safetensors(path, bytes)?;
+    let weights = parse_safetensors(path, bytes, &sidecar.architecture)?;
     Ok(Checkpoint { path: path.to_path_buf(), sidecar, weights })
 }
 

@@ -77,6 +77,34 @@ impl Arch {
     pub fn row_out(&self) -> usize {
         1 + self.rb_levels + self.cu_levels
     }
+    /// Every tensor of the network this architecture describes, by name
+    /// (tch's `VarStore` names) with its shape: what a checkpoint must hold,
+    /// no more and no less. Mirrors [`Net::new`] (checked by a test against
+    /// a built `VarStore`).
+    pub fn tensor_shapes(&self) -> std::collections::BTreeMap<String, Vec<i64>> {
+        let mut out = std::collections::BTreeMap::new();
+        let mlps = [
+            ("option", self.row_dim, self.hidden_small, self.row_out()),
+            ("cut", self.cut_dim, self.hidden_small, 1),
+            ("cache", self.cache_dim, self.hidden_small, 1),
+            ("value", self.value_dim, self.hidden, 1),
+        ];
+        for (net, i, h, o) in mlps {
+            let (i, h, o) = (i as i64, h as i64, o as i64);
+            for (name, shape) in [
+                ("l1.weight", vec![h, i]),
+                ("l1.bias", vec![h]),
+                ("l2.weight", vec![h, h]),
+                ("l2.bias", vec![h]),
+                ("out.weight", vec![o, h]),
+                ("out.bias", vec![o]),
+                ("skip.weight", vec![o, i]),
+            ] {
+                out.insert(format!("{net}.{name}"), shape);
+            }
+        }
+        out
+    }
 }
 
 /// A two-layer MLP plus a linear skip path from the input to the output
