@@ -81,6 +81,7 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
         &dir.join("policy.safetensors"),
     );
     ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
+    crate::staging::test_stop_point("policy.safetensors");
     crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
     let out = staging.commit()?;
     eprintln!(

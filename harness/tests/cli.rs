@@ -381,11 +381,57 @@ fn a_run_stopped_mid_write_leaves_no_results_folder() {
             .collect();
         assert_eq!(staged.len(), 1, "{point}: {staged:?}");
         assert!(staged[0].join(point).is_file(), "{point}: the stop must land after {point} was written");
-        // The next run into the same folder completes.
+        // The next run into the same folder completes and clears the killed run's staging folder.
         let o = run_tiny(&out, &["--policies", "greedy"]);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(out.join("manifest.json").is_file());
+        assert_eq!(entries(d.path()), ["res"], "{point}");
     }
+}
+
+/// Wait (a minute at most) until `path` exists.
+fn wait_for(path: &Path) {
+    for _ in 0..6000 {
+        if path.exists() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{} did not appear", path.display());
+}
+
+/// A run held mid-write (test hook) while a second run aims at the same
+/// `--out`: the second fails at once with exit 2 and one line; the first
+/// completes, and the folder is its results whole.
+#[test]
+fn two_runs_into_one_folder_one_wins_whole_the_other_fails() {
+    let d = tmp();
+    let out = d.path().join("res");
+    let go = d.path().join("go");
+    let mut first = bin()
+        .args(["run", "--scenario", "tiny", "--policies", "greedy,local", "--seeds", "1", "--quiet", "--out"])
+        .arg(&out)
+        .env("EDGEBENCH_TEST_HOLD_AT", "tasks.parquet")
+        .env("EDGEBENCH_TEST_HOLD_FILE", &go)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&d.path().join("go.held"));
+    let second = run_tiny(&out, &["--policies", "nearest"]);
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    let err = stderr(&second);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("another edgebench process is writing there") && err.contains("res"), "{err}");
+    std::fs::write(&go, b"").unwrap();
+    assert!(first.wait().unwrap().success());
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(csv.contains(",greedy,") && csv.contains(",local,") && !csv.contains(",nearest,"), "{csv}");
+    assert_eq!(entries(d.path()), ["go", "go.held", "res"]);
+    // Free again: a third run replaces the folder whole.
+    let third = run_tiny(&out, &["--policies", "nearest"]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(csv.contains(",nearest,") && !csv.contains(",greedy,"), "{csv}");
 }
 
 #[test]
@@ -456,6 +502,46 @@ mod dppo {
         assert!(o.status.success(), "{}", stderr(&o));
         let csv = std::fs::read_to_string(res.join("summary.csv")).unwrap();
         assert_eq!(csv.lines().filter(|l| l.contains(",dppo,")).count(), 2);
+    }
+
+    /// A training stopped hard while it writes (after the new checkpoint
+    /// landed in the staging folder, or in the middle of the swap) leaves the
+    /// folder of the previous training whole: its checkpoint loads and runs.
+    #[test]
+    fn a_killed_training_leaves_the_previous_checkpoint_intact() {
+        let d = tmp();
+        let out = d.path().join("agent");
+        let train = |seed: &str, kill: Option<&str>| {
+            let mut c = bin();
+            c.args(["train", "--scenario", "tiny", "--steps", "256", "--workers", "1", "--envs", "2"])
+                .args(["--rollout", "32", "--seed", seed, "--quiet", "--out"])
+                .arg(&out);
+            if let Some(point) = kill {
+                c.env("EDGEBENCH_TEST_KILL_AFTER", point);
+            }
+            c.output().unwrap()
+        };
+        let o = train("1", None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let before = std::fs::read(out.join("policy.safetensors")).unwrap();
+        let o = train("2", Some("policy.safetensors"));
+        assert!(!o.status.success(), "the hook must stop the training");
+        assert_eq!(std::fs::read(out.join("policy.safetensors")).unwrap(), before, "the previous checkpoint changed");
+        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet"]);
+        // Stopped right after the swap: the new training is in place, whole.
+        let o = train("2", Some("commit"));
+        assert!(!o.status.success(), "the hook must stop the training");
+        let after = std::fs::read(out.join("policy.safetensors")).unwrap();
+        assert_ne!(after, before);
+        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet"]);
+        let ck = out.join("policy.safetensors");
+        let res = d.path().join("res");
+        let o = run_tiny(&res, &["--policies", "dppo", "--checkpoint", ck.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        // The next training clears the stopped one's staging folder.
+        let o = train("3", None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(entries(d.path()), ["agent", "res"]);
     }
 
     #[test]
