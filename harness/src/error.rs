@@ -1,8 +1,9 @@
 //! Error kinds of the binary and their exit codes.
 
-/// Bad input from the user (file, field, CLI value): exit code 2.
+/// Bad input from the user (file, field, CLI value): exit code 2. Shown on
+/// one line whatever the input it quotes holds.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+#[error("{}", scenarios::error::one_line(.0))]
 pub struct BadInput(pub String);
 
 impl From<scenarios::ConfigError> for BadInput {

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod frames;
+pub mod fuzz;
 pub mod ranks;
 pub mod regress;
 pub mod run;

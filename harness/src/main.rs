@@ -281,15 +281,14 @@ fn main() -> ExitCode {
                 .or_else(|| info.payload().downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "panic".into());
             let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-            eprintln!("edgebench: internal error: {}{at}", what.replace('\n', " "));
+            eprintln!("edgebench: internal error: {}{at}", scenarios::error::one_line(&what));
         }));
     }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli))) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) if e.downcast_ref::<ReportedElsewhere>().is_some() => ExitCode::from(exit_code(&e) as u8),
         Ok(Err(e)) => {
-            let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("edgebench: error: {msg}");
+            eprintln!("edgebench: error: {}", scenarios::error::one_line(&format!("{e:#}")));
             ExitCode::from(exit_code(&e) as u8)
         }
         Err(_) => ExitCode::from(EXIT_INTERNAL as u8),

@@ -62,7 +62,12 @@ pub struct Verdict {
 fn load(path: &Path) -> Result<Baseline, BadInput> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| BadInput(format!("--baseline {}: cannot read ({e})", path.display())))?;
-    let b: Baseline = toml::from_str(&text)
+    parse_baseline(&text, path)
+}
+
+/// A baseline's TOML text; `path` names it in errors.
+pub fn parse_baseline(text: &str, path: &Path) -> Result<Baseline, BadInput> {
+    let b: Baseline = toml::from_str(text)
         .map_err(|e| BadInput(format!("--baseline {}: {}", path.display(), e.to_string().replace('\n', " "))))?;
     for (k, c) in b.check.iter().enumerate() {
         if !(c.value.is_finite() && c.tolerance.is_finite() && c.tolerance >= 0.0) {

@@ -94,6 +94,18 @@ impl Cell {
     }
 }
 
+/// The most cells a sweep may have (each is a results set on disk).
+pub const MAX_CELLS: usize = 100_000;
+
+/// The number of cells of `axes`, refused above [`MAX_CELLS`] before any is built.
+pub fn check_cells(axes: &[Axis]) -> Result<usize, BadInput> {
+    let n = axes.iter().try_fold(1usize, |n, a| n.checked_mul(a.values.len()).filter(|&n| n <= MAX_CELLS));
+    n.ok_or_else(|| {
+        let sizes: Vec<String> = axes.iter().map(|a| format!("{} {}", a.values.len(), a.name)).collect();
+        BadInput(format!("--vary: {} make more than {MAX_CELLS} cells", sizes.join(" × ")))
+    })
+}
+
 /// The Cartesian product, first axis slowest.
 pub fn cells(axes: &[Axis]) -> Vec<Cell> {
     let mut out = vec![Cell { values: Vec::new() }];
@@ -282,6 +294,7 @@ fn prepare(a: &SweepArgs) -> Result<Prepared> {
             return Err(BadInput(format!("--vary: `{}` is varied twice", ax.name)).into());
         }
     }
+    check_cells(&a.axes)?;
     let base = plan_from_args(&a.run)?;
     let all = cells(&a.axes);
     // Check every cell's config before anything runs.

@@ -44,8 +44,18 @@ fn bad_file(path: &Path, m: impl Into<String>) -> ConfigError {
 
 pub fn read_parquet_trace(path: &Path) -> Result<RawTrace, ConfigError> {
     let file = File::open(path).map_err(|e| bad_file(path, format!("cannot read trace: {e}")))?;
-    let df =
-        ParquetReader::new(file).finish().map_err(|e| bad_file(path, format!("not a readable Parquet file: {e}")))?;
+    parquet_trace(file, path)
+}
+
+/// [`read_parquet_trace`] of bytes held in memory; `name` names them in errors.
+pub fn parquet_trace_bytes(data: &[u8], name: &Path) -> Result<RawTrace, ConfigError> {
+    parquet_trace(std::io::Cursor::new(data), name)
+}
+
+fn parquet_trace(reader: impl polars::io::mmap::MmapBytesReader, path: &Path) -> Result<RawTrace, ConfigError> {
+    let df = ParquetReader::new(reader)
+        .finish()
+        .map_err(|e| bad_file(path, format!("not a readable Parquet file: {}", e.to_string().replace('\n', " "))))?;
     let col = |name: &str, dt: &DataType| -> Result<Column, ConfigError> {
         df.column(name)
             .map_err(|_| {
@@ -210,8 +220,20 @@ pub fn info(raw: &RawTrace, slot_s: f64) -> TraceInfo {
         }
     }
     let (t0, t1) = raw.time_span();
-    let resampled = raw.resample(slot_s, None);
-    let present = resampled.present.iter().filter(|&&p| p).count() as f64;
+    // Counted, not resampled: a two-record file spanning 10⁹ s must not
+    // allocate a 10⁹-slot grid. A terminal is present at the slot times
+    // t0 + k·slot_s between its first and last record (as `resample` has it).
+    let slots = ((t1 - t0) / slot_s + 1e-9).floor() as usize + 1;
+    let present: f64 = raw
+        .by_terminal()
+        .iter()
+        .filter(|recs| !recs.is_empty())
+        .map(|recs| {
+            let first = ((recs[0].t - t0) / slot_s - 1e-9).ceil().max(0.0);
+            let last = ((recs[recs.len() - 1].t - t0) / slot_s + 1e-9).floor().min((slots - 1) as f64);
+            (last - first + 1.0).max(0.0)
+        })
+        .sum();
     TraceInfo {
         terminals: raw.ids.len(),
         records: raw.records.len(),
@@ -219,8 +241,8 @@ pub fn info(raw: &RawTrace, slot_s: f64) -> TraceInfo {
         bbox: raw.bbox(),
         speed_mean: if speeds.is_empty() { f64::NAN } else { speeds.iter().sum::<f64>() / speeds.len() as f64 },
         speed_p95: scenarios::metrics::percentile(&speeds, 0.95),
-        present_share: present / resampled.present.len().max(1) as f64,
-        slots: resampled.slots,
+        present_share: present / (slots * raw.ids.len()).max(1) as f64,
+        slots,
     }
 }
 

@@ -3,19 +3,38 @@
 
 use thiserror::Error;
 
-/// Bad scenario input: the CLI maps every variant to exit code 2.
+/// Bad scenario input: the CLI maps every variant to exit code 2. Every
+/// field is shown through [`one_line`]: a file name or value holding a line
+/// break or other control character cannot split the message.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ConfigError {
-    #[error("{source_name}: line {line}, column {col}: {message}")]
+    #[error("{}: line {line}, column {col}: {}", one_line(.source_name), one_line(.message))]
     Parse { source_name: String, line: usize, col: usize, message: String },
-    #[error("{source_name}: field {field}: {message}")]
+    #[error("{}: field {}: {}", one_line(.source_name), one_line(.field), one_line(.message))]
     Field { source_name: String, field: String, message: String },
-    #[error("{path}: {message}")]
+    #[error("{}: {}", one_line(.path), one_line(.message))]
     File { path: String, message: String },
-    #[error("{path}: line {line}: {message}")]
+    #[error("{}: line {line}: {}", one_line(.path), one_line(.message))]
     Line { path: String, line: usize, message: String },
-    #[error("unknown preset `{name}`; expected one of: {known} (or a path to a .toml file)")]
+    #[error("unknown preset `{}`; expected one of: {known} (or a path to a .toml file)", one_line(.name))]
     UnknownPreset { name: String, known: String },
+}
+
+/// `text` with every control character (line breaks, tabs, NUL, …) escaped
+/// as Rust writes it (`\n`, `\u{0}`), so an error quoting outside input stays one line.
+pub fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl ConfigError {

@@ -77,9 +77,13 @@ fn file_err(path: &str, message: impl Into<String>) -> ConfigError {
 pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead>, ConfigError> {
     let name = path.display().to_string();
     let f = File::open(path).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
-    // Peek at the magic bytes through the buffer: the file is opened once.
-    let mut r = BufReader::with_capacity(1 << 16, f);
-    let gz = r.fill_buf().map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?.starts_with(&[0x1f, 0x8b]);
+    maybe_gz(f, &name)
+}
+
+/// `input`, un-gzipped when it starts with gzip's magic bytes (peeked through the buffer).
+fn maybe_gz<'a>(input: impl Read + 'a, name: &str) -> Result<Box<dyn BufRead + 'a>, ConfigError> {
+    let mut r = BufReader::with_capacity(1 << 16, input);
+    let gz = r.fill_buf().map_err(|e| file_err(name, format!("cannot read trace: {e}")))?.starts_with(&[0x1f, 0x8b]);
     if gz {
         Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(r))))
     } else {
@@ -107,27 +111,39 @@ pub fn guess_format(head: &[u8]) -> Option<TraceFormat> {
 
 /// Import a trace file. `format` None guesses it from the content.
 pub fn import(path: &Path, format: Option<TraceFormat>, geo: bool) -> Result<RawTrace, ConfigError> {
-    let name = path.display().to_string();
-    let mut reader = open_maybe_gz(path)?;
+    import_reader(open_maybe_gz(path)?, &path.display().to_string(), format, geo)
+}
+
+/// [`import`] of a file's bytes held in memory; `name` names it in errors.
+pub fn import_bytes(data: &[u8], name: &str, format: Option<TraceFormat>, geo: bool) -> Result<RawTrace, ConfigError> {
+    import_reader(maybe_gz(data, name)?, name, format, geo)
+}
+
+fn import_reader(
+    mut reader: Box<dyn BufRead + '_>,
+    name: &str,
+    format: Option<TraceFormat>,
+    geo: bool,
+) -> Result<RawTrace, ConfigError> {
     let format = match format {
         Some(f) => f,
         None => {
-            let head = reader.fill_buf().map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?.to_vec();
+            let head = reader.fill_buf().map_err(|e| file_err(name, format!("cannot read trace: {e}")))?.to_vec();
             if head.is_empty() {
-                return Err(line_err(&name, 1, "empty file: no trace records"));
+                return Err(line_err(name, 1, "empty file: no trace records"));
             }
             guess_format(&head).ok_or_else(|| {
-                line_err(&name, 1, "not a trace in a known format (SUMO FCD XML, BonnMotion, CSV with a t,id,x,y header); pass --format to force one")
+                line_err(name, 1, "not a trace in a known format (SUMO FCD XML, BonnMotion, CSV with a t,id,x,y header); pass --format to force one")
             })?
         }
     };
     let trace = match format {
-        TraceFormat::SumoFcd => parse_sumo_fcd(reader, &name, geo),
-        TraceFormat::BonnMotion => parse_bonnmotion(reader, &name),
-        TraceFormat::Csv => parse_csv(reader, &name),
+        TraceFormat::SumoFcd => parse_sumo_fcd(reader, name, geo),
+        TraceFormat::BonnMotion => parse_bonnmotion(reader, name),
+        TraceFormat::Csv => parse_csv(reader, name),
     }?;
     if trace.records.is_empty() {
-        return Err(line_err(&name, 1, format!("no trace records (read as {})", format.name())));
+        return Err(line_err(name, 1, format!("no trace records (read as {})", format.name())));
     }
     Ok(trace)
 }
@@ -202,39 +218,59 @@ fn parse_f64(raw: &str, what: &str, path: &str, line: usize) -> Result<f64, Conf
     raw.trim().parse::<f64>().map_err(|_| line_err(path, line, format!("{what} `{}` is not a number", raw.trim())))
 }
 
-/// Line number (1-based) of a byte offset in a file (read again, only on errors).
-fn line_of_offset(path: &str, offset: u64) -> usize {
-    let Ok(mut r) = open_maybe_gz(Path::new(path)) else { return 0 };
-    let mut line = 1;
-    let mut seen = 0u64;
-    let mut buf = [0u8; 1 << 16];
-    while seen < offset {
-        let Ok(n) = r.read(&mut buf) else { break };
-        if n == 0 {
-            break;
-        }
-        let take = ((offset - seen) as usize).min(n);
-        line += buf[..take].iter().filter(|&&b| b == b'\n').count();
-        seen += n as u64;
+/// A reader that counts the line breaks it has handed out, so that a parse
+/// error names its line without reading the input again (which may be a pipe
+/// or bytes in memory).
+struct LineCounter<R> {
+    inner: R,
+    newlines: usize,
+}
+
+impl<R> LineCounter<R> {
+    /// The 1-based line of the next byte to be read.
+    fn line(&self) -> usize {
+        self.newlines + 1
     }
-    line
+}
+
+impl<R: BufRead> Read for LineCounter<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.newlines += out[..n].iter().filter(|&&c| c == b'\n').count();
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for LineCounter<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amt: usize) {
+        if amt > 0 {
+            if let Ok(buf) = self.inner.fill_buf() {
+                self.newlines += buf[..amt.min(buf.len())].iter().filter(|&&c| c == b'\n').count();
+            }
+        }
+        self.inner.consume(amt);
+    }
 }
 
 /// SUMO FCD XML: `<timestep time>` holding `<vehicle>`, `<person>` and
 /// `<container>` elements with `x`, `y` (metres), or `lon`, `lat` attributes
 /// (or `x`, `y` holding lon/lat when `geo`, as `--fcd-output.geo` writes).
 pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<RawTrace, ConfigError> {
-    let mut xml = quick_xml::Reader::from_reader(reader);
+    let mut xml = quick_xml::Reader::from_reader(LineCounter { inner: reader, newlines: 0 });
     let mut buf = Vec::with_capacity(1024);
     let mut time: Option<f64> = None;
     let mut b: Option<Builder> = None;
     let mut saw_root = false;
     let mut depth = 0usize;
-    let err_at = |pos: u64, m: String| line_err(path, line_of_offset(path, pos), m);
+    let err_at = |line: usize, m: String| line_err(path, line, m);
     loop {
-        let pos = xml.buffer_position();
+        // The line an event starts on (whitespace before an element is an event of its own).
+        let pos = xml.get_ref().line();
         let ev =
-            xml.read_event_into(&mut buf).map_err(|e| err_at(xml.error_position(), format!("malformed XML: {e}")))?;
+            xml.read_event_into(&mut buf).map_err(|e| err_at(xml.get_ref().line(), format!("malformed XML: {e}")))?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_start = matches!(ev, Event::Start(_));
@@ -310,7 +346,7 @@ pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<Raw
                 if depth > 0 {
                     return Err(line_err(
                         path,
-                        line_of_offset(path, pos),
+                        pos,
                         "truncated XML: the file ends inside an element",
                     ));
                 }
@@ -407,7 +443,7 @@ pub(crate) fn csv_error(path: &str, e: csv::Error) -> ConfigError {
 }
 
 /// The header's column names, trimmed and lower-case, without a byte-order mark.
-pub(crate) fn csv_header<R: std::io::Read>(rd: &mut csv::Reader<R>, path: &str) -> Result<Vec<String>, ConfigError> {
+pub(crate) fn csv_header<R: Read>(rd: &mut csv::Reader<R>, path: &str) -> Result<Vec<String>, ConfigError> {
     Ok(rd
         .headers()
         .map_err(|e| csv_error(path, e))?

@@ -22,7 +22,7 @@ mod policy;
 #[cfg(feature = "dppo")]
 pub mod ppo;
 #[cfg(feature = "dppo")]
-pub use policy::{shipped_checkpoint, Dppo};
+pub use policy::{shipped_checkpoint, Dppo, Shipped};
 
 /// Errors of the agent. `BadCheckpoint` and `Config` are bad input (exit 2).
 #[derive(Debug, thiserror::Error)]
