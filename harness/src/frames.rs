@@ -200,6 +200,65 @@ pub fn bound_frame(scenario: &str, runs: &[PolicyRun]) -> Result<Option<DataFram
     Ok(Some(DataFrame::new(n, cols)?))
 }
 
+/// Task rows streamed into a Parquet file, a row group per batch, as a run
+/// goes: the rows of a long run are never all in memory.
+pub struct TaskWriter {
+    writer: polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
+    scenario: String,
+    path: std::path::PathBuf,
+    rows: usize,
+}
+
+impl TaskWriter {
+    pub fn create(path: &Path, scenario: &str) -> Result<TaskWriter> {
+        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let schema = tasks_frame(scenario, &TaskColumns::default())?.schema().as_ref().clone();
+        let writer = ParquetWriter::new(std::io::BufWriter::new(file))
+            .batched(&schema)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(TaskWriter { writer, scenario: scenario.to_string(), path: path.to_path_buf(), rows: 0 })
+    }
+    /// Append the rows of `t` (none: nothing is written).
+    pub fn write(&mut self, t: &TaskColumns) -> Result<()> {
+        if t.is_empty() {
+            return Ok(());
+        }
+        self.write_frame(&tasks_frame(&self.scenario, t)?)
+    }
+    /// Append a frame of the tasks schema (rows read back from another task file).
+    pub fn write_frame(&mut self, df: &DataFrame) -> Result<()> {
+        self.writer.write_batch(df).map_err(anyhow::Error::from).with_context(|| format!("writing {}", self.path.display()))?;
+        self.rows += df.height();
+        Ok(())
+    }
+    /// Write the footer; the number of rows written.
+    pub fn finish(self) -> Result<usize> {
+        self.writer.finish().map_err(anyhow::Error::from).with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(self.rows)
+    }
+}
+
+/// Rows of a task file in order, `chunk` rows at a time (memory: one chunk).
+pub fn copy_task_rows(from: &Path, to: &mut TaskWriter, chunk: usize) -> Result<()> {
+    let rows = ParquetReader::new(File::open(from).with_context(|| format!("reading {}", from.display()))?)
+        .num_rows()
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("reading {}", from.display()))?;
+    let mut at = 0;
+    while at < rows {
+        let file = File::open(from).with_context(|| format!("reading {}", from.display()))?;
+        let df = ParquetReader::new(file)
+            .with_slice(Some((at, chunk)))
+            .finish()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading {}", from.display()))?;
+        to.write_frame(&df)?;
+        at += chunk;
+    }
+    Ok(())
+}
+
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
     let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
     ParquetWriter::new(file)

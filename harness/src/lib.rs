@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 use error::BadInput;
-use run::{Plan, SlotColumns, TaskColumns};
+use run::{Plan, SlotColumns};
 use staging::{test_stop_point, Staging};
 
 /// What `edgebench run` was asked to do.
@@ -268,11 +268,40 @@ pub fn run_into(
     let started = SystemTime::now();
     let staging = Staging::new(out)?;
     tracing::info!(scenario = plan.scenario.name(), policies = ?plan.policies, seeds = ?plan.seeds, "running");
-    let runs = pool.install(|| match bar {
-        Some(b) => run::execute_with(plan, b),
-        None => run::execute(plan, progress),
-    })?;
+    // Task rows stream into a file per run in the staging folder as the runs go.
+    let parts = staging.path().join(PARTS);
+    std::fs::create_dir(&parts).with_context(|| format!("creating {}", parts.display()))?;
+    let runs = match bar {
+        Some(b) => pool.install(|| run::execute_into(plan, b, &parts))?,
+        None => {
+            let own = run::progress_bar(plan, progress);
+            let runs = pool.install(|| run::execute_into(plan, &own, &parts));
+            own.finish_and_clear();
+            runs?
+        }
+    };
     write_results(plan, &runs, staging, started, pool.current_num_threads())
+}
+
+/// The staging subfolder where runs stream their task rows (removed before the commit).
+const PARTS: &str = ".parts";
+
+/// `tasks.parquet`: every run's task rows in run order, from the files they
+/// were streamed to (one such file alone is moved, not copied) or from memory.
+fn write_tasks(scenario: &str, runs: &[run::PolicyRun], path: &std::path::Path) -> Result<()> {
+    let streamed: Vec<&PathBuf> = runs.iter().filter_map(|r| r.tasks_file.as_ref()).collect();
+    if streamed.len() == 1 && runs.iter().all(|r| r.tasks.is_empty()) {
+        return std::fs::rename(streamed[0], path).with_context(|| format!("writing {}", path.display()));
+    }
+    let mut out = frames::TaskWriter::create(path, scenario)?;
+    for r in runs {
+        match &r.tasks_file {
+            Some(f) => frames::copy_task_rows(f, &mut out, run::TASK_BATCH_ROWS)?,
+            None => out.write(&r.tasks)?,
+        }
+    }
+    out.finish()?;
+    Ok(())
 }
 
 /// Write the results set of finished runs into a staging folder and commit it.
@@ -284,14 +313,16 @@ pub fn write_results(
     threads: usize,
 ) -> Result<PathBuf> {
     let name = plan.scenario.name().to_string();
-    let mut tasks = TaskColumns::default();
     let mut slots = SlotColumns::default();
     for r in runs {
-        tasks.append(&r.tasks);
         slots.append(&r.slots);
     }
     let dir = staging.path();
-    frames::write_parquet(&mut frames::tasks_frame(&name, &tasks)?, &dir.join("tasks.parquet"))?;
+    write_tasks(&name, runs, &dir.join("tasks.parquet"))?;
+    let parts = dir.join(PARTS);
+    if parts.exists() {
+        std::fs::remove_dir_all(&parts).with_context(|| format!("removing {}", parts.display()))?;
+    }
     test_stop_point("tasks.parquet");
     frames::write_parquet(&mut frames::slots_frame(&name, &slots)?, &dir.join("slots.parquet"))?;
     let mut summary = frames::summary_frame(&name, runs)?;

@@ -93,7 +93,14 @@ pub struct PolicyRun {
     pub solver: Option<SolverSummary>,
     /// For the `bound` row: its windows (the summary's `cost` is their sum).
     pub bound: Option<solvers::bound::RunBound>,
+    /// Where the task rows went when they were streamed to a file as the run
+    /// went (`tasks` is then empty).
+    #[serde(default)]
+    pub tasks_file: Option<std::path::PathBuf>,
 }
+
+/// Streamed task rows go to their file in batches of this many (one row group each).
+pub const TASK_BATCH_ROWS: usize = 1 << 16;
 
 /// The name under which the clairvoyant lower bound is asked for (`--policies
 /// …,bound`) and listed in the results: a row of the summary whose `cost` is
@@ -172,12 +179,51 @@ pub fn run_policy(
     run_policy_with(world, policy_name, make_policy(world, policy_name, opts)?, progress)
 }
 
-/// Run a policy object (one the harness does not make, e.g. a Python agent) through one world.
+/// [`run_policy`] streaming its task rows into the Parquet file `tasks_to`
+/// as it goes (memory: one batch of rows, not the run's).
+pub fn run_policy_into(
+    world: &World,
+    policy_name: &str,
+    opts: &PolicyOptions,
+    progress: Option<&ProgressBar>,
+    tasks_to: &std::path::Path,
+) -> Result<PolicyRun> {
+    let policy = make_policy(world, policy_name, opts)?;
+    let mut writer = crate::frames::TaskWriter::create(tasks_to, world.env.scenario.name())?;
+    let mut run = simulate(world, policy_name, policy, progress, &mut |rows: &mut TaskColumns, last: bool| {
+        if rows.len() >= TASK_BATCH_ROWS || last {
+            writer.write(rows)?;
+            *rows = TaskColumns::default();
+        }
+        Ok(())
+    })?;
+    writer.finish()?;
+    run.tasks_file = Some(tasks_to.to_path_buf());
+    Ok(run)
+}
+
+/// Run a policy object (one the harness does not make, e.g. a Python agent)
+/// through one world; its task rows are kept in the returned run.
 pub fn run_policy_with(
+    world: &World,
+    policy_name: &str,
+    policy: Box<dyn scenarios::Policy>,
+    progress: Option<&ProgressBar>,
+) -> Result<PolicyRun> {
+    simulate(world, policy_name, policy, progress, &mut |_, _| Ok(()))
+}
+
+/// What to do with the task rows gathered so far: called after every slot
+/// with `last` false, and once at the end with `last` true. Rows it leaves
+/// in place end up in the run's `tasks`.
+type TaskRowsHook<'a> = dyn FnMut(&mut TaskColumns, bool) -> Result<()> + 'a;
+
+fn simulate(
     world: &World,
     policy_name: &str,
     mut policy: Box<dyn scenarios::Policy>,
     progress: Option<&ProgressBar>,
+    on_rows: &mut TaskRowsHook<'_>,
 ) -> Result<PolicyRun> {
     let env = &world.env;
     policy.reset(env, policy_seed(world.seed, policy_name));
@@ -256,10 +302,12 @@ pub fn run_policy_with(
         if let Some(s) = st {
             solver.push(s);
         }
+        on_rows(&mut tc, false)?;
         if let Some(p) = progress {
             p.inc(1);
         }
     }
+    on_rows(&mut tc, true)?;
     Ok(PolicyRun {
         policy: policy_name.to_string(),
         seed: world.seed,
@@ -269,6 +317,7 @@ pub fn run_policy_with(
         summary: metrics.finish(),
         solver: (solver.slots > 0).then_some(solver),
         bound: None,
+        tasks_file: None,
     })
 }
 
@@ -301,6 +350,7 @@ pub fn run_bound(world: &World, opts: &PolicyOptions, progress: Option<&Progress
         summary,
         solver: None,
         bound: Some(b),
+        tasks_file: None,
     })
 }
 
@@ -351,16 +401,22 @@ pub fn check_bounds(runs: &[PolicyRun]) -> Result<()> {
 
 /// Run every (seed, policy) of the plan; results in plan order (seed-major).
 pub fn execute(plan: &Plan, show_progress: bool) -> Result<Vec<PolicyRun>> {
-    let bar = if show_progress { ProgressBar::new(plan.total_slots()) } else { ProgressBar::hidden() };
+    let bar = progress_bar(plan, show_progress);
+    let runs = execute_with(plan, &bar);
+    bar.finish_and_clear();
+    runs
+}
+
+/// The progress bar of a plan's run: a slot per tick (hidden unless `show`).
+pub fn progress_bar(plan: &Plan, show: bool) -> ProgressBar {
+    let bar = if show { ProgressBar::new(plan.total_slots()) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}")
             .expect("static template")
             .progress_chars("=> "),
     );
     bar.set_prefix(format!("run {}", plan.scenario.name()));
-    let runs = execute_with(plan, &bar);
-    bar.finish_and_clear();
-    runs
+    bar
 }
 
 impl Plan {
@@ -373,7 +429,16 @@ impl Plan {
 /// [`execute`] advancing a caller's progress bar by one per slot.
 pub fn execute_with(plan: &Plan, bar: &ProgressBar) -> Result<Vec<PolicyRun>> {
     let jobs = plan.jobs();
-    let runs = run_jobs(plan, &jobs, bar)?;
+    let runs = run_jobs(plan, &jobs, bar, None)?;
+    check_bounds(&runs)?;
+    Ok(runs)
+}
+
+/// [`execute_with`] streaming each run's task rows into its own file in
+/// `parts` (`tasks-<job>.parquet`) instead of keeping them.
+pub fn execute_into(plan: &Plan, bar: &ProgressBar, parts: &std::path::Path) -> Result<Vec<PolicyRun>> {
+    let jobs = plan.jobs();
+    let runs = run_jobs(plan, &jobs, bar, Some(parts))?;
     check_bounds(&runs)?;
     Ok(runs)
 }
@@ -385,8 +450,14 @@ impl Plan {
     }
 }
 
-/// Run these jobs in parallel (each seed's world built once); results in job order.
-fn run_jobs(plan: &Plan, jobs: &[(usize, &str)], bar: &ProgressBar) -> Result<Vec<PolicyRun>> {
+/// Run these jobs in parallel (each seed's world built once); results in job
+/// order. With `parts`, task rows are streamed to a file per job there.
+fn run_jobs(
+    plan: &Plan,
+    jobs: &[(usize, &str)],
+    bar: &ProgressBar,
+    parts: Option<&std::path::Path>,
+) -> Result<Vec<PolicyRun>> {
     let mut seeds: Vec<usize> = jobs.iter().map(|j| j.0).collect();
     seeds.sort_unstable();
     seeds.dedup();
@@ -394,12 +465,18 @@ fn run_jobs(plan: &Plan, jobs: &[(usize, &str)], bar: &ProgressBar) -> Result<Ve
         seeds.par_iter().map(|&w| (w, World::build(&plan.scenario, plan.seeds[w]))).collect();
     let world = |w: usize| &worlds.iter().find(|x| x.0 == w).expect("built").1;
     jobs.par_iter()
-        .map(|&(w, p)| {
+        .enumerate()
+        .map(|(k, &(w, p))| {
             #[cfg(feature = "milp")]
             if p == BOUND {
                 return run_bound(world(w), &plan.options, Some(bar));
             }
-            run_policy(world(w), p, &plan.options, Some(bar))
+            match parts {
+                Some(dir) => {
+                    run_policy_into(world(w), p, &plan.options, Some(bar), &dir.join(format!("tasks-{k:05}.parquet")))
+                }
+                None => run_policy(world(w), p, &plan.options, Some(bar)),
+            }
         })
         .collect()
 }
@@ -440,7 +517,7 @@ pub fn execute_across(plan: &Plan, show_progress: bool, ranks: &crate::ranks::Ra
             .progress_chars("=> "),
     );
     bar.set_prefix(format!("run {} (rank 0 of {}: its share)", plan.scenario.name(), ranks.size()));
-    let runs = run_jobs(plan, &my_jobs, &bar)?;
+    let runs = run_jobs(plan, &my_jobs, &bar, None)?;
     bar.finish_and_clear();
     let indexed: Vec<(usize, PolicyRun)> = mine.into_iter().zip(runs).collect();
     // Rank 0 keeps its own runs as they are; only the others are encoded and sent.
@@ -539,6 +616,7 @@ mod tests {
             summary: cost_only(1, 1, cost),
             solver: None,
             bound: None,
+            tasks_file: None,
         }
     }
 

@@ -106,6 +106,7 @@ mod tests {
             summary: cost_only(3, 2, 2.5),
             solver: Some(solver.clone()),
             bound: None,
+            tasks_file: None,
         };
         let back = decode(&encode(&[(4, run.clone())]).unwrap()).unwrap();
         assert_eq!(back.len(), 1);
@@ -134,6 +135,7 @@ mod tests {
             summary: cost_only(1, 1, 1.0),
             solver: None,
             bound: None,
+            tasks_file: None,
         };
         let mut bytes = encode(&[(0, run)]).unwrap();
         let at = bytes.windows(5).position(|w| w == b"local").unwrap();

@@ -190,6 +190,38 @@ fn every_policy_sees_the_same_trace_channel_and_tasks() {
     assert_ne!(s3.x_m, s4.x_m);
 }
 
+/// The CLI streams every run's task rows to a file in batches of
+/// `TASK_BATCH_ROWS` and joins them in run order: `tasks.parquet` holds
+/// exactly the rows an in-memory run keeps, here with more than one batch
+/// per run and more than one run.
+#[test]
+fn streamed_task_rows_equal_the_rows_kept_in_memory() {
+    let d = tmp();
+    let out = d.path().join("res");
+    let args = ["--scenario", "dense", "--terminals", "300", "--slots", "300", "--policies", "nearest,local"];
+    let o = edgebench(&[&["run", "--seeds", "1", "--quiet", "--out", out.to_str().unwrap()][..], &args[..]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a = harness::RunArgs {
+        scenario: "dense".into(),
+        terminals: Some(300),
+        slots: Some(300),
+        policies: vec!["nearest".into(), "local".into()],
+        seeds: vec![1],
+        ..harness::RunArgs::new("dense", Path::new("unused"))
+    };
+    let plan = harness::plan_from_args(&a).unwrap();
+    let runs = execute(&plan, false).unwrap();
+    assert!(runs.iter().all(|r| r.tasks.len() > harness::run::TASK_BATCH_ROWS), "the test needs several batches");
+    let mut all = harness::run::TaskColumns::default();
+    for r in &runs {
+        all.append(&r.tasks);
+    }
+    let kept = harness::frames::tasks_frame("dense", &all).unwrap();
+    let streamed = read_parquet(&out.join("tasks.parquet")).unwrap();
+    assert!(streamed.equals_missing(&kept), "tasks.parquet differs from the rows kept in memory");
+    assert_eq!(entries(d.path()), ["res"]);
+}
+
 #[test]
 fn default_preset_discriminates_between_nearest_and_greedy() {
     let plan = Plan {
