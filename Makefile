@@ -78,9 +78,9 @@ train: build ## Train the DPPO agent on `default` (2 workers, seed 1) and instal
 traces: build ## Regenerate the sample SUMO traces in scenarios/data/traces (installs SUMO into .venv)
 	bash scripts/make-traces.sh
 
-importbench: build ## Time `edgebench trace import` on a generated SUMO FCD file of 1.2 million records (speed, peak RSS)
-	python3 scripts/gen-fcd.py 1200000 results/importbench/big.fcd.xml
-	/usr/bin/time -f "peak RSS %M KB, wall %e s" $(BIN) trace import --format sumo-fcd results/importbench/big.fcd.xml -o results/importbench/big.parquet
+importbench: build ## Time `edgebench trace import` on a SUMO-made FCD file of 1.2 million vehicle records (SUMO into .venv; speed, peak RSS)
+	bash scripts/make-big-fcd.sh results/importbench/sumo.fcd.xml
+	/usr/bin/time -f "peak RSS %M KB, wall %e s" $(BIN) trace import --format sumo-fcd results/importbench/sumo.fcd.xml -o results/importbench/sumo.parquet
 
 microbench: setup ## Criterion micro-benchmarks of the hot paths (hot_paths, sim_step, milp_build, milp_solve, milp_lookahead_solve, milp_lookahead_joint_solve) and the MILP scaling table
 	$(CARGO) bench --locked -p harness --bench hot_paths $(FEATURES)
