@@ -190,16 +190,31 @@ pub fn run_policy_into(
 ) -> Result<PolicyRun> {
     let policy = make_policy(world, policy_name, opts)?;
     let mut writer = crate::frames::TaskWriter::create(tasks_to, world.env.scenario.name())?;
-    let mut run = simulate(world, policy_name, policy, progress, &mut |rows: &mut TaskColumns, last: bool| {
-        if rows.len() >= TASK_BATCH_ROWS || last {
-            writer.write(rows)?;
-            *rows = TaskColumns::default();
-        }
-        Ok(())
-    })?;
-    writer.finish()?;
-    run.tasks_file = Some(tasks_to.to_path_buf());
-    Ok(run)
+    // Encoding and compressing the rows takes a quarter of a heuristic's run:
+    // a thread of its own does it while the simulation goes on (two batches
+    // in flight at most, so memory stays two batches).
+    let (send, batches) = std::sync::mpsc::sync_channel::<TaskColumns>(1);
+    std::thread::scope(|scope| {
+        let encoder = scope.spawn(move || -> Result<()> {
+            for batch in batches {
+                writer.write(&batch)?;
+            }
+            writer.finish().map(drop)
+        });
+        let run = simulate(world, policy_name, policy, progress, &mut |rows: &mut TaskColumns, last: bool| {
+            if rows.len() >= TASK_BATCH_ROWS || last {
+                // A failed send means the encoder stopped on an error, which `join` reports.
+                let _ = send.send(std::mem::take(rows));
+            }
+            Ok(())
+        });
+        drop(send);
+        let written = encoder.join().map_err(|_| anyhow!("the task-row encoder of {policy_name} panicked"))?;
+        let mut run = run?;
+        written?;
+        run.tasks_file = Some(tasks_to.to_path_buf());
+        Ok(run)
+    })
 }
 
 /// Run a policy object (one the harness does not make, e.g. a Python agent)
