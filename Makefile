@@ -12,7 +12,7 @@ FEATURES := --features harness/dppo,harness/mpi
 # `make train`: the shipped default checkpoint (about 15 minutes on 2 cores; 20 at most).
 TRAIN_STEPS ?= 4000000
 
-.PHONY: help setup build bench test regress regress-run python pytest train paper traces importbench microbench speedcheck fmt lint clean
+.PHONY: help setup build bench test regress regress-run python pytest train paper traces importbench microbench speedcheck fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -81,6 +81,10 @@ traces: build ## Regenerate the sample SUMO traces in scenarios/data/traces (ins
 importbench: build ## Time `edgebench trace import` on a SUMO-made FCD file of 1.2 million vehicle records (SUMO into .venv; speed, peak RSS)
 	bash scripts/make-big-fcd.sh results/importbench/sumo.fcd.xml
 	/usr/bin/time -f "peak RSS %M KB, wall %e s" $(BIN) trace import --format sumo-fcd results/importbench/sumo.fcd.xml -o results/importbench/sumo.parquet
+
+FUZZ_SECONDS ?= 300
+fuzz: setup ## Fuzz every parser of outside input for FUZZ_SECONDS each (cargo-fuzz, stable, -s none; its own instrumented build in fuzz/target)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 microbench: setup ## Criterion micro-benchmarks of the hot paths (hot_paths, sim_step, milp_build, milp_solve, milp_lookahead_solve, milp_lookahead_joint_solve) and the MILP scaling table
 	$(CARGO) bench --locked -p harness --bench hot_paths $(FEATURES)

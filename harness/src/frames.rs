@@ -228,13 +228,19 @@ impl TaskWriter {
     }
     /// Append a frame of the tasks schema (rows read back from another task file).
     pub fn write_frame(&mut self, df: &DataFrame) -> Result<()> {
-        self.writer.write_batch(df).map_err(anyhow::Error::from).with_context(|| format!("writing {}", self.path.display()))?;
+        self.writer
+            .write_batch(df)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("writing {}", self.path.display()))?;
         self.rows += df.height();
         Ok(())
     }
     /// Write the footer; the number of rows written.
     pub fn finish(self) -> Result<usize> {
-        self.writer.finish().map_err(anyhow::Error::from).with_context(|| format!("writing {}", self.path.display()))?;
+        self.writer
+            .finish()
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("writing {}", self.path.display()))?;
         Ok(self.rows)
     }
 }

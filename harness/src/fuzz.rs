@@ -10,8 +10,11 @@ use std::path::Path;
 
 use scenarios::fuzz::{check_error, INPUT};
 
+/// A fuzz target: bytes in, a panic when the input contract breaks.
+pub type Target = fn(&[u8]);
+
 /// (name, target); the name is the folder of its corpus under `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("scenario_toml", scenarios::fuzz::scenario_toml),
     ("sumo_fcd", scenarios::fuzz::sumo_fcd),
     ("bonnmotion", scenarios::fuzz::bonnmotion),
@@ -27,7 +30,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The target of a name.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|t| t.1)
 }
 

@@ -5,9 +5,9 @@
 //! Parsers stream their input: memory grows with the records kept, not with
 //! the file. Every error names the file and the line.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
-use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -355,11 +355,7 @@ pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<Raw
                     return Err(line_err(path, 1, "not a SUMO FCD file: no <fcd-export> element"));
                 }
                 if depth > 0 {
-                    return Err(line_err(
-                        path,
-                        pos,
-                        "truncated XML: the file ends inside an element",
-                    ));
+                    return Err(line_err(path, pos, "truncated XML: the file ends inside an element"));
                 }
                 break;
             }

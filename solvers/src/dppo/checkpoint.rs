@@ -92,7 +92,9 @@ fn safetensors_reason(e: &SafeTensorError) -> String {
         E::TensorInvalidInfo | E::InvalidTensorView(..) => {
             "a tensor's data offsets do not match its shape and dtype".into()
         }
-        E::MetadataIncompleteBuffer => "the tensors' data offsets do not cover the file exactly (truncated or padded?)".into(),
+        E::MetadataIncompleteBuffer => {
+            "the tensors' data offsets do not cover the file exactly (truncated or padded?)".into()
+        }
         E::ValidationOverflow => "a tensor's shape overflows".into(),
         E::TensorNotFound(name) => format!("tensor {name:?} is missing"),
         E::IoError(e) => format!("cannot read ({e})"),
