@@ -304,6 +304,28 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig { cases: 64, rng_seed: proptest::test_runner::RngSeed::Fixed(0xc5f1), failure_persistence: None, ..ProptestConfig::default() })]
 
+        /// `info` counts the slots and the terminals' presence without
+        /// resampling: the same figures as the resampled grid.
+        #[test]
+        fn info_counts_what_resampling_would_give(
+            spans in proptest::collection::vec((0u32..40, 0u32..40), 1..5),
+            slot_s in prop_oneof![Just(0.5), Just(1.0), Just(0.3), Just(2.0)],
+        ) {
+            let records: Vec<RawRecord> = spans
+                .iter()
+                .enumerate()
+                .flat_map(|(u, &(a, len))| {
+                    [a, a + len / 2, a + len].into_iter().map(move |t| RawRecord { terminal: u as u32, t: t as f64 * 0.25, x: 1.0, y: 2.0 })
+                })
+                .collect();
+            let raw = RawTrace { ids: (0..spans.len()).map(|u| format!("t{u}")).collect(), records, origin: None };
+            let grid = raw.resample(slot_s, None);
+            let i = info(&raw, slot_s);
+            prop_assert_eq!(i.slots, grid.slots);
+            let present = grid.present.iter().filter(|&&p| p).count() as f64 / grid.present.len() as f64;
+            prop_assert!((i.present_share - present).abs() < 1e-12, "{} vs {}", i.present_share, present);
+        }
+
         /// Any id (commas, quotes, non-ASCII; ids are trimmed, so none
         /// starts or ends with a space) survives CSV → import, positions to
         /// the written 1 µm, times exactly.
