@@ -649,6 +649,19 @@ mod tests {
         assert_eq!(t.records[1], RawRecord { terminal: 0, t: 1.0, x: 20.5, y: 20.0 });
     }
 
+    /// Errors name the line the element starts on, for bytes in memory as
+    /// for files, and quote a value's control characters escaped (found by
+    /// the `sumo_fcd` fuzz target: a `\r` split the message, the line was 0).
+    #[test]
+    fn sumo_fcd_errors_name_the_line_and_stay_one_line() {
+        let xml = "<fcd-export>\n<timestep time=\"0\">\n<vehicle id=\"a\" x=\"1\" y=\"2\"/>\n\
+                   <vehicle id=\"b\" x=\"1\r\0.5\" y=\"2\"/>\n</timestep>\n</fcd-export>\n";
+        let e = parse_sumo_fcd(xml.as_bytes(), "f.xml", false).unwrap_err().to_string();
+        assert_eq!(e, "f.xml: line 4: x `1\\r\\u{0}.5` is not a number");
+        let e = import_bytes(b"<fcd-export>\n<timestep time=\"0\">\n<vehicle x=\"1\"/>", "g.xml", None, false);
+        assert_eq!(e.unwrap_err().to_string(), "g.xml: line 3: element without an id");
+    }
+
     #[test]
     fn format_guessing() {
         assert_eq!(guess_format(b"<?xml version='1.0'?>\n<fcd-export>"), Some(TraceFormat::SumoFcd));
