@@ -632,7 +632,11 @@ impl ScenarioConfig {
                 }
                 None => {
                     let path = resolve(base_dir, &n.sites_file);
-                    (geo::read_sites_csv(&path)?, path.display().to_string())
+                    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                        path: path.display().to_string(),
+                        message: format!("cannot read site file (field nodes.sites_file of {source}): {e}"),
+                    })?;
+                    (geo::parse_sites_csv(&text, &path.display().to_string())?, path.display().to_string())
                 }
             };
             sites_file = shown;

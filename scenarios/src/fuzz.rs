@@ -49,10 +49,21 @@ pub fn scenario_toml(data: &[u8]) {
     }
 }
 
-/// SUMO FCD XML (x/y and, as `--geo`, lon/lat).
+/// SUMO FCD XML (x/y and, as `--geo`, lon/lat); parsed in 2 and 3 pieces
+/// too, which must give what the sequential parse gives.
 pub fn sumo_fcd(data: &[u8]) {
-    trace_result(trace::parse_sumo_fcd(Cursor::new(data), INPUT, false));
-    trace_result(trace::parse_sumo_fcd(Cursor::new(data), INPUT, true));
+    for geo in [false, true] {
+        let whole = trace::parse_sumo_fcd(Cursor::new(data), INPUT, geo);
+        for parts in [2, 3] {
+            let split = trace::parse_sumo_fcd_in_parts(data, INPUT, geo, parts);
+            assert_eq!(
+                split.as_ref().map_err(|e| e.to_string()),
+                whole.as_ref().map_err(|e| e.to_string()),
+                "{parts} pieces differ from the sequential parse"
+            );
+        }
+        trace_result(whole);
+    }
 }
 
 /// BonnMotion `.movements`.

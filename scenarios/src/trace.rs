@@ -110,9 +110,33 @@ pub fn guess_format(head: &[u8]) -> Option<TraceFormat> {
     None
 }
 
-/// Import a trace file. `format` None guesses it from the content.
+/// Import a trace file. `format` None guesses it from the content. An
+/// uncompressed SUMO FCD file is read whole and parsed on every core.
 pub fn import(path: &Path, format: Option<TraceFormat>, geo: bool) -> Result<RawTrace, ConfigError> {
-    import_reader(open_maybe_gz(path)?, &path.display().to_string(), format, geo)
+    let name = path.display().to_string();
+    let mut reader = open_maybe_gz(path)?;
+    let head = reader.fill_buf().map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
+    let plain_fcd = !head.is_empty()
+        && !is_gzip(path)
+        && format.or_else(|| guess_format(head)).is_some_and(|f| f == TraceFormat::SumoFcd);
+    if !plain_fcd {
+        return import_reader(reader, &name, format, geo);
+    }
+    drop(reader);
+    let data = std::fs::read(path).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
+    let parts =
+        if data.len() < PARALLEL_FCD_BYTES { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
+    let trace = parse_sumo_fcd_in_parts(&data, &name, geo, parts)?;
+    if trace.records.is_empty() {
+        return Err(line_err(&name, 1, format!("no trace records (read as {})", TraceFormat::SumoFcd.name())));
+    }
+    Ok(trace)
+}
+
+/// Whether a file starts with gzip's magic bytes.
+fn is_gzip(path: &Path) -> bool {
+    let mut magic = [0u8; 2];
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0x1f, 0x8b]
 }
 
 /// [`import`] of a file's bytes held in memory; `name` names it in errors.
@@ -195,6 +219,13 @@ impl Builder {
         Ok(())
     }
 
+    /// Append the records of a builder that read the input after this one's
+    /// (the same as pushing them here: ids keep their first appearance).
+    fn absorb(&mut self, other: Builder) {
+        let map: Vec<u32> = other.ids.iter().map(|id| self.terminal(id)).collect();
+        self.records.extend(other.records.into_iter().map(|r| RawRecord { terminal: map[r.terminal as usize], ..r }));
+    }
+
     fn finish(mut self) -> RawTrace {
         let origin = if self.geo && !self.records.is_empty() {
             let n = self.records.len() as f64;
@@ -260,12 +291,27 @@ impl<R: BufRead> BufRead for LineCounter<R> {
 /// `<container>` elements with `x`, `y` (metres), or `lon`, `lat` attributes
 /// (or `x`, `y` holding lon/lat when `geo`, as `--fcd-output.geo` writes).
 pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<RawTrace, ConfigError> {
+    let mut st = FcdState::default();
+    fcd_events(reader, path, geo, &mut st, true)?;
+    Ok(st.b.unwrap_or_else(|| Builder::new(false)).finish())
+}
+
+/// Where an FCD event stream stands: the current timestep's time, the
+/// records so far, whether the root was seen, the element depth.
+#[derive(Default)]
+struct FcdState {
+    time: Option<f64>,
+    b: Option<Builder>,
+    saw_root: bool,
+    depth: usize,
+}
+
+/// Read FCD events from `reader` into `st` until the input ends; `at_end`:
+/// the input is the end of the document (checked: a root, nothing left open).
+fn fcd_events(reader: impl BufRead, path: &str, geo: bool, st: &mut FcdState, at_end: bool) -> Result<(), ConfigError> {
     let mut xml = quick_xml::Reader::from_reader(LineCounter { inner: reader, newlines: 0 });
     let mut buf = Vec::with_capacity(1024);
-    let mut time: Option<f64> = None;
-    let mut b: Option<Builder> = None;
-    let mut saw_root = false;
-    let mut depth = 0usize;
+    let FcdState { time, b, saw_root, depth } = st;
     let err_at = |line: usize, m: String| line_err(path, line, m);
     loop {
         // The line an event starts on (whitespace before an element is an event of its own).
@@ -277,7 +323,7 @@ pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<Raw
                 let is_start = matches!(ev, Event::Start(_));
                 let name = e.name();
                 match name.as_ref() {
-                    b"fcd-export" => saw_root = true,
+                    b"fcd-export" => *saw_root = true,
                     b"timestep" => {
                         let mut t = None;
                         for a in e.attributes() {
@@ -291,7 +337,7 @@ pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<Raw
                                 );
                             }
                         }
-                        time = Some(t.ok_or_else(|| err_at(pos, "timestep without a time attribute".into()))?);
+                        *time = Some(t.ok_or_else(|| err_at(pos, "timestep without a time attribute".into()))?);
                     }
                     b"vehicle" | b"person" | b"container" => {
                         let t = time.ok_or_else(|| err_at(pos, "vehicle or person outside a timestep".into()))?;
@@ -346,15 +392,18 @@ pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<Raw
                     _ => {}
                 }
                 if is_start {
-                    depth += 1;
+                    *depth += 1;
                 }
             }
-            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::End(_) => *depth = depth.saturating_sub(1),
             Event::Eof => {
-                if !saw_root {
+                if !at_end {
+                    break;
+                }
+                if !*saw_root {
                     return Err(line_err(path, 1, "not a SUMO FCD file: no <fcd-export> element"));
                 }
-                if depth > 0 {
+                if *depth > 0 {
                     return Err(line_err(path, pos, "truncated XML: the file ends inside an element"));
                 }
                 break;
@@ -363,7 +412,80 @@ pub fn parse_sumo_fcd(reader: impl BufRead, path: &str, geo: bool) -> Result<Raw
         }
         buf.clear();
     }
-    Ok(b.unwrap_or_else(|| Builder::new(false)).finish())
+    Ok(())
+}
+
+/// Below this size an FCD file is parsed in one piece (threads cost more than they save).
+const PARALLEL_FCD_BYTES: usize = 4 << 20;
+
+/// [`parse_sumo_fcd`] of a whole file in memory, split into `parts` pieces
+/// parsed on as many threads: the same trace, or the same error, as the
+/// sequential parse (tested, and checked by the `sumo_fcd` fuzz target).
+///
+/// The cuts are at `<timestep` element starts, between timesteps; a piece
+/// after the first is parsed inside a `<fcd-export>` of its own, so it
+/// starts where the sequential parse stands there. Whenever that cannot be
+/// known for sure (comments, CDATA or processing instructions past the
+/// first timestep, a piece that does not end between timesteps, mixed
+/// coordinate kinds) or any piece fails, the whole input is parsed
+/// sequentially instead, which also gives the exact error and line.
+pub fn parse_sumo_fcd_in_parts(data: &[u8], path: &str, geo: bool, parts: usize) -> Result<RawTrace, ConfigError> {
+    let sequential = || parse_sumo_fcd(data, path, geo);
+    if parts < 2 {
+        return sequential();
+    }
+    let Some(first) = memchr::memmem::find(data, b"<timestep") else { return sequential() };
+    if memchr::memmem::find(&data[first..], b"<!").is_some() || memchr::memmem::find(&data[first..], b"<?").is_some() {
+        return sequential();
+    }
+    let mut cuts = vec![0];
+    for k in 1..parts {
+        let from = (data.len() * k / parts).max(first + 1).max(cuts[cuts.len() - 1] + 1);
+        if from >= data.len() {
+            break;
+        }
+        match memchr::memmem::find(&data[from..], b"<timestep") {
+            Some(at) => cuts.push(from + at),
+            None => break,
+        }
+    }
+    cuts.push(data.len());
+    let pieces: Vec<&[u8]> = cuts.windows(2).map(|w| &data[w[0]..w[1]]).collect();
+    let last = pieces.len() - 1;
+    let states: Vec<Option<FcdState>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .enumerate()
+            .map(|(k, piece)| {
+                scope.spawn(move || {
+                    let mut st = FcdState::default();
+                    let ok = if k == 0 {
+                        fcd_events(*piece, path, geo, &mut st, k == last)
+                    } else {
+                        fcd_events(std::io::Read::chain(&b"<fcd-export>"[..], *piece), path, geo, &mut st, k == last)
+                    };
+                    // Every piece but the last must end between timesteps, inside the root.
+                    (ok.is_ok() && (k == last || (st.saw_root && st.depth == 1))).then_some(st)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(None)).collect()
+    });
+    let mut merged: Option<Builder> = None;
+    for st in states {
+        let Some(st) = st else { return sequential() };
+        match (merged.as_mut(), st.b) {
+            (_, None) => {}
+            (None, Some(b)) => merged = Some(b),
+            (Some(m), Some(b)) => {
+                if m.geo != b.geo {
+                    return sequential();
+                }
+                m.absorb(b);
+            }
+        }
+    }
+    Ok(merged.unwrap_or_else(|| Builder::new(false)).finish())
 }
 
 /// BonnMotion `.movements`: one line per node, `t1 x1 y1 t2 x2 y2 ...`.
@@ -660,6 +782,40 @@ mod tests {
         assert_eq!(e, "f.xml: line 4: x `1\\r\\u{0}.5` is not a number");
         let e = import_bytes(b"<fcd-export>\n<timestep time=\"0\">\n<vehicle x=\"1\"/>", "g.xml", None, false);
         assert_eq!(e.unwrap_err().to_string(), "g.xml: line 3: element without an id");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, rng_seed: proptest::test_runner::RngSeed::Fixed(0xfcd), failure_persistence: None, ..Default::default() })]
+
+        /// An FCD document parsed in pieces gives what one parse gives: the
+        /// same trace, or the same error at the same line (well-formed
+        /// documents, documents cut short, comments, coordinate kinds mixed).
+        #[test]
+        fn fcd_in_pieces_equals_fcd_in_one(
+            steps in proptest::collection::vec(proptest::collection::vec((0u8..6, -50i32..50, -50i32..50, 0u8..20), 0..5), 1..12),
+            cut in proptest::option::of(0usize..2000),
+            parts in 2usize..5,
+        ) {
+            let mut xml = String::from("<?xml version=\"1.0\"?>\n<!-- generated -->\n<fcd-export>\n");
+            for (k, step) in steps.iter().enumerate() {
+                xml += &format!("  <timestep time=\"{k}.00\">\n");
+                for &(id, x, y, kind) in step {
+                    xml += &match kind {
+                        0 => format!("    <vehicle id=\"v{id}\" x=\"{}\" y=\"{}\" lon=\"144.9\" lat=\"-37.8\"/>\n", x, y),
+                        1 => format!("    <!-- <timestep time=\"9\"> -->\n    <vehicle id=\"v{id}\" x=\"{x}\" y=\"{y}\"/>\n"),
+                        2 => format!("    <vehicle id=\"v{id}\" x=\"{x}.5.5\" y=\"{y}\"/>\n"),
+                        3 => format!("    <person id=\"p&amp;{id}\" x=\"{x}\" y=\"{y}\" angle=\"0\" speed=\"1.2\"/>\n"),
+                        _ => format!("    <vehicle id=\"v{id}\" x=\"{x}\" y=\"{y}\" angle=\"90\" type=\"car\" speed=\"3\" pos=\"1\" lane=\"a_0\" slope=\"0\"/>\n"),
+                    };
+                }
+                xml += "  </timestep>\n";
+            }
+            xml += "</fcd-export>\n";
+            let data = match cut { Some(c) if c < xml.len() => &xml.as_bytes()[..c], _ => xml.as_bytes() };
+            let one = parse_sumo_fcd(data, "f.xml", false).map_err(|e| e.to_string());
+            let pieces = parse_sumo_fcd_in_parts(data, "f.xml", false, parts).map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(pieces, one);
+        }
     }
 
     #[test]
