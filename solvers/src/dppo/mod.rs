@@ -24,12 +24,13 @@ pub mod ppo;
 #[cfg(feature = "dppo")]
 pub use policy::{shipped_checkpoint, Dppo, Shipped};
 
-/// Errors of the agent. `BadCheckpoint` and `Config` are bad input (exit 2).
+/// Errors of the agent. `BadCheckpoint` and `Config` are bad input (exit 2),
+/// shown on one line whatever they quote from the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DppoError {
-    #[error("checkpoint {0}")]
+    #[error("checkpoint {}", scenarios::error::one_line(.0))]
     BadCheckpoint(String),
-    #[error("training settings: {0}")]
+    #[error("training settings: {}", scenarios::error::one_line(.0))]
     Config(String),
     #[error("dppo: {0}")]
     Internal(String),
