@@ -48,3 +48,21 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         EXIT_INTERNAL
     }
 }
+
+/// Run a third-party reader that may panic on a malformed file (polars on a
+/// corrupt Parquet footer: found by the `trace_file` fuzz target) and turn
+/// its panic into an error message. The panic hook is silenced meanwhile, so
+/// nothing is printed for a panic that becomes an ordinary error.
+pub fn catch_reader_panic<T>(read: impl FnOnce() -> T) -> Result<T, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    std::panic::set_hook(hook);
+    outcome.map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the reader failed".into())
+    })
+}

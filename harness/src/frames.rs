@@ -286,8 +286,8 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    ParquetReader::new(file)
-        .finish()
+    crate::error::catch_reader_panic(|| ParquetReader::new(file).finish())
+        .map_err(|m| anyhow::anyhow!("not a readable Parquet file ({m})"))?
         .map_err(anyhow::Error::from)
         .with_context(|| format!("reading {}", path.display()))
 }

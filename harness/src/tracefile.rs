@@ -53,9 +53,9 @@ pub fn parquet_trace_bytes(data: &[u8], name: &Path) -> Result<RawTrace, ConfigE
 }
 
 fn parquet_trace(reader: impl polars::io::mmap::MmapBytesReader, path: &Path) -> Result<RawTrace, ConfigError> {
-    let df = ParquetReader::new(reader)
-        .finish()
-        .map_err(|e| bad_file(path, format!("not a readable Parquet file: {}", e.to_string().replace('\n', " "))))?;
+    let df = crate::error::catch_reader_panic(|| ParquetReader::new(reader).finish())
+        .map_err(|m| bad_file(path, format!("not a readable Parquet file ({m})")))?
+        .map_err(|e| bad_file(path, format!("not a readable Parquet file: {e}")))?;
     let col = |name: &str, dt: &DataType| -> Result<Column, ConfigError> {
         df.column(name)
             .map_err(|_| {

@@ -304,6 +304,8 @@ struct FcdState {
     b: Option<Builder>,
     saw_root: bool,
     depth: usize,
+    /// The name of the element open at depth 1 (the root), when one is.
+    root: Vec<u8>,
 }
 
 /// Read FCD events from `reader` into `st` until the input ends; `at_end`:
@@ -311,7 +313,7 @@ struct FcdState {
 fn fcd_events(reader: impl BufRead, path: &str, geo: bool, st: &mut FcdState, at_end: bool) -> Result<(), ConfigError> {
     let mut xml = quick_xml::Reader::from_reader(LineCounter { inner: reader, newlines: 0 });
     let mut buf = Vec::with_capacity(1024);
-    let FcdState { time, b, saw_root, depth } = st;
+    let FcdState { time, b, saw_root, depth, root } = st;
     let err_at = |line: usize, m: String| line_err(path, line, m);
     loop {
         // The line an event starts on (whitespace before an element is an event of its own).
@@ -393,6 +395,9 @@ fn fcd_events(reader: impl BufRead, path: &str, geo: bool, st: &mut FcdState, at
                 }
                 if is_start {
                     *depth += 1;
+                    if *depth == 1 {
+                        *root = name.as_ref().to_vec();
+                    }
                 }
             }
             Event::End(_) => *depth = depth.saturating_sub(1),
@@ -464,8 +469,10 @@ pub fn parse_sumo_fcd_in_parts(data: &[u8], path: &str, geo: bool, parts: usize)
                     } else {
                         fcd_events(std::io::Read::chain(&b"<fcd-export>"[..], *piece), path, geo, &mut st, k == last)
                     };
-                    // Every piece but the last must end between timesteps, inside the root.
-                    (ok.is_ok() && (k == last || (st.saw_root && st.depth == 1))).then_some(st)
+                    // Every piece but the last must end between timesteps,
+                    // inside an `fcd-export` root (the one the next piece is given).
+                    let inside_root = st.depth == 1 && st.root == b"fcd-export";
+                    (ok.is_ok() && (k == last || inside_root)).then_some(st)
                 })
             })
             .collect();
