@@ -52,9 +52,21 @@ pub fn parquet_trace_bytes(data: &[u8], name: &Path) -> Result<RawTrace, ConfigE
     parquet_trace(std::io::Cursor::new(data), name)
 }
 
+/// Reading and then taking the columns apart, both of which polars may
+/// panic on for a corrupt file (found by the `trace_file` fuzz target: a
+/// footer it cannot decode, columns of another length than the frame):
+/// such a panic is bad input like any other unreadable file.
 fn parquet_trace(reader: impl polars::io::mmap::MmapBytesReader, path: &Path) -> Result<RawTrace, ConfigError> {
-    let df = crate::error::catch_reader_panic(|| ParquetReader::new(reader).finish())
+    crate::error::catch_reader_panic(|| parquet_trace_columns(reader, path))
         .map_err(|m| bad_file(path, format!("not a readable Parquet file ({m})")))?
+}
+
+fn parquet_trace_columns(
+    reader: impl polars::io::mmap::MmapBytesReader,
+    path: &Path,
+) -> Result<RawTrace, ConfigError> {
+    let df = ParquetReader::new(reader)
+        .finish()
         .map_err(|e| bad_file(path, format!("not a readable Parquet file: {e}")))?;
     let col = |name: &str, dt: &DataType| -> Result<Column, ConfigError> {
         df.column(name)
