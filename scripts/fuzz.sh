@@ -7,6 +7,11 @@
 # `cargo test` replays it). Prints executions and coverage per target.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
+# libtorch for the checkpoint targets, as the Makefile sets it.
+if [ -z "${LIBTORCH:-}" ]; then
+  LIBTORCH=$(cd .. && pwd)/.venv/lib/python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')/site-packages/torch
+  export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}"
+fi
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 ALL=(scenario_toml sumo_fcd bonnmotion trace_csv site_csv trace_file regress_baseline cli_values checkpoint_weights checkpoint_sidecar)
