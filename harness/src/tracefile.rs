@@ -61,13 +61,9 @@ fn parquet_trace(reader: impl polars::io::mmap::MmapBytesReader, path: &Path) ->
         .map_err(|m| bad_file(path, format!("not a readable Parquet file ({m})")))?
 }
 
-fn parquet_trace_columns(
-    reader: impl polars::io::mmap::MmapBytesReader,
-    path: &Path,
-) -> Result<RawTrace, ConfigError> {
-    let df = ParquetReader::new(reader)
-        .finish()
-        .map_err(|e| bad_file(path, format!("not a readable Parquet file: {e}")))?;
+fn parquet_trace_columns(reader: impl polars::io::mmap::MmapBytesReader, path: &Path) -> Result<RawTrace, ConfigError> {
+    let df =
+        ParquetReader::new(reader).finish().map_err(|e| bad_file(path, format!("not a readable Parquet file: {e}")))?;
     let col = |name: &str, dt: &DataType| -> Result<Column, ConfigError> {
         df.column(name)
             .map_err(|_| {
