@@ -5,6 +5,7 @@
 pub mod error;
 pub mod frames;
 pub mod fuzz;
+pub mod parquet_footer;
 pub mod ranks;
 pub mod regress;
 pub mod run;

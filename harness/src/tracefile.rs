@@ -43,12 +43,14 @@ fn bad_file(path: &Path, m: impl Into<String>) -> ConfigError {
 }
 
 pub fn read_parquet_trace(path: &Path) -> Result<RawTrace, ConfigError> {
+    crate::parquet_footer::check_path(path).map_err(|m| bad_file(path, format!("not a readable Parquet file: {m}")))?;
     let file = File::open(path).map_err(|e| bad_file(path, format!("cannot read trace: {e}")))?;
     parquet_trace(file, path)
 }
 
 /// [`read_parquet_trace`] of bytes held in memory; `name` names them in errors.
 pub fn parquet_trace_bytes(data: &[u8], name: &Path) -> Result<RawTrace, ConfigError> {
+    crate::parquet_footer::check(data).map_err(|m| bad_file(name, format!("not a readable Parquet file: {m}")))?;
     parquet_trace(std::io::Cursor::new(data), name)
 }
 
