@@ -206,7 +206,6 @@ pub struct TaskWriter {
     writer: polars::io::parquet::write::BatchedWriter<std::io::BufWriter<File>>,
     scenario: String,
     path: std::path::PathBuf,
-    rows: usize,
 }
 
 impl TaskWriter {
@@ -217,7 +216,7 @@ impl TaskWriter {
             .batched(&schema)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("writing {}", path.display()))?;
-        Ok(TaskWriter { writer, scenario: scenario.to_string(), path: path.to_path_buf(), rows: 0 })
+        Ok(TaskWriter { writer, scenario: scenario.to_string(), path: path.to_path_buf() })
     }
     /// Append the rows of `t` (none: nothing is written).
     pub fn write(&mut self, t: &TaskColumns) -> Result<()> {
@@ -231,35 +230,33 @@ impl TaskWriter {
         self.writer
             .write_batch(df)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("writing {}", self.path.display()))?;
-        self.rows += df.height();
-        Ok(())
+            .with_context(|| format!("writing {}", self.path.display()))
     }
-    /// Write the footer; the number of rows written.
-    pub fn finish(self) -> Result<usize> {
+    /// Write the footer.
+    pub fn finish(self) -> Result<()> {
         self.writer
             .finish()
+            .map(drop)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("writing {}", self.path.display()))?;
-        Ok(self.rows)
+            .with_context(|| format!("writing {}", self.path.display()))
     }
 }
 
-/// Rows of a task file in order, `chunk` rows at a time (memory: one chunk).
+/// Rows of a task file in order, `chunk` rows at a time (memory: one chunk;
+/// the footer is read once).
 pub fn copy_task_rows(from: &Path, to: &mut TaskWriter, chunk: usize) -> Result<()> {
-    let rows = ParquetReader::new(File::open(from).with_context(|| format!("reading {}", from.display()))?)
-        .num_rows()
+    let reading = || format!("reading {}", from.display());
+    let file = File::open(from).with_context(reading)?;
+    let metadata = ParquetReader::new(file.try_clone().with_context(reading)?)
+        .get_metadata()
         .map_err(anyhow::Error::from)
-        .with_context(|| format!("reading {}", from.display()))?;
+        .with_context(reading)?
+        .clone();
     let mut at = 0;
-    while at < rows {
-        let file = File::open(from).with_context(|| format!("reading {}", from.display()))?;
-        let df = ParquetReader::new(file)
-            .with_slice(Some((at, chunk)))
-            .finish()
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("reading {}", from.display()))?;
-        to.write_frame(&df)?;
+    while at < metadata.num_rows {
+        let mut reader = ParquetReader::new(file.try_clone().with_context(reading)?).with_slice(Some((at, chunk)));
+        reader.set_metadata(metadata.clone());
+        to.write_frame(&reader.finish().map_err(anyhow::Error::from).with_context(reading)?)?;
         at += chunk;
     }
     Ok(())

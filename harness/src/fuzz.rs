@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use scenarios::fuzz::{check_error, INPUT};
+use scenarios::fuzz::{check_error, check_error_naming, INPUT};
 
 /// A fuzz target: bytes in, a panic when the input contract breaks.
 pub type Target = fn(&[u8]);
@@ -67,11 +67,6 @@ pub fn regress_baseline(data: &[u8]) {
 pub fn cli_values(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut parts = text.splitn(3, '\n');
-    let one_line_naming = |e: &dyn std::fmt::Display, flag: &str| {
-        let m = e.to_string();
-        assert!(!m.contains('\n') && !m.contains('\r'), "error message spans lines: {m:?}");
-        assert!(m.contains(flag), "error message does not name {flag}: {m:?}");
-    };
     if let Some(vary) = parts.next() {
         match crate::sweep::parse_axis(vary) {
             Ok(axis) => {
@@ -80,18 +75,18 @@ pub fn cli_values(data: &[u8]) {
                 let cells = crate::sweep::check_cells(&[axis.clone(), axis]).map(|n| n <= crate::sweep::MAX_CELLS);
                 assert!(cells.unwrap_or(true));
             }
-            Err(e) => one_line_naming(&e, "--vary"),
+            Err(e) => check_error_naming(&e, "--vary"),
         }
     }
     if let Some(shard) = parts.next() {
         match crate::sweep::parse_shard(shard) {
             Ok(s) => assert!(s.index < s.count),
-            Err(e) => one_line_naming(&e, "--shard"),
+            Err(e) => check_error_naming(&e, "--shard"),
         }
     }
     if let Some(format) = parts.next() {
         if let Err(e) = crate::tracefile::parse_format("--format", Some(format)) {
-            one_line_naming(&e, "--format");
+            check_error_naming(&e, "--format");
         }
     }
 }

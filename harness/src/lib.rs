@@ -301,8 +301,7 @@ fn write_tasks(scenario: &str, runs: &[run::PolicyRun], path: &std::path::Path) 
             None => out.write(&r.tasks)?,
         }
     }
-    out.finish()?;
-    Ok(())
+    out.finish()
 }
 
 /// Write the results set of finished runs into a staging folder and commit it.

@@ -199,14 +199,13 @@ pub fn run_policy_into(
             for batch in batches {
                 writer.write(&batch)?;
             }
-            writer.finish().map(drop)
+            writer.finish()
         });
         let run = simulate(world, policy_name, policy, progress, &mut |rows: &mut TaskColumns, last: bool| {
             if rows.len() >= TASK_BATCH_ROWS || last {
                 // A failed send means the encoder stopped on an error, which `join` reports.
                 let _ = send.send(std::mem::take(rows));
             }
-            Ok(())
         });
         drop(send);
         let written = encoder.join().map_err(|_| anyhow!("the task-row encoder of {policy_name} panicked"))?;
@@ -225,13 +224,13 @@ pub fn run_policy_with(
     policy: Box<dyn scenarios::Policy>,
     progress: Option<&ProgressBar>,
 ) -> Result<PolicyRun> {
-    simulate(world, policy_name, policy, progress, &mut |_, _| Ok(()))
+    simulate(world, policy_name, policy, progress, &mut |_, _| {})
 }
 
 /// What to do with the task rows gathered so far: called after every slot
 /// with `last` false, and once at the end with `last` true. Rows it leaves
 /// in place end up in the run's `tasks`.
-type TaskRowsHook<'a> = dyn FnMut(&mut TaskColumns, bool) -> Result<()> + 'a;
+type TaskRowsHook<'a> = dyn FnMut(&mut TaskColumns, bool) + 'a;
 
 fn simulate(
     world: &World,
@@ -317,12 +316,12 @@ fn simulate(
         if let Some(s) = st {
             solver.push(s);
         }
-        on_rows(&mut tc, false)?;
+        on_rows(&mut tc, false);
         if let Some(p) = progress {
             p.inc(1);
         }
     }
-    on_rows(&mut tc, true)?;
+    on_rows(&mut tc, true);
     Ok(PolicyRun {
         policy: policy_name.to_string(),
         seed: world.seed,
@@ -424,13 +423,18 @@ pub fn execute(plan: &Plan, show_progress: bool) -> Result<Vec<PolicyRun>> {
 
 /// The progress bar of a plan's run: a slot per tick (hidden unless `show`).
 pub fn progress_bar(plan: &Plan, show: bool) -> ProgressBar {
-    let bar = if show { ProgressBar::new(plan.total_slots()) } else { ProgressBar::hidden() };
+    slot_bar(plan.total_slots(), format!("run {}", plan.scenario.name()), show)
+}
+
+/// A bar of `slots` ticks headed `prefix` (hidden unless `show`).
+fn slot_bar(slots: u64, prefix: String, show: bool) -> ProgressBar {
+    let bar = if show { ProgressBar::new(slots) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}")
             .expect("static template")
             .progress_chars("=> "),
     );
-    bar.set_prefix(format!("run {}", plan.scenario.name()));
+    bar.set_prefix(prefix);
     bar
 }
 
@@ -525,13 +529,8 @@ pub fn execute_across(plan: &Plan, show_progress: bool, ranks: &crate::ranks::Ra
     let mine: Vec<usize> = (0..jobs.len()).filter(|&k| rank_of[k] == ranks.rank()).collect();
     let my_jobs: Vec<(usize, &str)> = mine.iter().map(|&k| jobs[k]).collect();
     let slots = plan.scenario.config().slots as u64 * my_jobs.len() as u64;
-    let bar = if show_progress { ProgressBar::new(slots) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(format!("run {} (rank 0 of {}: its share)", plan.scenario.name(), ranks.size()));
+    let prefix = format!("run {} (rank 0 of {}: its share)", plan.scenario.name(), ranks.size());
+    let bar = slot_bar(slots, prefix, show_progress);
     let runs = run_jobs(plan, &my_jobs, &bar, None)?;
     bar.finish_and_clear();
     let indexed: Vec<(usize, PolicyRun)> = mine.into_iter().zip(runs).collect();

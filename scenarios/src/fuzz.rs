@@ -14,9 +14,14 @@ pub const INPUT: &str = "fuzz-input";
 
 /// An error must be one line and name the input.
 pub fn check_error(e: &dyn std::fmt::Display) {
+    check_error_naming(e, INPUT);
+}
+
+/// An error must be one line and name `what` (the input, or a CLI flag).
+pub fn check_error_naming(e: &dyn std::fmt::Display, what: &str) {
     let m = e.to_string();
     assert!(!m.contains('\n') && !m.contains('\r'), "error message spans lines: {m:?}");
-    assert!(m.contains(INPUT), "error message does not name the input: {m:?}");
+    assert!(m.contains(what), "error message does not name {what}: {m:?}");
 }
 
 /// What a parsed trace goes through next on a run: resampled onto a slot grid.
@@ -74,11 +79,6 @@ pub fn bonnmotion(data: &[u8]) {
 /// Trace CSV (`t,id,x,y` or `t,id,lat,lon`).
 pub fn trace_csv(data: &[u8]) {
     trace_result(trace::parse_csv(Cursor::new(data), INPUT));
-}
-
-/// Any trace file as `trace import` opens it: gzip or not, format guessed.
-pub fn trace_any(data: &[u8]) {
-    trace_result(trace::import_bytes(data, INPUT, None, false));
 }
 
 /// A site file (EUA-style CSV with LATITUDE, LONGITUDE).

@@ -84,11 +84,19 @@ pub fn open_maybe_gz(path: &Path) -> Result<Box<dyn BufRead>, ConfigError> {
 /// `input`, un-gzipped when it starts with gzip's magic bytes (peeked through the buffer).
 fn maybe_gz<'a>(input: impl Read + 'a, name: &str) -> Result<Box<dyn BufRead + 'a>, ConfigError> {
     let mut r = BufReader::with_capacity(1 << 16, input);
-    let gz = r.fill_buf().map_err(|e| file_err(name, format!("cannot read trace: {e}")))?.starts_with(&[0x1f, 0x8b]);
+    let gz = is_gzip(r.fill_buf().map_err(|e| file_err(name, format!("cannot read trace: {e}")))?);
+    Ok(unzipped(r, gz))
+}
+
+fn is_gzip(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b])
+}
+
+fn unzipped<'a>(r: impl BufRead + 'a, gz: bool) -> Box<dyn BufRead + 'a> {
     if gz {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(r))))
+        Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(r)))
     } else {
-        Ok(Box::new(r))
+        Box::new(r)
     }
 }
 
@@ -114,29 +122,27 @@ pub fn guess_format(head: &[u8]) -> Option<TraceFormat> {
 /// uncompressed SUMO FCD file is read whole and parsed on every core.
 pub fn import(path: &Path, format: Option<TraceFormat>, geo: bool) -> Result<RawTrace, ConfigError> {
     let name = path.display().to_string();
-    let mut reader = open_maybe_gz(path)?;
-    let head = reader.fill_buf().map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
-    let plain_fcd = !head.is_empty()
-        && !is_gzip(path)
-        && format.or_else(|| guess_format(head)).is_some_and(|f| f == TraceFormat::SumoFcd);
-    if !plain_fcd {
-        return import_reader(reader, &name, format, geo);
+    let cannot_read = |e: std::io::Error| file_err(&name, format!("cannot read trace: {e}"));
+    let mut r = BufReader::with_capacity(1 << 16, File::open(path).map_err(cannot_read)?);
+    let head = r.fill_buf().map_err(cannot_read)?;
+    let gz = is_gzip(head);
+    let fcd = Some(TraceFormat::SumoFcd);
+    if gz || head.is_empty() || format.or_else(|| guess_format(head)) != fcd {
+        return import_reader(unzipped(r, gz), &name, format, geo);
     }
-    drop(reader);
-    let data = std::fs::read(path).map_err(|e| file_err(&name, format!("cannot read trace: {e}")))?;
+    let mut data = Vec::new();
+    r.read_to_end(&mut data).map_err(cannot_read)?;
     let parts =
         if data.len() < PARALLEL_FCD_BYTES { 1 } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
-    let trace = parse_sumo_fcd_in_parts(&data, &name, geo, parts)?;
-    if trace.records.is_empty() {
-        return Err(line_err(&name, 1, format!("no trace records (read as {})", TraceFormat::SumoFcd.name())));
-    }
-    Ok(trace)
+    with_records(parse_sumo_fcd_in_parts(&data, &name, geo, parts)?, &name, TraceFormat::SumoFcd)
 }
 
-/// Whether a file starts with gzip's magic bytes.
-fn is_gzip(path: &Path) -> bool {
-    let mut magic = [0u8; 2];
-    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0x1f, 0x8b]
+/// A trace that has records, or the error that says it has none.
+fn with_records(trace: RawTrace, name: &str, format: TraceFormat) -> Result<RawTrace, ConfigError> {
+    if trace.records.is_empty() {
+        return Err(line_err(name, 1, format!("no trace records (read as {})", format.name())));
+    }
+    Ok(trace)
 }
 
 /// [`import`] of a file's bytes held in memory; `name` names it in errors.
@@ -167,10 +173,7 @@ fn import_reader(
         TraceFormat::BonnMotion => parse_bonnmotion(reader, name),
         TraceFormat::Csv => parse_csv(reader, name),
     }?;
-    if trace.records.is_empty() {
-        return Err(line_err(name, 1, format!("no trace records (read as {})", format.name())));
-    }
-    Ok(trace)
+    with_records(trace, name, format)
 }
 
 /// Collects records, maps ids to terminal numbers in order of first appearance,
