@@ -11,6 +11,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, Observation};
+use scenarios::world::SlotDraws;
 use scenarios::{Policy, SimState, World};
 use solvers::dppo::agent::{act, SlotRecord};
 use solvers::dppo::decode::{HeadShape, Pick};
@@ -20,18 +21,19 @@ use solvers::dppo::ppo::{import_weights, minibatch_loss, TrainConfig};
 use tch::nn::{self, OptimizerConfig};
 
 /// The default preset's world (seed 1) and its state after 100 slots of greedy (warm caches).
-fn warm() -> (World, SimState, Observation) {
+fn warm() -> (World, SlotDraws, SimState, Observation) {
     let w = World::build(&scenarios::presets::preset("default").unwrap(), 1);
+    let mut draws = w.draws();
     let mut state = SimState::initial(w.env.nodes.len(), w.terminals());
     let mut obs = Observation::default();
     let mut g = solvers::make("greedy").unwrap();
     for _ in 0..100 {
-        observe(&w, &state, &mut obs);
+        observe(&w, &mut draws, &state, &mut obs);
         let d = g.decide(&w.env, &obs).unwrap();
         state = transition(&w.env, &state, &obs, &d).unwrap().1;
     }
-    observe(&w, &state, &mut obs);
-    (w, state, obs)
+    observe(&w, &mut draws, &state, &mut obs);
+    (w, draws, state, obs)
 }
 
 fn checkpoint(w: &World) -> Arc<solvers::dppo::checkpoint::Checkpoint> {
@@ -40,11 +42,12 @@ fn checkpoint(w: &World) -> Arc<solvers::dppo::checkpoint::Checkpoint> {
 }
 
 fn simulator(c: &mut Criterion) {
-    let (w, state, mut obs) = warm();
+    let (w, mut draws, state, mut obs) = warm();
     let size = format!("{}t_{}n", w.terminals(), w.env.nodes.len());
     let mut g = c.benchmark_group("hot");
-    g.bench_function(BenchmarkId::new("observe", &size), |b| b.iter(|| observe(&w, &state, &mut obs)));
-    observe(&w, &state, &mut obs);
+    // The draws are at this slot already: this times the observation, not the draws.
+    g.bench_function(BenchmarkId::new("observe", &size), |b| b.iter(|| observe(&w, &mut draws, &state, &mut obs)));
+    observe(&w, &mut draws, &state, &mut obs);
     let d = solvers::make("greedy").unwrap().decide(&w.env, &obs).unwrap();
     g.bench_function(BenchmarkId::new("transition", &size), |b| {
         b.iter(|| transition(&w.env, &state, &obs, &d).unwrap())
@@ -66,7 +69,7 @@ fn simulator(c: &mut Criterion) {
 
 fn dppo(c: &mut Criterion) {
     tch::set_num_threads(1);
-    let (w, _, obs) = warm();
+    let (w, _, _, obs) = warm();
     let env = &w.env;
     let shape = HeadShape::of(env);
     let ck = checkpoint(&w);

@@ -60,9 +60,10 @@ fn run_totals(world: &World, policy: &mut dyn Policy) -> Result<(f64, f64)> {
     policy.reset(&world.env, world.seed);
     let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
     let mut obs = Observation::default();
+    let mut draws = world.draws();
     let (mut cost, mut tasks, mut interrupted) = (0.0, 0usize, 0usize);
     while state.slot < world.slots() {
-        observe(world, &state, &mut obs);
+        observe(world, &mut draws, &state, &mut obs);
         let d = policy.decide(&world.env, &obs).map_err(|e| anyhow!("{e}"))?;
         let (out, next) = transition(&world.env, &state, &obs, &d).map_err(|e| anyhow!("{e}"))?;
         cost += out.cost;
@@ -92,8 +93,9 @@ pub fn score_seed(
     let mut obs = Observation::default();
     let mut common = [0.0f64; 3];
     let (mut dppo_ms, mut milp_ms) = (Vec::new(), Vec::new());
+    let mut draws = world.draws();
     while state.slot < world.slots() {
-        observe(world, &state, &mut obs);
+        observe(world, &mut draws, &state, &mut obs);
         let t = Instant::now();
         let d = dppo.decide(&world.env, &obs).map_err(|e| anyhow!("{e}"))?;
         dppo_ms.push(t.elapsed().as_secs_f64() * 1e3);

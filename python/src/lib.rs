@@ -25,6 +25,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rayon::prelude::*;
 use scenarios::sim::{observe, transition};
+use scenarios::world::SlotDraws;
 use scenarios::{Decision, Environment, Observation, Policy, PolicyError, Scenario, SimState, World};
 use solvers::dppo::decode::{decode_requested, HeadShape, Requested};
 
@@ -232,6 +233,7 @@ struct Core {
     scenario: Scenario,
     seed: u64,
     world: World,
+    draws: SlotDraws,
     state: SimState,
     obs: Observation,
     dims: Dims,
@@ -251,9 +253,10 @@ impl Core {
         let world = World::build(&scenario, seed);
         let state = SimState::initial(world.env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
-        observe(&world, &state, &mut obs);
+        let mut draws = world.draws();
+        observe(&world, &mut draws, &state, &mut obs);
         let dims = Dims::of(&world);
-        Core { scenario, seed, world, state, obs, dims }
+        Core { scenario, seed, world, draws, state, obs, dims }
     }
     fn reset(&mut self, seed: u64) {
         *self = Core::new(self.scenario.clone(), seed);
@@ -270,7 +273,7 @@ impl Core {
             .map_err(|e| PyRuntimeError::new_err(format!("a repaired action was invalid (a bug): {e}")))?;
         self.state = next;
         if !self.done() {
-            observe(&self.world, &self.state, &mut self.obs);
+            observe(&self.world, &mut self.draws, &self.state, &mut self.obs);
         }
         Ok(Stepped {
             reward: -outcome.cost,

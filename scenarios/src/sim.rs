@@ -5,7 +5,7 @@
 
 use crate::catalogue::ModelId;
 use crate::error::{InvalidDecision, Rule};
-use crate::world::{Environment, World};
+use crate::world::{Environment, SlotDraws, World};
 
 /// What a policy decides for one task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,9 +440,12 @@ pub fn transition(
     Ok((outcome, SimState { slot: state.slot + 1, caches, last_edge }))
 }
 
-/// Fill `obs` with the start of `state.slot` in `world`.
-pub fn observe(world: &World, state: &SimState, obs: &mut Observation) {
+/// Fill `obs` with the start of `state.slot` in `world`, reading the slot
+/// through `draws` (which moves there: keep one per run, as its slots are
+/// read in order).
+pub fn observe(world: &World, draws: &mut SlotDraws, state: &SimState, obs: &mut Observation) {
     let t = state.slot;
+    world.draws_at(draws, t);
     let u_n = world.terminals();
     let n_nodes = world.env.nodes.len();
     obs.slot = t;
@@ -451,20 +454,19 @@ pub fn observe(world: &World, state: &SimState, obs: &mut Observation) {
     obs.tasks.clear();
     obs.links.clear();
     for u in 0..u_n {
-        let k = t * u_n + u;
-        if !world.workload.active[k] {
+        if !draws.tasks.active[u] {
             continue;
         }
-        let pos = world.trace.pos[k];
+        let pos = draws.pos[u];
         let profile = &world.workload.profiles[u];
         obs.tasks.push(TaskView {
             terminal: u,
-            model: world.workload.model[k],
-            input_bytes: world.workload.input_bytes[k],
+            model: draws.tasks.model[u],
+            input_bytes: draws.tasks.input_bytes[u],
             deadline_s: profile.deadline_s,
             device_flops: profile.device_flops,
             pos,
-            vel: world.trace.velocity(t, u, world.env.slot_s),
+            vel: draws.velocity(u, world.env.slot_s),
             last_edge: state.last_edge[u],
         });
         // Skip links that no shadowing value of this tile could make accessible.
@@ -490,12 +492,13 @@ pub fn observe(world: &World, state: &SimState, obs: &mut Observation) {
 /// Drives one run of one policy through a world.
 pub struct Simulator<'w> {
     world: &'w World,
+    draws: SlotDraws,
     state: SimState,
 }
 
 impl<'w> Simulator<'w> {
     pub fn new(world: &'w World) -> Simulator<'w> {
-        Simulator { world, state: SimState::initial(world.env.nodes.len(), world.terminals()) }
+        Simulator { world, draws: world.draws(), state: SimState::initial(world.env.nodes.len(), world.terminals()) }
     }
     pub fn state(&self) -> &SimState {
         &self.state
@@ -503,8 +506,8 @@ impl<'w> Simulator<'w> {
     pub fn is_done(&self) -> bool {
         self.state.slot >= self.world.slots()
     }
-    pub fn observe(&self, obs: &mut Observation) {
-        observe(self.world, &self.state, obs);
+    pub fn observe(&mut self, obs: &mut Observation) {
+        observe(self.world, &mut self.draws, &self.state, obs);
     }
     /// Apply `decision` to the slot described by `obs` (made by `observe` on this state).
     pub fn step(&mut self, obs: &Observation, decision: &Decision) -> Result<SlotOutcome, InvalidDecision> {

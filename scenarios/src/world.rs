@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use crate::catalogue::{Catalogue, DnnModel, ModelId};
 use crate::config::Scenario;
-use crate::mobility::{self, Trace};
+use crate::mobility::{Trace, WalkPlan, Walkers};
 use crate::radio::{Radio, ShadowMap, ShadowStack};
 use crate::rng::stream;
 use crate::topology::place_nodes;
-use crate::workload::{self, Workload};
+use crate::workload::{self, SlotTasks, TaskStream, Workload};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -58,13 +58,23 @@ impl Environment {
     }
 }
 
-/// Environment plus the exogenous processes of one seed.
+/// Where the terminals are: a trace held in memory (read from a file), or
+/// generated mobility replayed slot by slot.
+#[derive(Debug, Clone)]
+pub enum Mobility {
+    Stored(Trace),
+    Generated(WalkPlan),
+}
+
+/// Environment plus the exogenous processes of one seed. The positions and
+/// tasks of a slot are read through [`SlotDraws`], in slot order, so that a
+/// world's memory does not grow with its number of slots.
 #[derive(Debug, Clone)]
 pub struct World {
     pub seed: u64,
     pub env: Environment,
     pub radio: Radio,
-    pub trace: Trace,
+    pub mobility: Mobility,
     pub workload: Workload,
     pub shadow: Vec<ShadowMap>,
     /// The same maps interleaved by node, for reading every node at one point.
@@ -83,19 +93,17 @@ impl World {
         if let Some(raw) = scenario.trace() {
             return Self::with_trace(scenario, seed, raw.resample(c.slot_s, Some(c.slots)));
         }
-        let trace = mobility::generate(
-            &mut stream(seed, "mobility"),
-            &c.mobility,
-            scenario.area(),
-            c.terminals.count,
-            c.slots,
-            c.slot_s,
-        );
-        Self::with_trace(scenario, seed, trace)
+        let walks =
+            WalkPlan::new(stream(seed, "mobility"), &c.mobility, scenario.area(), c.terminals.count, c.slots, c.slot_s);
+        Self::with_mobility(scenario, seed, Mobility::Generated(walks))
     }
 
     /// Build the world around a given trace (its terminal and slot counts win).
     pub fn with_trace(scenario: &Scenario, seed: u64, trace: Trace) -> World {
+        Self::with_mobility(scenario, seed, Mobility::Stored(trace))
+    }
+
+    fn with_mobility(scenario: &Scenario, seed: u64, mobility: Mobility) -> World {
         let c = scenario.config();
         let positions = place_nodes(scenario, seed);
         let nodes: Vec<Node> = positions
@@ -133,7 +141,11 @@ impl World {
             .map(|(k, m)| radio.max_range_m(m.tile_min_db(k).min(0.0)).powi(2))
             .collect();
         let shadow_stack = ShadowStack::new(&shadow);
-        let workload = workload::draw(&mut stream(seed, "tasks"), &c.terminals, scenario.catalogue().len(), &trace);
+        let terminals = match &mobility {
+            Mobility::Stored(trace) => trace.terminals,
+            Mobility::Generated(walks) => walks.terminals(),
+        };
+        let workload = workload::draw(stream(seed, "tasks"), &c.terminals, scenario.catalogue().len(), terminals);
         let env = Environment {
             scenario: Arc::new(scenario.clone()),
             nodes,
@@ -144,13 +156,96 @@ impl World {
             interruption_cost: c.cost.interruption,
             backhaul_cost_per_byte: c.cost.backhaul_per_gb / 1e9,
         };
-        World { seed, env, radio, trace, workload, shadow, shadow_stack, range2_m2, tiles }
+        World { seed, env, radio, mobility, workload, shadow, shadow_stack, range2_m2, tiles }
     }
 
     pub fn slots(&self) -> usize {
-        self.trace.slots
+        match &self.mobility {
+            Mobility::Stored(trace) => trace.slots,
+            Mobility::Generated(walks) => walks.slots(),
+        }
     }
     pub fn terminals(&self) -> usize {
-        self.trace.terminals
+        self.workload.terminals()
+    }
+
+    /// A reader of this world's slots, before slot 0.
+    pub fn draws(&self) -> SlotDraws {
+        let u_n = self.terminals();
+        SlotDraws {
+            slot: None,
+            walkers: match &self.mobility {
+                Mobility::Stored(_) => None,
+                Mobility::Generated(walks) => Some(walks.walkers()),
+            },
+            stream: self.workload.stream(),
+            pos: vec![[0.0; 2]; u_n],
+            prev_pos: vec![[0.0; 2]; u_n],
+            present: vec![true; u_n],
+            prev_present: vec![false; u_n],
+            tasks: SlotTasks::default(),
+        }
+    }
+
+    /// Bring `d` to slot `t`: forward from where it is, or replayed from slot 0
+    /// when `t` is behind it. Reading slots in order costs one slot each.
+    pub fn draws_at(&self, d: &mut SlotDraws, t: usize) {
+        assert!(t < self.slots(), "slot {t} of a world of {} slots", self.slots());
+        if d.slot.is_some_and(|s| s > t) {
+            *d = self.draws();
+        }
+        while d.slot != Some(t) {
+            let next = d.slot.map_or(0, |s| s + 1);
+            std::mem::swap(&mut d.pos, &mut d.prev_pos);
+            std::mem::swap(&mut d.present, &mut d.prev_present);
+            match (&self.mobility, &mut d.walkers) {
+                (Mobility::Stored(trace), _) => {
+                    let u_n = trace.terminals;
+                    d.pos.copy_from_slice(&trace.pos[next * u_n..(next + 1) * u_n]);
+                    d.present.copy_from_slice(&trace.present[next * u_n..(next + 1) * u_n]);
+                }
+                (Mobility::Generated(walks), Some(walkers)) => {
+                    walks.next_slot(walkers, &mut d.pos);
+                    d.present.fill(true); // generated terminals are always there
+                }
+                (Mobility::Generated(_), None) => unreachable!("generated mobility has walkers"),
+            }
+            if next == 0 {
+                d.prev_present.fill(false);
+            }
+            self.workload.next_slot(&mut d.stream, &d.present, &mut d.tasks);
+            d.slot = Some(next);
+        }
+    }
+}
+
+/// The exogenous draws of the slot a [`World::draws_at`] brought it to:
+/// every terminal's position and presence (and the previous slot's, for
+/// velocities) and its task. Memory per terminal, whatever the slot count.
+#[derive(Debug, Clone)]
+pub struct SlotDraws {
+    slot: Option<usize>,
+    walkers: Option<Walkers>,
+    stream: TaskStream,
+    pub pos: Vec<[f64; 2]>,
+    prev_pos: Vec<[f64; 2]>,
+    pub present: Vec<bool>,
+    prev_present: Vec<bool>,
+    pub tasks: SlotTasks,
+}
+
+impl SlotDraws {
+    /// The slot these draws are of (`None` before the first).
+    pub fn slot(&self) -> Option<usize> {
+        self.slot
+    }
+    /// Velocity of terminal `u` at the start of this slot: displacement over
+    /// the previous slot (zero at slot 0 or after an absence).
+    pub fn velocity(&self, u: usize, slot_s: f64) -> [f64; 2] {
+        if !self.prev_present[u] {
+            return [0.0, 0.0];
+        }
+        let (a, b) = (self.prev_pos[u], self.pos[u]);
+        [(b[0] - a[0]) / slot_s, (b[1] - a[1]) / slot_s]
     }
 }

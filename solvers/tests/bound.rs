@@ -59,7 +59,8 @@ fn exact_optimum(world: &World, state: &SimState, memo: &mut HashMap<Key, f64>) 
     }
     let env = &world.env;
     let mut obs = Observation::default();
-    observe(world, state, &mut obs);
+    // A fresh reader replays the slots before this one: a few, in these tiny worlds.
+    observe(world, &mut world.draws(), state, &mut obs);
     let subsets = common::fitting_cache_sets(env);
     let actions: Vec<Vec<Action>> = obs
         .tasks

@@ -58,8 +58,9 @@ fn every_decoded_decision_is_valid() {
         let world = random_world(&mut rng, case, 30);
         let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
+        let mut draws = world.draws();
         for _ in 0..world.slots() {
-            observe(&world, &state, &mut obs);
+            observe(&world, &mut draws, &state, &mut obs);
             let sample = rng.gen_bool(0.7);
             let d = decode_random(&world, &obs, &mut rng, sample);
             if let Err(e) = validate(&world.env, &obs, &d) {
@@ -161,8 +162,9 @@ fn requested_decisions_are_made_valid_and_valid_ones_pass_unchanged() {
         let mut state = SimState::initial(env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
         let mut nearest = solvers::nearest::Nearest::default();
+        let mut draws = world.draws();
         for _ in 0..world.slots() {
-            observe(&world, &state, &mut obs);
+            observe(&world, &mut draws, &state, &mut obs);
             // Anything at all.
             let n = obs.tasks.len();
             let req = Requested {

@@ -108,7 +108,7 @@ fn local_offloads_nothing_and_random_is_seeded() {
     let s = scenarios::presets::preset("tiny").unwrap();
     let world = World::build(&s, 1);
     let mut obs = Observation::default();
-    let sim = Simulator::new(&world);
+    let mut sim = Simulator::new(&world);
     sim.observe(&mut obs);
     let d = solvers::make("local").unwrap().decide(&world.env, &obs).unwrap();
     assert!(d.actions.iter().all(|a| *a == Action::Local));

@@ -141,11 +141,12 @@ impl RunBound {
 /// last serving node, so no handover term).
 pub fn slot_views(world: &World) -> Vec<Observation> {
     let n_nodes = world.env.nodes.len();
+    let mut draws = world.draws();
     (0..world.slots())
         .map(|t| {
             let state = SimState { slot: t, ..SimState::initial(n_nodes, world.terminals()) };
             let mut obs = Observation::default();
-            observe(world, &state, &mut obs);
+            observe(world, &mut draws, &state, &mut obs);
             obs
         })
         .collect()

@@ -20,6 +20,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use scenarios::rng::{derive, stream};
 use scenarios::sim::{observe, transition};
+use scenarios::world::SlotDraws;
 use scenarios::{Observation, Scenario, SimState, World};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -276,6 +277,7 @@ pub fn import_weights(vs: &nn::VarStore, weights: &[(String, Vec<i64>, Vec<f32>)
 
 struct TrainEnv {
     world: World,
+    draws: SlotDraws,
     state: SimState,
     obs: Observation,
     episode: u64,
@@ -290,8 +292,9 @@ impl TrainEnv {
         let world = World::build(scenario, episode_seed(seed, worker, env, 0));
         let state = SimState::initial(world.env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
-        observe(&world, &state, &mut obs);
-        TrainEnv { world, state, obs, episode: 0 }
+        let mut draws = world.draws();
+        observe(&world, &mut draws, &state, &mut obs);
+        TrainEnv { world, draws, state, obs, episode: 0 }
     }
     fn slots_left(&self) -> usize {
         self.world.slots() - self.state.slot
@@ -549,8 +552,9 @@ fn run_worker(
                     e.episode += 1;
                     e.world = World::build(sh.scenario, episode_seed(cfg.seed, g, k_env, e.episode));
                     e.state = SimState::initial(e.world.env.nodes.len(), e.world.terminals());
+                    e.draws = e.world.draws();
                 }
-                observe(&e.world, &e.state, &mut e.obs);
+                observe(&e.world, &mut e.draws, &e.state, &mut e.obs);
             }
         }
         let obs: Vec<&Observation> = envs.iter().map(|e| &e.obs).collect();
