@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 
@@ -328,7 +328,7 @@ fn simulate(
         terminals: world.terminals(),
         tasks: tc,
         slots: sc,
-        summary: metrics.finish(),
+        summary: metrics.finish().context("computing the run's delay percentiles")?,
         solver: (solver.slots > 0).then_some(solver),
         bound: None,
         tasks_file: None,
