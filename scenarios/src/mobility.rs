@@ -326,6 +326,28 @@ mod tests {
     }
 
     #[test]
+    fn a_replayed_walk_is_the_generated_trace() {
+        for model in [MobilityModel::RandomWaypoint, MobilityModel::GaussMarkov, MobilityModel::Manhattan] {
+            let c = cfg(model);
+            let (terminals, slots) = (7, 120);
+            let t = generate(&mut stream(11, "m"), &c, [700.0, 500.0], terminals, slots, 1.0);
+            let plan = WalkPlan::new(stream(11, "m"), &c, [700.0, 500.0], terminals, slots, 1.0);
+            let mut walkers = plan.walkers();
+            let mut pos = vec![[0.0; 2]; terminals];
+            for s in 0..slots {
+                plan.next_slot(&mut walkers, &mut pos);
+                for (u, p) in pos.iter().enumerate() {
+                    assert_eq!(
+                        p.map(f64::to_bits),
+                        t.position(s, u).map(f64::to_bits),
+                        "{model:?} slot {s} terminal {u}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn manhattan_walkers_stay_on_streets() {
         let c = cfg(MobilityModel::Manhattan);
         let t = generate(&mut stream(2, "m"), &c, [700.0, 500.0], 10, 300, 1.0);

@@ -245,6 +245,26 @@ fn metrics_of_a_three_slot_example() {
 }
 
 #[test]
+fn reading_a_slot_again_or_out_of_order_gives_the_same_draws() {
+    let s = scenarios::presets::preset("tiny").unwrap();
+    let w = World::build(&s, 4);
+    let mut seq = w.draws();
+    let in_order: Vec<_> = (0..w.slots())
+        .map(|t| {
+            w.draws_at(&mut seq, t);
+            (seq.pos.clone(), seq.tasks.clone(), (0..w.terminals()).map(|u| seq.velocity(u, 1.0)).collect::<Vec<_>>())
+        })
+        .collect();
+    let mut d = w.draws();
+    for t in [5, 2, 2, 17, 0, 29, 1] {
+        w.draws_at(&mut d, t);
+        assert_eq!(d.slot(), Some(t));
+        let vel: Vec<_> = (0..w.terminals()).map(|u| d.velocity(u, 1.0)).collect();
+        assert_eq!((d.pos.clone(), d.tasks.clone(), vel), in_order[t], "slot {t}");
+    }
+}
+
+#[test]
 fn same_seed_same_world() {
     let s = scenarios::presets::preset("tiny").unwrap();
     let slots = |w: &World| {
