@@ -282,7 +282,7 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
 }
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
-    crate::parquet_footer::check_path(path)
+    crate::parquet_check::check_path(path)
         .map_err(|m| anyhow::anyhow!("{}: not a readable Parquet file: {m}", path.display()))?;
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     crate::error::catch_reader_panic(|| ParquetReader::new(file).finish())

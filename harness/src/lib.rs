@@ -5,7 +5,7 @@
 pub mod error;
 pub mod frames;
 pub mod fuzz;
-pub mod parquet_footer;
+pub mod parquet_check;
 pub mod ranks;
 pub mod regress;
 pub mod run;
