@@ -16,8 +16,10 @@ use scenarios::{Policy, SimState, World};
 use solvers::dppo::agent::{act, SlotRecord};
 use solvers::dppo::decode::{HeadShape, Pick};
 use solvers::dppo::features::{option_rows, SlotContext, ROW_DIM};
+use solvers::dppo::hyper::TrainConfig;
+use solvers::dppo::net::import_weights;
 use solvers::dppo::net::{rows_tensor, Net};
-use solvers::dppo::ppo::{import_weights, minibatch_loss, TrainConfig};
+use solvers::dppo::ppo::minibatch_loss;
 use tch::nn::{self, OptimizerConfig};
 
 /// The default preset's world (seed 1) and its state after 100 slots of greedy (warm caches).

@@ -11,7 +11,7 @@ use harness::trace_cmd::TraceAction;
 use harness::RunArgs;
 use solvers::bound::BoundOptions;
 #[cfg(feature = "dppo")]
-use solvers::dppo::ppo::TrainConfig;
+use solvers::dppo::hyper::TrainConfig;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -426,7 +426,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         }
         #[cfg(feature = "dppo")]
         Command::Train(t) => {
-            let config = solvers::dppo::ppo::TrainConfig {
+            let config = solvers::dppo::hyper::TrainConfig {
                 workers: t.workers,
                 envs_per_worker: t.envs,
                 rollout_steps: t.rollout,

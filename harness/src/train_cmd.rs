@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 use solvers::dppo::checkpoint;
-use solvers::dppo::ppo::{self, TrainConfig, UpdateLog};
+use solvers::dppo::hyper::TrainConfig;
+use solvers::dppo::ppo::{self, UpdateLog};
 use solvers::dppo::DppoError;
 
 use crate::error::BadInput;
@@ -73,13 +74,7 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     let Some(staging) = staging else { return Ok(None) };
     let last = trained.logs.last().cloned().unwrap_or_default();
     let dir = staging.path();
-    let ckpt = checkpoint::Checkpoint::from_trained(
-        &trained,
-        &scenario,
-        &config,
-        env!("EDGEBENCH_GIT_REV"),
-        &dir.join("policy.safetensors"),
-    );
+    let ckpt = trained.checkpoint(&scenario, &config, env!("EDGEBENCH_GIT_REV"), &dir.join("policy.safetensors"));
     ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
     crate::staging::test_stop_point("policy.safetensors");
     crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
 use solvers::dppo::features::ROW_DIM;
+use solvers::dppo::hyper::TrainConfig;
+use solvers::dppo::net::import_weights;
 use solvers::dppo::net::{rows_tensor, to_vec, Activation, Arch, Net};
-use solvers::dppo::ppo::{import_weights, train, TrainConfig, UpdateLog};
+use solvers::dppo::ppo::{train, UpdateLog};
 use solvers::dppo::{Dppo, DppoError};
 
 fn tiny() -> scenarios::Scenario {
@@ -33,7 +35,7 @@ fn short(steps: u64, workers: usize) -> TrainConfig {
 fn trained_checkpoint(steps: u64, dir: &Path) -> (Checkpoint, Vec<UpdateLog>) {
     let cfg = short(steps, 2);
     let t = train(&tiny(), &cfg, &mut |_| {}).unwrap();
-    (Checkpoint::from_trained(&t, &tiny(), &cfg, "test", &dir.join("p.safetensors")), t.logs)
+    (t.checkpoint(&tiny(), &cfg, "test", &dir.join("p.safetensors")), t.logs)
 }
 
 #[test]
@@ -170,11 +172,11 @@ fn a_short_training_learns_and_beats_random_and_nearest_on_held_out_seeds() {
         ..TrainConfig::default()
     };
     let trained = train(&scenario, &cfg, &mut |_| {}).unwrap();
-    let ck = Arc::new(Checkpoint::from_trained(&trained, &scenario, &cfg, "test", Path::new("t.safetensors")));
+    let ck = Arc::new(trained.checkpoint(&scenario, &cfg, "test", Path::new("t.safetensors")));
     // The same network before training: one update's worth of slots at a negligible learning rate.
     let cfg0 = TrainConfig { total_steps: cfg.slots_per_update(), lr: 1e-12, ..cfg.clone() };
     let untrained = train(&scenario, &cfg0, &mut |_| {}).unwrap();
-    let ck0 = Arc::new(Checkpoint::from_trained(&untrained, &scenario, &cfg0, "test", Path::new("u.safetensors")));
+    let ck0 = Arc::new(untrained.checkpoint(&scenario, &cfg0, "test", Path::new("u.safetensors")));
 
     let dppo = held_out_cost(&mut Dppo::new(&ck).unwrap());
     let before = held_out_cost(&mut Dppo::new(&ck0).unwrap());
@@ -189,3 +191,14 @@ fn a_short_training_learns_and_beats_random_and_nearest_on_held_out_seeds() {
 
 /// Slots of the learning test's training (about 20 s on 2 cores).
 const LEARN_STEPS: u64 = 48_000;
+
+#[test]
+fn inference_does_not_reach_into_training() {
+    // ARCHITECTURE.md: loading and running a checkpoint needs no `ppo` module.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dppo");
+    for module in ["agent", "checkpoint", "decode", "features", "hyper", "net", "policy"] {
+        let source = std::fs::read_to_string(dir.join(format!("{module}.rs"))).unwrap();
+        let uses_ppo = source.lines().any(|l| l.trim_start().starts_with("use ") && l.contains("ppo::"));
+        assert!(!uses_ppo, "dppo/{module}.rs imports the training module");
+    }
+}

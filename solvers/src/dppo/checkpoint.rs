@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
+use super::hyper::TrainConfig;
 use super::net::{Arch, NamedWeights, Normalizer};
-use super::ppo::{TrainConfig, Trained};
 use super::DppoError;
 
 pub const FORMAT: &str = "edgebench-dppo-1";
@@ -196,29 +196,6 @@ pub fn load_bytes(
 }
 
 impl Checkpoint {
-    /// The checkpoint of a finished training (`path` is where it will be saved).
-    pub fn from_trained(
-        trained: &Trained,
-        scenario: &scenarios::Scenario,
-        cfg: &TrainConfig,
-        git_revision: &str,
-        path: &Path,
-    ) -> Checkpoint {
-        let last = trained.logs.last().cloned().unwrap_or_default();
-        let d = &scenario.config().decision;
-        let sidecar = Sidecar {
-            format: FORMAT.into(),
-            architecture: trained.arch,
-            rb_levels: d.rb_levels.clone(),
-            cu_levels: d.cu_levels.clone(),
-            hyperparameters: cfg.clone(),
-            observation_stats: trained.normalizer.clone(),
-            scenario: ScenarioInfo { name: scenario.name().to_string(), hash: scenario.config_hash() },
-            git_revision: git_revision.to_string(),
-            training: TrainingInfo { updates: last.update, env_steps: last.env_steps, wall_s: last.wall_s },
-        };
-        Checkpoint { path: path.to_path_buf(), sidecar, weights: trained.weights.clone() }
-    }
     pub fn save(&self) -> std::io::Result<()> {
         save(&self.path, &self.weights, &self.sidecar)
     }

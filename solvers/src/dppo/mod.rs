@@ -4,7 +4,9 @@
 //!
 //! - [`features`]: rows the network sees (option, cut, cache, value rows);
 //! - [`decode`]: logits → a decision that passes the simulator's validation;
-//! - `net`, `agent`, `ppo`, `checkpoint`: the tch parts.
+//! - `net`, `agent`, `checkpoint`, `policy`: the tch parts inference needs;
+//!   `ppo` (training) and `hyper` (its settings, which a checkpoint records)
+//!   on top. Nothing inference needs imports `ppo`.
 
 pub mod decode;
 pub mod features;
@@ -15,6 +17,8 @@ pub mod agent;
 mod alloc;
 #[cfg(feature = "dppo")]
 pub mod checkpoint;
+#[cfg(feature = "dppo")]
+pub mod hyper;
 #[cfg(feature = "dppo")]
 pub mod net;
 #[cfg(feature = "dppo")]

@@ -387,3 +387,26 @@ impl Default for Normalizer {
         Normalizer::new()
     }
 }
+
+/// Named weights of a var store, sorted by name.
+pub fn export_weights(vs: &nn::VarStore) -> NamedWeights {
+    let mut v: Vec<_> = vs.variables().into_iter().map(|(name, t)| (name, t.size(), super::net::to_vec(&t))).collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Copy named weights into a var store whose variables have the same names and shapes.
+pub fn import_weights(vs: &nn::VarStore, weights: &[(String, Vec<i64>, Vec<f32>)]) -> Result<(), String> {
+    let vars = vs.variables();
+    if vars.len() != weights.len() {
+        return Err(format!("{} tensors, the network has {}", weights.len(), vars.len()));
+    }
+    for (name, shape, data) in weights {
+        let Some(var) = vars.get(name) else { return Err(format!("unknown tensor {name:?}")) };
+        if &var.size() != shape {
+            return Err(format!("tensor {name:?} has shape {shape:?}, the network expects {:?}", var.size()));
+        }
+        tch::no_grad(|| var.shallow_clone().copy_(&Tensor::from_slice(data).view(shape.as_slice())));
+    }
+    Ok(())
+}

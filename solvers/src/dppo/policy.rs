@@ -12,8 +12,8 @@ use tch::Device;
 use super::agent::act;
 use super::checkpoint::Checkpoint;
 use super::decode::{HeadShape, Pick};
+use super::net::import_weights;
 use super::net::{Affine, Net};
-use super::ppo::import_weights;
 use super::DppoError;
 
 /// A checkpoint shipped inside the binary: `solvers/checkpoints/<name>.*`

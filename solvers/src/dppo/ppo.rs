@@ -12,6 +12,7 @@
 //! batch; value loss, entropy bonus, gradient-norm clipping, linear
 //! learning-rate annealing; observation normalisation from running sums.
 
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Barrier, Mutex};
 use std::time::Instant;
@@ -26,9 +27,11 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use super::agent::{act, values, SlotRecord};
+use super::checkpoint::{self, Checkpoint, ScenarioInfo, Sidecar, TrainingInfo};
 use super::decode::{HeadShape, Pick};
 use super::features::{CACHE_DIM, CUT_DIM, ROW_DIM, VALUE_DIM};
-use super::net::{rows_tensor, Arch, NamedWeights, Net, Normalizer};
+use super::hyper::TrainConfig;
+use super::net::{export_weights, import_weights, rows_tensor, Arch, NamedWeights, Net, Normalizer};
 use super::DppoError;
 
 /// Training worlds use seeds at or above this, so they never coincide with an
@@ -121,107 +124,6 @@ impl GradientSync for LocalSync<'_> {
     }
 }
 
-/// Hyperparameters (written into the checkpoint sidecar).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainConfig {
-    /// Processes (MPI ranks); `workers` threads each.
-    #[serde(default = "one")]
-    pub ranks: usize,
-    /// Worker threads per rank.
-    pub workers: usize,
-    pub envs_per_worker: usize,
-    /// Slots each environment advances per update.
-    pub rollout_steps: usize,
-    /// Environment slots in total (all workers).
-    pub total_steps: u64,
-    pub seed: u64,
-    pub gamma: f64,
-    pub gae_lambda: f64,
-    pub clip: f64,
-    pub epochs: usize,
-    pub minibatches: usize,
-    pub lr: f64,
-    pub entropy_coef: f64,
-    pub value_coef: f64,
-    pub max_grad_norm: f64,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        // Measured on `default` (docs/model.md §9b): one epoch at 3e-3 over
-        // 3 M slots beats the former two epochs at 1e-3 over 2 M slots in
-        // less wall time; 16 environments per worker give the forward pass
-        // larger batches.
-        TrainConfig {
-            ranks: 1,
-            workers: 2,
-            envs_per_worker: 16,
-            rollout_steps: 16,
-            total_steps: 1_000_000,
-            seed: 1,
-            gamma: 0.95,
-            gae_lambda: 0.95,
-            clip: 0.2,
-            epochs: 1,
-            minibatches: 4,
-            lr: 3e-3,
-            entropy_coef: 0.001,
-            value_coef: 0.5,
-            max_grad_norm: 0.5,
-        }
-    }
-}
-
-impl TrainConfig {
-    pub fn slots_per_update(&self) -> u64 {
-        (self.ranks * self.workers * self.envs_per_worker * self.rollout_steps) as u64
-    }
-    pub fn updates(&self) -> u64 {
-        (self.total_steps / self.slots_per_update()).max(1)
-    }
-    /// Every setting checked, named by its `edgebench train` flag where it has one.
-    pub fn check(&self) -> Result<(), String> {
-        let positive = [
-            ("ranks", self.ranks),
-            ("--workers", self.workers),
-            ("--envs", self.envs_per_worker),
-            ("--rollout", self.rollout_steps),
-            ("--epochs", self.epochs),
-            ("minibatches", self.minibatches),
-        ];
-        for (name, v) in positive {
-            if v == 0 {
-                return Err(format!("{name}: expected a positive integer, got 0"));
-            }
-        }
-        if self.workers > 64 {
-            return Err(format!("--workers: expected at most 64, got {}", self.workers));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!("--lr: expected a positive number, got {}", self.lr));
-        }
-        if self.minibatches > self.envs_per_worker * self.rollout_steps {
-            return Err(format!(
-                "minibatches ({}) must not exceed the slots per worker and update ({})",
-                self.minibatches,
-                self.envs_per_worker * self.rollout_steps
-            ));
-        }
-        if self.total_steps < self.slots_per_update() {
-            return Err(format!(
-                "--steps ({}) must be at least one update's worth of slots ({} = ranks × workers × envs × rollout steps)",
-                self.total_steps,
-                self.slots_per_update()
-            ));
-        }
-        Ok(())
-    }
-}
-
-fn one() -> usize {
-    1
-}
-
 /// One row of the training log (`train.parquet`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UpdateLog {
@@ -252,27 +154,30 @@ pub struct Trained {
     pub logs: Vec<UpdateLog>,
 }
 
-/// Named weights of a var store, sorted by name.
-pub fn export_weights(vs: &nn::VarStore) -> NamedWeights {
-    let mut v: Vec<_> = vs.variables().into_iter().map(|(name, t)| (name, t.size(), super::net::to_vec(&t))).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
-/// Copy named weights into a var store whose variables have the same names and shapes.
-pub fn import_weights(vs: &nn::VarStore, weights: &[(String, Vec<i64>, Vec<f32>)]) -> Result<(), String> {
-    let vars = vs.variables();
-    if vars.len() != weights.len() {
-        return Err(format!("{} tensors, the network has {}", weights.len(), vars.len()));
+impl Trained {
+    /// The checkpoint of this training (`path` is where it will be saved).
+    pub fn checkpoint(
+        &self,
+        scenario: &scenarios::Scenario,
+        cfg: &TrainConfig,
+        git_revision: &str,
+        path: &Path,
+    ) -> Checkpoint {
+        let last = self.logs.last().cloned().unwrap_or_default();
+        let d = &scenario.config().decision;
+        let sidecar = Sidecar {
+            format: checkpoint::FORMAT.into(),
+            architecture: self.arch,
+            rb_levels: d.rb_levels.clone(),
+            cu_levels: d.cu_levels.clone(),
+            hyperparameters: cfg.clone(),
+            observation_stats: self.normalizer.clone(),
+            scenario: ScenarioInfo { name: scenario.name().to_string(), hash: scenario.config_hash() },
+            git_revision: git_revision.to_string(),
+            training: TrainingInfo { updates: last.update, env_steps: last.env_steps, wall_s: last.wall_s },
+        };
+        Checkpoint { path: path.to_path_buf(), sidecar, weights: self.weights.clone() }
     }
-    for (name, shape, data) in weights {
-        let Some(var) = vars.get(name) else { return Err(format!("unknown tensor {name:?}")) };
-        if &var.size() != shape {
-            return Err(format!("tensor {name:?} has shape {shape:?}, the network expects {:?}", var.size()));
-        }
-        tch::no_grad(|| var.shallow_clone().copy_(&Tensor::from_slice(data).view(shape.as_slice())));
-    }
-    Ok(())
 }
 
 struct TrainEnv {
