@@ -12,7 +12,7 @@ FEATURES := --features harness/dppo,harness/mpi
 # `make train`: the shipped default checkpoint (about 15 minutes on 2 cores; 20 at most).
 TRAIN_STEPS ?= 4000000
 
-.PHONY: help setup build bench test regress regress-run python pytest train paper traces importbench microbench speedcheck fuzz fmt lint clean
+.PHONY: help setup build bench test test-fast regress regress-run python pytest train paper traces importbench microbench speedcheck fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -36,6 +36,13 @@ test: setup ## Run every test of the workspace (release profile, shared with ben
 	$(CARGO) test --release --locked --workspace $(FEATURES)
 	$(MAKE) --no-print-directory regress-run
 	$(MAKE) --no-print-directory pytest
+
+# The slow tests (names, as `cargo test --skip` matches them): 1 000 random
+# MILP instances against brute force, every slot of the default preset, 300
+# lookahead instances, the exact optimum of 24 small runs, the learning test.
+SLOW_TESTS := milp_matches_brute_force no_heuristic_beats_the_milp_on_any_slot lookahead_decisions_are_valid_and_never_below the_bound_is_never_above_the_exact_optimum a_short_training_learns
+test-fast: setup ## The edit-compile loop: the workspace's tests without the slow ones (SLOW_TESTS), no regression suite, no Python
+	$(CARGO) test --release --locked --workspace $(FEATURES) -- $(addprefix --skip ,$(SLOW_TESTS))
 
 VENV_PY := .venv/bin/python
 python: setup ## Build the Python package `edgebench` into .venv (maturin, release profile, the workspace's target/)
