@@ -31,6 +31,7 @@ bench: build ## Run the default scenario, every policy, seeds 1,2,3, into result
 	@cat results/bench/summary.md
 	@echo 'Tables with 95 % confidence intervals: results/bench/report/tables.md and tables.tex'
 	@echo "Figures (SVG and PNG): $$(ls results/bench/report/figures/*.png | tr '\n' ' ')"
+	@echo 'The report as one page: results/bench/report/index.html'
 
 test: setup ## Run every test of the workspace (release profile, shared with bench), the regression suite, then the Python package's tests
 	$(CARGO) test --release --locked --workspace $(FEATURES)

@@ -391,6 +391,7 @@ pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> R
         md += &reports::score::markdown(reference, score.as_ref(), &paired);
         tex += &reports::score::latex(reference, score.as_ref(), &paired);
     }
+    let md_for_page = md.clone();
     for (name, text) in [("tables.md", md), ("tables.tex", tex)] {
         let tmp = out.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
@@ -411,7 +412,75 @@ pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> R
     let files = reports::figures::render_all(&inputs, &fig_dir)
         .map_err(|e| BadInput(format!("{}: cannot draw the figures: {e}", results.display())))?;
     tracing::info!(figures = files.len(), "figures written");
+    write_report_page(results, &out, &md_for_page, &files)?;
     Ok(out)
+}
+
+/// `index.html`: the tables, the figures inline, the manifest, links to the files.
+fn write_report_page(
+    results: &std::path::Path,
+    out: &std::path::Path,
+    tables_md: &str,
+    figures: &[PathBuf],
+) -> Result<()> {
+    let mut svgs = Vec::new();
+    for f in figures.iter().filter(|f| f.extension().is_some_and(|e| e == "svg")) {
+        let stem = f.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        svgs.push((stem, std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?));
+    }
+    let manifest_path = results.join("manifest.json");
+    let manifest: Option<serde_json::Value> = match std::fs::read_to_string(&manifest_path) {
+        Ok(text) => Some(
+            serde_json::from_str(&text).map_err(|e| BadInput(format!("{}: not JSON: {e}", manifest_path.display())))?,
+        ),
+        Err(_) => None,
+    };
+    // The results' files, linked relative to the page when it sits inside them (the default).
+    let to_results = match (std::fs::canonicalize(results), std::fs::canonicalize(out)) {
+        (Ok(r), Ok(o)) if o.starts_with(&r) => {
+            let depth = o.strip_prefix(&r).map(|rest| rest.components().count()).unwrap_or(0);
+            Some("../".repeat(depth))
+        }
+        _ => None,
+    };
+    let mut links = Vec::new();
+    for name in [
+        "summary.csv",
+        "summary.parquet",
+        "summary.md",
+        "tasks.parquet",
+        "slots.parquet",
+        "bound.csv",
+        "train.parquet",
+        "manifest.json",
+    ] {
+        let file = results.join(name);
+        if file.is_file() {
+            let href = match &to_results {
+                Some(up) => format!("{up}{name}"),
+                None => std::fs::canonicalize(&file).unwrap_or(file).display().to_string(),
+            };
+            links.push((name.to_string(), href));
+        }
+    }
+    for name in ["tables.md", "tables.tex"] {
+        links.push((name.to_string(), name.to_string()));
+    }
+    for f in figures.iter().filter(|f| f.extension().is_some_and(|e| e == "png")) {
+        let name = f.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        links.push((format!("figures/{name}"), format!("figures/{name}")));
+    }
+    let title = match manifest.as_ref().and_then(|m| m.get("scenario")).and_then(|s| s.as_str()) {
+        Some(s) => format!("edgebench report: {s}"),
+        None => "edgebench report".to_string(),
+    };
+    let page =
+        reports::html::Page { title: &title, tables_md, figures: &svgs, manifest: manifest.as_ref(), links: &links };
+    let tmp = out.join(".index.html.tmp");
+    std::fs::write(&tmp, reports::html::render(&page)).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out.join("index.html"))
+        .with_context(|| format!("writing {}", out.join("index.html").display()))?;
+    Ok(())
 }
 
 /// UTC time as `YYYY-MM-DDTHH:MM:SSZ`.

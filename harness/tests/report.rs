@@ -114,3 +114,50 @@ fn report_draws_every_figure_that_applies_and_the_score_tables() {
     assert_eq!(tex.matches("\\begin{table}").count(), 3, "main, score and paired tables");
     assert_eq!(tex.matches('{').count(), tex.matches('}').count());
 }
+
+#[test]
+fn the_report_page_is_one_self_contained_file() {
+    let d = tempfile::tempdir().unwrap();
+    let res = d.path().join("res");
+    run(&res, "1,2");
+    let o = edgebench(&["report", "--results", res.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = res.join("report");
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    // Every SVG figure the report drew is inline, once.
+    let svgs: Vec<_> = std::fs::read_dir(report.join("figures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    assert!(!svgs.is_empty());
+    assert_eq!(page.matches("<svg ").count(), svgs.len());
+    for svg in &svgs {
+        let stem = svg.file_stem().unwrap().to_string_lossy();
+        assert!(page.contains(&format!("<figure id=\"fig-{stem}\">")), "{stem}");
+    }
+    // The tables (one per scenario and score table) and the manifest.
+    assert!(page.contains("<table>") && page.contains("greedy"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(res.join("manifest.json")).unwrap()).unwrap();
+    assert!(page.contains(manifest["config_hash_sha256"].as_str().unwrap()));
+    // Every link leads to a file that exists; nothing is fetched from elsewhere.
+    let mut links = 0;
+    for part in page.split("href=\"").skip(1) {
+        let href = &part[..part.find('"').unwrap()];
+        if let Some(anchor) = href.strip_prefix('#') {
+            assert!(page.contains(&format!("id=\"{anchor}\"")), "#{anchor}");
+        } else {
+            assert!(report.join(href).is_file(), "{href} is not a file");
+        }
+        links += 1;
+    }
+    assert!(links >= 10, "{links}");
+    for remote in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(!page.contains(remote), "{remote}");
+    }
+    // A function of the results: the same page twice.
+    assert!(edgebench(&["report", "--results", res.to_str().unwrap()]).status.success());
+    assert_eq!(page, std::fs::read_to_string(report.join("index.html")).unwrap());
+}

@@ -2,6 +2,7 @@
 //! a report can be regenerated without re-running anything.
 
 pub mod figures;
+pub mod html;
 pub mod score;
 pub mod tables;
 
