@@ -39,10 +39,8 @@ pub struct RunArgs {
     pub trace: Option<PathBuf>,
     pub trace_format: Option<String>,
     pub sites: Option<PathBuf>,
-    pub milp_time_limit: f64,
-    pub milp_gap: f64,
-    /// Slots `milp-lookahead` plans over.
-    pub milp_horizon: usize,
+    /// The MILPs' time limit, gap and `milp-lookahead`'s horizon.
+    pub milp: solvers::MilpOptions,
     /// The lower bound's windows and limits.
     pub bound: solvers::bound::BoundOptions,
     pub threads: Option<usize>,
@@ -62,11 +60,22 @@ pub fn default_policies() -> Vec<String> {
     v
 }
 
-/// `--milp-horizon` counts this slot and at least one forecast slot.
-pub(crate) fn check_milp_horizon(slots: usize) -> Result<(), BadInput> {
-    if slots < 2 {
+/// The MILP flags (`--milp-time-limit`, `--milp-gap`, `--milp-horizon`),
+/// named in the error; the horizon counts this slot and at least one forecast slot.
+pub(crate) fn check_milp(m: &solvers::MilpOptions) -> Result<(), BadInput> {
+    if !(m.time_limit_s.is_finite() && m.time_limit_s > 0.0) {
         return Err(BadInput(format!(
-            "--milp-horizon: expected at least 2 slots (this one and one forecast), got {slots}"
+            "--milp-time-limit: expected a positive number of seconds, got {}",
+            m.time_limit_s
+        )));
+    }
+    if !(m.rel_gap.is_finite() && (0.0..1.0).contains(&m.rel_gap)) {
+        return Err(BadInput(format!("--milp-gap: expected a relative gap in [0, 1), got {}", m.rel_gap)));
+    }
+    if m.horizon_slots < 2 {
+        return Err(BadInput(format!(
+            "--milp-horizon: expected at least 2 slots (this one and one forecast), got {}",
+            m.horizon_slots
         )));
     }
     Ok(())
@@ -84,9 +93,7 @@ impl RunArgs {
             trace: None,
             trace_format: None,
             sites: None,
-            milp_time_limit: 10.0,
-            milp_gap: 1e-6,
-            milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
+            milp: solvers::MilpOptions::DEFAULT,
             bound: solvers::bound::BoundOptions::DEFAULT,
             threads: None,
             checkpoint: None,
@@ -144,28 +151,11 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
     if a.threads == Some(0) {
         return Err(BadInput("--threads: expected a positive integer, got 0".into()));
     }
-    if !(a.milp_time_limit.is_finite() && a.milp_time_limit > 0.0) {
-        return Err(BadInput(format!(
-            "--milp-time-limit: expected a positive number of seconds, got {}",
-            a.milp_time_limit
-        )));
-    }
-    if !(a.milp_gap.is_finite() && (0.0..1.0).contains(&a.milp_gap)) {
-        return Err(BadInput(format!("--milp-gap: expected a relative gap in [0, 1), got {}", a.milp_gap)));
-    }
-    check_milp_horizon(a.milp_horizon)?;
+    check_milp(&a.milp)?;
     check_bound_args(&a.bound)?;
-    // The other fields exist only with the `milp` and `dppo` features.
+    // The other field exists only with the `dppo` feature.
     #[allow(unused_mut, clippy::needless_update)]
-    let mut options = solvers::PolicyOptions { bound: a.bound, ..Default::default() };
-    #[cfg(feature = "milp")]
-    {
-        options.milp = solvers::milp::MilpOptions {
-            time_limit_s: a.milp_time_limit,
-            rel_gap: a.milp_gap,
-            horizon_slots: a.milp_horizon,
-        };
-    }
+    let mut options = solvers::PolicyOptions { bound: a.bound, milp: a.milp, ..Default::default() };
     let uses_dppo = policies.iter().any(|p| p == "dppo");
     if a.checkpoint.is_some() && !uses_dppo {
         return Err(BadInput("--checkpoint is only used by the dppo policy, which is not among --policies".into()));

@@ -12,6 +12,7 @@ use harness::RunArgs;
 use solvers::bound::BoundOptions;
 #[cfg(feature = "dppo")]
 use solvers::dppo::hyper::TrainConfig;
+use solvers::MilpOptions;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -81,12 +82,8 @@ enum Command {
         /// DPPO checkpoint [default: the one shipped for the scenario].
         #[arg(long)]
         checkpoint: Option<PathBuf>,
-        /// MILP: wall-clock limit per slot, s.
-        #[arg(long, default_value_t = 10.0)]
-        milp_time_limit: f64,
-        /// milp-lookahead (the run-total reference): slots it plans over, this one included.
-        #[arg(long, default_value_t = solvers::LOOKAHEAD_HORIZON_SLOTS)]
-        milp_horizon: usize,
+        #[command(flatten)]
+        milp: MilpCli,
     },
 }
 
@@ -126,6 +123,77 @@ struct TrainCli {
     quiet: bool,
 }
 
+/// The MILPs' settings, shared by `run`, `sweep` and `score`; the defaults
+/// are `solvers::MilpOptions::DEFAULT`.
+#[derive(clap::Args)]
+struct MilpCli {
+    /// MILP: wall-clock limit per slot, s (the incumbent is used when it is hit).
+    #[arg(long, default_value_t = MilpOptions::DEFAULT.time_limit_s)]
+    milp_time_limit: f64,
+    /// MILP: relative gap at which the solver stops.
+    #[arg(long, default_value_t = MilpOptions::DEFAULT.rel_gap)]
+    milp_gap: f64,
+    /// milp-lookahead: slots it plans over, this one included (at least 2).
+    #[arg(long, default_value_t = MilpOptions::DEFAULT.horizon_slots)]
+    milp_horizon: usize,
+}
+
+impl MilpCli {
+    fn options(&self) -> MilpOptions {
+        MilpOptions { time_limit_s: self.milp_time_limit, rel_gap: self.milp_gap, horizon_slots: self.milp_horizon }
+    }
+}
+
+/// What `run` and `sweep` share: which policies, seeds and slots, how, and
+/// where to.
+#[derive(clap::Args)]
+struct JobCli {
+    /// Comma-separated policies [default: every policy of this build].
+    #[arg(long, value_delimiter = ',')]
+    policies: Vec<String>,
+    /// Comma-separated seeds; each gives its own trace, channel and tasks.
+    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
+    seeds: Vec<u64>,
+    /// Override the scenario's number of slots.
+    #[arg(long)]
+    slots: Option<usize>,
+    #[command(flatten)]
+    milp: MilpCli,
+    #[command(flatten)]
+    bound: BoundCli,
+    /// Worker threads [default: one per core]. Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// DPPO checkpoint (.safetensors with its .json sidecar) [default: the one shipped for the scenario].
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl JobCli {
+    /// The run's arguments from these flags (the trace and site fields empty).
+    fn run_args(self, scenario: String, out: PathBuf, ranks: &harness::ranks::Ranks) -> RunArgs {
+        RunArgs {
+            scenario,
+            policies: self.policies,
+            seeds: self.seeds,
+            slots: self.slots,
+            terminals: None,
+            trace: None,
+            trace_format: None,
+            sites: None,
+            milp: self.milp.options(),
+            bound: self.bound.options(),
+            threads: self.threads.or_else(|| ranks.default_threads()),
+            checkpoint: self.checkpoint,
+            out,
+            progress: !self.quiet,
+        }
+    }
+}
+
 /// The lower bound's settings, shared by `run` and `sweep`.
 #[derive(clap::Args)]
 struct BoundCli {
@@ -155,15 +223,8 @@ struct RunCli {
     /// A preset name (see `edgebench scenario list`) or a scenario TOML file.
     #[arg(long)]
     scenario: String,
-    /// Comma-separated policies [default: every policy of this build].
-    #[arg(long, value_delimiter = ',')]
-    policies: Vec<String>,
-    /// Comma-separated seeds; each gives its own trace, channel and tasks.
-    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
-    seeds: Vec<u64>,
-    /// Override the scenario's number of slots.
-    #[arg(long)]
-    slots: Option<usize>,
+    #[command(flatten)]
+    job: JobCli,
     /// Override the scenario's number of terminals.
     #[arg(long)]
     terminals: Option<usize>,
@@ -176,29 +237,9 @@ struct RunCli {
     /// Place the nodes at the sites of this CSV (LATITUDE, LONGITUDE columns; needs a lat/lon trace with --trace).
     #[arg(long)]
     sites: Option<PathBuf>,
-    /// MILP: wall-clock limit per slot, s (the incumbent is used when it is hit).
-    #[arg(long, default_value_t = 10.0)]
-    milp_time_limit: f64,
-    /// MILP: relative gap at which the solver stops.
-    #[arg(long, default_value_t = 1e-6)]
-    milp_gap: f64,
-    /// milp-lookahead: slots it plans over, this one included (at least 2).
-    #[arg(long, default_value_t = solvers::LOOKAHEAD_HORIZON_SLOTS)]
-    milp_horizon: usize,
-    #[command(flatten)]
-    bound: BoundCli,
-    /// Worker threads [default: one per core]. Results do not depend on it.
-    #[arg(long)]
-    threads: Option<usize>,
-    /// DPPO checkpoint (.safetensors with its .json sidecar) [default: the one shipped for the scenario].
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
     /// Results folder (written to a temporary folder first, renamed at the end).
     #[arg(long)]
     out: PathBuf,
-    /// Do not draw a progress bar.
-    #[arg(long)]
-    quiet: bool,
 }
 
 #[derive(clap::Args)]
@@ -209,32 +250,11 @@ struct SweepCli {
     /// NAME=V1,V2,… with NAME one of terminals, speed (m/s), deadline (ms), cache (MiB); repeat to add axes.
     #[arg(long = "vary", required = true)]
     vary: Vec<String>,
-    /// Comma-separated policies [default: every policy of this build].
-    #[arg(long, value_delimiter = ',')]
-    policies: Vec<String>,
-    /// Comma-separated seeds.
-    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
-    seeds: Vec<u64>,
-    /// Override the scenario's number of slots.
-    #[arg(long)]
-    slots: Option<usize>,
-    /// MILP: wall-clock limit per slot, s.
-    #[arg(long, default_value_t = 10.0)]
-    milp_time_limit: f64,
     #[command(flatten)]
-    bound: BoundCli,
-    /// DPPO checkpoint [default: the one shipped for the scenario].
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
-    /// Worker threads [default: one per core].
-    #[arg(long)]
-    threads: Option<usize>,
+    job: JobCli,
     /// Sweep folder: cells/<cell>/ results sets, summary.parquet and summary.csv of all cells.
     #[arg(long)]
     out: PathBuf,
-    /// Do not draw a progress bar.
-    #[arg(long)]
-    quiet: bool,
     /// K/N: run only shard K (0 ≤ K < N) of the cells, e.g. one task of a
     /// Slurm job array; the shard that finds every cell finished writes the
     /// combined summary.
@@ -304,22 +324,11 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Run(r) => {
             let ranks = harness::ranks::Ranks::init()?;
             let args = RunArgs {
-                scenario: r.scenario,
-                policies: r.policies,
-                seeds: r.seeds,
-                slots: r.slots,
                 terminals: r.terminals,
                 trace: r.trace,
                 trace_format: r.trace_format,
                 sites: r.sites,
-                milp_time_limit: r.milp_time_limit,
-                milp_gap: r.milp_gap,
-                milp_horizon: r.milp_horizon,
-                bound: r.bound.options(),
-                threads: r.threads.or_else(|| ranks.default_threads()),
-                checkpoint: r.checkpoint,
-                out: r.out,
-                progress: !r.quiet,
+                ..r.job.run_args(r.scenario, r.out, &ranks)
             };
             if let Some(out) = harness::cmd_run_across(&args, &ranks)? {
                 eprintln!("edgebench: results in {}", out.display());
@@ -379,24 +388,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 Ok((axes, shard))
             })();
             let (axes, shard) = ranks.agree(parsed)?;
-            let run = RunArgs {
-                scenario: w.scenario,
-                policies: w.policies,
-                seeds: w.seeds,
-                slots: w.slots,
-                terminals: None,
-                trace: None,
-                trace_format: None,
-                sites: None,
-                milp_time_limit: w.milp_time_limit,
-                milp_gap: 1e-6,
-                milp_horizon: solvers::LOOKAHEAD_HORIZON_SLOTS,
-                bound: w.bound.options(),
-                threads: w.threads.or_else(|| ranks.default_threads()),
-                checkpoint: w.checkpoint,
-                out: w.out,
-                progress: !w.quiet,
-            };
+            let run = w.job.run_args(w.scenario, w.out, &ranks);
             let args = harness::sweep::SweepArgs { run, axes, shard, merge: w.merge };
             match harness::sweep::cmd_sweep(&args, &ranks)? {
                 harness::sweep::SweepOutcome::Combined(out) => {
@@ -414,13 +406,12 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         #[cfg(all(feature = "dppo", feature = "milp"))]
-        Command::Score { scenario, seeds, checkpoint, milp_time_limit, milp_horizon } => {
+        Command::Score { scenario, seeds, checkpoint, milp } => {
             harness::score_cmd::cmd_score(&harness::score_cmd::ScoreArgs {
                 scenario,
                 seeds,
                 checkpoint,
-                milp_time_limit,
-                milp_horizon,
+                milp: milp.options(),
             })?;
             Ok(())
         }

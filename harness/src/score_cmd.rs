@@ -35,8 +35,8 @@ pub struct ScoreArgs {
     pub scenario: String,
     pub seeds: Vec<u64>,
     pub checkpoint: Option<PathBuf>,
-    pub milp_time_limit: f64,
-    pub milp_horizon: usize,
+    /// The MILPs' settings (the gap included), the references' solver.
+    pub milp: solvers::MilpOptions,
 }
 
 /// Per-seed figures.
@@ -133,12 +133,7 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
     if a.seeds.is_empty() {
         return Err(BadInput("--seeds: expected at least one seed".into()).into());
     }
-    if !(a.milp_time_limit.is_finite() && a.milp_time_limit > 0.0) {
-        return Err(
-            BadInput(format!("--milp-time-limit: expected a positive number, got {}", a.milp_time_limit)).into()
-        );
-    }
-    crate::check_milp_horizon(a.milp_horizon)?;
+    crate::check_milp(&a.milp)?;
     let ck = crate::train_cmd::load_checkpoint(a.checkpoint.as_deref(), &scenario)?;
     let mut out = Vec::new();
     println!("| seed | cost dppo | cost greedy | cost milp | s (run totals) | cost milp-lookahead | s_lookahead | intr. dppo % | intr. greedy % | intr. lookahead % | common-state cost dppo / greedy / milp | s_common |");
@@ -147,11 +142,7 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
         let world = World::build(&scenario, seed);
         let mut dppo = solvers::dppo::Dppo::new(&ck).map_err(crate::train_cmd::dppo_error)?;
         let mut greedy = solvers::greedy::Greedy;
-        let opts = solvers::milp::MilpOptions {
-            time_limit_s: a.milp_time_limit,
-            horizon_slots: a.milp_horizon,
-            ..Default::default()
-        };
+        let opts = a.milp;
         let mut milp = solvers::milp::Milp::new(opts);
         let mut lookahead = solvers::milp::Milp::lookahead(opts, solvers::milp::PlanSolve::CacheFirst);
         let s = score_seed(&world, &mut dppo, &mut greedy, &mut milp, &mut lookahead)?;

@@ -42,7 +42,7 @@ def run(
     slots: int | None = None,
     terminals: int | None = None,
     checkpoint: str | PathLike[str] | None = None,
-    milp_time_limit: float = 10.0,
+    milp_time_limit: float | None = None,
     threads: int | None = None,
 ) -> str: ...
 def report(results: str | PathLike[str], out: str | PathLike[str] | None = None) -> str: ...

@@ -30,13 +30,14 @@ class Results:
 
 def run(scenario: str, seeds: Iterable[int] = (1, 2, 3), policies: Iterable[Any] | None = None, *,
         out: str | Path | None = None, slots: int | None = None, terminals: int | None = None,
-        checkpoint: str | Path | None = None, milp_time_limit: float = 10.0,
+        checkpoint: str | Path | None = None, milp_time_limit: float | None = None,
         threads: int | None = None) -> Results:
     """Run ``policies`` (built-in names such as ``"greedy"``, ``"dppo"``,
     ``"milp"``, ``"bound"``, and objects with ``decide(observation) ->
     action`` and optionally ``name``) on the worlds of ``seeds``, exactly as
     ``edgebench run`` does; the results set goes to ``out`` (a temporary
-    folder by default). Bad input raises ``ValueError`` with the CLI's message."""
+    folder by default); ``milp_time_limit`` None is the CLI's default. Bad
+    input raises ``ValueError`` with the CLI's message."""
     if policies is None:
         policies = builtin_default()
     seeds = [int(s) for s in seeds]
@@ -44,7 +45,8 @@ def run(scenario: str, seeds: Iterable[int] = (1, 2, 3), policies: Iterable[Any]
         raise ValueError(f"seeds: expected non-negative integers, got {seeds}")
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="edgebench-")) / "results"
     done = _edgebench.run(scenario, seeds, list(policies), str(folder), slots, terminals,
-                          None if checkpoint is None else str(checkpoint), float(milp_time_limit), threads)
+                          None if checkpoint is None else str(checkpoint),
+                          None if milp_time_limit is None else float(milp_time_limit), threads)
     return Results.read(done)
 
 

@@ -529,7 +529,7 @@ impl Policy for PyPolicy {
 /// Run built-in policies (by name) and Python policies (objects with
 /// `decide`) on the same worlds; writes the CLI's results set into `out`.
 #[pyfunction]
-#[pyo3(signature = (scenario, seeds, policies, out, slots=None, terminals=None, checkpoint=None, milp_time_limit=10.0, threads=None))]
+#[pyo3(signature = (scenario, seeds, policies, out, slots=None, terminals=None, checkpoint=None, milp_time_limit=None, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn run(
     py: Python<'_>,
@@ -540,7 +540,7 @@ fn run(
     slots: Option<usize>,
     terminals: Option<usize>,
     checkpoint: Option<PathBuf>,
-    milp_time_limit: f64,
+    milp_time_limit: Option<f64>,
     threads: Option<usize>,
 ) -> PyResult<PathBuf> {
     let started = SystemTime::now();
@@ -581,7 +581,10 @@ fn run(
     args.slots = slots;
     args.terminals = terminals;
     args.checkpoint = checkpoint;
-    args.milp_time_limit = milp_time_limit;
+    // None: the CLI's default (`solvers::MilpOptions::DEFAULT`).
+    if let Some(limit) = milp_time_limit {
+        args.milp.time_limit_s = limit;
+    }
     args.threads = threads;
     // The plan checks the scenario, seeds and built-in names (`local` stands in when there are none).
     args.policies = if builtin.is_empty() { vec!["local".to_string()] } else { builtin.clone() };

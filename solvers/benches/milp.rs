@@ -9,7 +9,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 use scenarios::sim::{Observation, Simulator};
 use scenarios::{Policy, World};
-use solvers::milp::{self, Milp, MilpOptions, PlanSolve};
+use solvers::milp::{self, Milp, PlanSolve};
+use solvers::MilpOptions;
 
 fn warm_state(terminals: usize) -> (World, Observation) {
     let mut c = scenarios::presets::preset("default").unwrap().config().clone();

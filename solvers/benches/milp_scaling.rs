@@ -8,7 +8,8 @@ use std::time::Instant;
 use scenarios::metrics::percentile;
 use scenarios::sim::{Observation, Simulator};
 use scenarios::{Policy, World};
-use solvers::milp::{Milp, MilpOptions};
+use solvers::milp::Milp;
+use solvers::MilpOptions;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

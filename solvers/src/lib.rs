@@ -17,8 +17,7 @@ use scenarios::Policy;
 /// Settings of the policies that take any.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyOptions {
-    #[cfg(feature = "milp")]
-    pub milp: milp::MilpOptions,
+    pub milp: MilpOptions,
     /// The clairvoyant lower bound's windows and limits (not a policy: the harness computes it).
     pub bound: bound::BoundOptions,
     /// The loaded checkpoint `dppo` decides with (required to make `dppo`).
@@ -30,6 +29,30 @@ pub struct PolicyOptions {
 /// times the longest model download of the default catalogue (9.2 s); 60
 /// gave the same run cost on `default` (docs/model.md §9a).
 pub const LOOKAHEAD_HORIZON_SLOTS: usize = 30;
+
+/// The MILPs' solver settings (plain data, in every build, so that the CLI
+/// and the Python package take their defaults from [`MilpOptions::DEFAULT`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MilpOptions {
+    /// Wall-clock limit per slot, s.
+    pub time_limit_s: f64,
+    /// Relative MIP gap at which HiGHS stops.
+    pub rel_gap: f64,
+    /// Slots `milp-lookahead` plans over, this one included (≥ 2; `milp` ignores it).
+    pub horizon_slots: usize,
+}
+
+impl MilpOptions {
+    /// The one place of the defaults.
+    pub const DEFAULT: MilpOptions =
+        MilpOptions { time_limit_s: 10.0, rel_gap: 1e-6, horizon_slots: LOOKAHEAD_HORIZON_SLOTS };
+}
+
+impl Default for MilpOptions {
+    fn default() -> Self {
+        MilpOptions::DEFAULT
+    }
+}
 
 /// Policies that `--policies` accepts but that are not run by default: the
 /// ablation `greedy-nocache`, the slow joint form of `milp-lookahead`, and

@@ -25,23 +25,7 @@ use scenarios::{Action, Decision, Environment, ModelId, Observation, Policy, Pol
 
 use crate::greedy::Greedy;
 use crate::options::{cheapest_cut_per_level, undominated};
-
-/// Solver settings.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MilpOptions {
-    /// Wall-clock limit per slot, s.
-    pub time_limit_s: f64,
-    /// Relative MIP gap at which HiGHS stops.
-    pub rel_gap: f64,
-    /// Slots `milp-lookahead` plans over, this one included (≥ 2; `milp` ignores it).
-    pub horizon_slots: usize,
-}
-
-impl Default for MilpOptions {
-    fn default() -> Self {
-        MilpOptions { time_limit_s: 10.0, rel_gap: 1e-6, horizon_slots: crate::LOOKAHEAD_HORIZON_SLOTS }
-    }
-}
+use crate::MilpOptions;
 
 /// How a planning MILP (`milp-lookahead`, `milp-oracle`) is solved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

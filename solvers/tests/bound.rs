@@ -174,7 +174,7 @@ fn random_world(seed: u64) -> World {
 fn run_cost(world: &World, policy: &str) -> f64 {
     let mut p: Box<dyn scenarios::Policy> = if policy == "milp-oracle" {
         let future = std::sync::Arc::new(solvers::bound::slot_views(world));
-        Box::new(solvers::milp::Milp::oracle(solvers::milp::MilpOptions::default(), future))
+        Box::new(solvers::milp::Milp::oracle(solvers::MilpOptions::DEFAULT, future))
     } else {
         solvers::make(policy).unwrap()
     };

@@ -13,7 +13,8 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{local_terms, offload_terms, task_cost, transition, Link, Observation, Simulator};
 use scenarios::Policy;
 use scenarios::{Action, CacheEntry, Environment, ModelId, ScenarioConfig, SimState, TaskView, World};
-use solvers::milp::{Milp, MilpOptions, PlanSolve};
+use solvers::milp::{Milp, PlanSolve};
+use solvers::MilpOptions;
 
 /// A small random instance: environment, starting state and observation.
 fn instance(seed: u64) -> (World, SimState, Observation) {
