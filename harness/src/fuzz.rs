@@ -63,7 +63,7 @@ pub fn regress_baseline(data: &[u8]) {
 }
 
 /// CLI values parsed by edgebench itself: `--vary` (first line), `--shard`
-/// (second line), a trace `--format` (third line). Errors are one line naming the flag.
+/// (second line); clap parses the rest. Errors are one line naming the flag.
 pub fn cli_values(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let mut parts = text.splitn(3, '\n');
@@ -82,11 +82,6 @@ pub fn cli_values(data: &[u8]) {
         match crate::sweep::parse_shard(shard) {
             Ok(s) => assert!(s.index < s.count),
             Err(e) => check_error_naming(&e, "--shard"),
-        }
-    }
-    if let Some(format) = parts.next() {
-        if let Err(e) = crate::tracefile::parse_format("--format", Some(format)) {
-            check_error_naming(&e, "--format");
         }
     }
 }

@@ -37,7 +37,7 @@ pub struct RunArgs {
     pub slots: Option<usize>,
     pub terminals: Option<usize>,
     pub trace: Option<PathBuf>,
-    pub trace_format: Option<String>,
+    pub trace_format: Option<scenarios::trace::TraceFormat>,
     pub sites: Option<PathBuf>,
     /// The MILPs' time limit, gap and `milp-lookahead`'s horizon.
     pub milp: solvers::MilpOptions,
@@ -184,7 +184,7 @@ fn check_bound_args(b: &solvers::bound::BoundOptions) -> Result<(), BadInput> {
 /// Apply `--trace`, `--trace-format` and `--sites` to a scenario.
 fn with_trace_and_sites(s: &scenarios::Scenario, a: &RunArgs) -> Result<scenarios::Scenario, BadInput> {
     let mut c = s.config().clone();
-    let format = tracefile::parse_format("--trace-format", a.trace_format.as_deref())?;
+    let format = a.trace_format;
     let mut cached = None;
     if let Some(path) = &a.trace {
         let raw = tracefile::load_trace(path, format, false)?;
@@ -192,7 +192,7 @@ fn with_trace_and_sites(s: &scenarios::Scenario, a: &RunArgs) -> Result<scenario
         let (t0, t1) = raw.time_span();
         c.slots = ((t1 - t0) / c.slot_s + 1e-9).floor() as usize + 1;
         c.mobility.trace_file = std::path::absolute(path).unwrap_or(path.clone()).display().to_string();
-        c.mobility.trace_format = format.map(|f| f.name().to_string()).unwrap_or_default();
+        c.mobility.trace_format = format;
         cached = Some(raw);
     } else if a.trace_format.is_some() {
         return Err(BadInput("--trace-format needs --trace".into()));

@@ -231,9 +231,9 @@ struct RunCli {
     /// Replay this trace (canonical Parquet, SUMO FCD, BonnMotion or CSV) instead of the scenario's generator.
     #[arg(long)]
     trace: Option<PathBuf>,
-    /// Format of --trace: sumo-fcd, bonnmotion or csv [default: guessed].
-    #[arg(long)]
-    trace_format: Option<String>,
+    /// Format of --trace [default: guessed].
+    #[arg(long, value_enum)]
+    trace_format: Option<scenarios::trace::TraceFormat>,
     /// Place the nodes at the sites of this CSV (LATITUDE, LONGITUDE columns; needs a lat/lon trace with --trace).
     #[arg(long)]
     sites: Option<PathBuf>,

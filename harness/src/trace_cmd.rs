@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use scenarios::config::MobilityModel;
+use scenarios::trace::TraceFormat;
 
 use crate::error::BadInput;
 use crate::tracefile::{self, GenArgs};
@@ -17,9 +18,9 @@ pub enum TraceAction {
     Import {
         /// Input file.
         input: PathBuf,
-        /// sumo-fcd, bonnmotion or csv [default: guessed from the content].
-        #[arg(long)]
-        format: Option<String>,
+        /// The input's format [default: guessed from the content].
+        #[arg(long, value_enum)]
+        format: Option<TraceFormat>,
         /// SUMO FCD written with --fcd-output.geo: x and y hold longitude and latitude.
         #[arg(long)]
         geo: bool,
@@ -96,7 +97,6 @@ pub fn run(action: TraceAction) -> Result<()> {
     match action {
         TraceAction::Import { input, format, geo, out } => {
             check_out(&out)?;
-            let format = tracefile::parse_format("--format", format.as_deref())?;
             let started = Instant::now();
             let raw = tracefile::load_trace(&input, format, geo).map_err(BadInput::from)?;
             let secs = started.elapsed().as_secs_f64();

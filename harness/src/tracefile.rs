@@ -21,16 +21,6 @@ fn is_parquet(path: &Path) -> bool {
 }
 
 /// Load any trace: canonical Parquet, or a format `scenarios::trace` reads.
-/// The `--format`-style flag `flag` of a CLI command: None when not given.
-pub fn parse_format(flag: &str, given: Option<&str>) -> Result<Option<TraceFormat>, BadInput> {
-    given
-        .map(|f| {
-            TraceFormat::parse(f)
-                .ok_or_else(|| BadInput(format!("{flag}: expected sumo-fcd, bonnmotion or csv, got `{f}`")))
-        })
-        .transpose()
-}
-
 pub fn load_trace(path: &Path, format: Option<TraceFormat>, geo: bool) -> Result<RawTrace, ConfigError> {
     if format.is_none() && is_parquet(path) {
         read_parquet_trace(path)

@@ -155,8 +155,9 @@ pub struct MobilityConfig {
     /// (SUMO FCD, BonnMotion, CSV; canonical Parquet through the binary) or
     /// `builtin:NAME`. The terminal count becomes the trace's.
     pub trace_file: String,
-    /// "sumo-fcd", "bonnmotion", "csv", or "" to guess from the content.
-    pub trace_format: String,
+    /// The trace file's format, or "" (None) to guess it from the content.
+    #[serde(with = "crate::trace::format_or_guess")]
+    pub trace_format: Option<TraceFormat>,
     /// SUMO FCD only: x and y hold longitude and latitude (`--fcd-output.geo`).
     pub trace_geo: bool,
 }
@@ -271,7 +272,7 @@ impl Default for MobilityConfig {
             block_m: 100.0,
             turn_prob: 0.5,
             trace_file: String::new(),
-            trace_format: String::new(),
+            trace_format: None,
             trace_geo: false,
         }
     }
@@ -589,12 +590,7 @@ impl ScenarioConfig {
         let mut raw = if m.trace_file.is_empty() {
             None
         } else {
-            let format = match m.trace_format.as_str() {
-                "" => None,
-                f => Some(TraceFormat::parse(f).ok_or_else(|| {
-                    bad("mobility.trace_format", "sumo-fcd, bonnmotion, csv, or \"\" to guess", format!("`{f}`"))
-                })?),
-            };
+            let format = m.trace_format;
             let raw = match m.trace_file.strip_prefix("builtin:") {
                 Some(name) => trace::builtin(name).ok_or_else(|| {
                     bad(

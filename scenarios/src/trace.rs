@@ -22,21 +22,22 @@ pub const MAX_COORD_M: f64 = 1e7;
 /// Largest time accepted, seconds.
 pub const MAX_TIME_S: f64 = 1e9;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A trace file's format. Its names, here and nowhere else, are the CLI's
+/// `--format` / `--trace-format` values and a scenario file's
+/// `mobility.trace_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TraceFormat {
+    #[value(name = "sumo-fcd")]
     SumoFcd,
+    #[value(name = "bonnmotion")]
     BonnMotion,
+    #[value(name = "csv")]
     Csv,
 }
 
 impl TraceFormat {
     pub fn parse(s: &str) -> Option<TraceFormat> {
-        match s {
-            "sumo-fcd" => Some(TraceFormat::SumoFcd),
-            "bonnmotion" => Some(TraceFormat::BonnMotion),
-            "csv" => Some(TraceFormat::Csv),
-            _ => None,
-        }
+        <TraceFormat as clap::ValueEnum>::from_str(s, false).ok()
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -44,6 +45,34 @@ impl TraceFormat {
             TraceFormat::BonnMotion => "bonnmotion",
             TraceFormat::Csv => "csv",
         }
+    }
+    /// Every name, for messages: "sumo-fcd, bonnmotion, csv".
+    pub fn names() -> String {
+        <TraceFormat as clap::ValueEnum>::value_variants().iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// `mobility.trace_format` in a scenario file: a format's name, or "" (the
+/// default) to guess it from the content; serialised the same way, so that a
+/// scenario's TOML (and its hash) is what it was when the field was a string.
+pub mod format_or_guess {
+    use super::TraceFormat;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(f: &Option<TraceFormat>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(f.map_or("", TraceFormat::name))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TraceFormat>, D::Error> {
+        let name = String::deserialize(d)?;
+        if name.is_empty() {
+            return Ok(None);
+        }
+        TraceFormat::parse(&name).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown trace format `{name}`: expected {}, or \"\" to guess",
+                TraceFormat::names()
+            ))
+        })
     }
 }
 
