@@ -63,7 +63,7 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub enum Mobility {
     Stored(Trace),
-    Generated(WalkPlan),
+    Generated(Box<WalkPlan>),
 }
 
 /// Environment plus the exogenous processes of one seed. The positions and
@@ -95,7 +95,7 @@ impl World {
         }
         let walks =
             WalkPlan::new(stream(seed, "mobility"), &c.mobility, scenario.area(), c.terminals.count, c.slots, c.slot_s);
-        Self::with_mobility(scenario, seed, Mobility::Generated(walks))
+        Self::with_mobility(scenario, seed, Mobility::Generated(Box::new(walks)))
     }
 
     /// Build the world around a given trace (its terminal and slot counts win).
