@@ -715,3 +715,50 @@ fn a_copied_binary_runs_dppo_from_anywhere() {
     let summary = read_parquet(&out.join("summary.parquet")).unwrap();
     assert_eq!(summary.column("policy").unwrap().str().unwrap().get(0), Some("dppo"));
 }
+
+/// ARCHITECTURE.md's code map is checked against the tree: every source file
+/// of the crates and the Python package is named in it, and every file it
+/// names exists.
+#[test]
+fn the_code_map_names_every_source_file_and_only_files_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs" || x == "py") {
+                out.push(p);
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    for dir in ["scenarios/src", "solvers/src", "harness/src", "reports/src", "python/src", "python/edgebench"] {
+        walk(&root.join(dir), &mut sources);
+    }
+    assert!(sources.len() > 50, "{}", sources.len());
+    for f in &sources {
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(
+            map.contains(&format!("`{name}`")) || map.contains(&format!("/{name}`")),
+            "ARCHITECTURE.md does not name {}",
+            f.display()
+        );
+    }
+    // Every backticked file name with a source extension names a file of the tree.
+    let mut tree = Vec::new();
+    for dir in ["scenarios", "solvers", "harness", "reports", "python", "scripts"] {
+        walk(&root.join(dir), &mut tree);
+    }
+    let tree: Vec<String> = tree.iter().map(|p| p.to_string_lossy().replace('\\', "/")).collect();
+    // (Fences out first: their three backticks would shift the pairing.)
+    for part in map.replace("```", "").split('`').skip(1).step_by(2) {
+        if (part.ends_with(".rs") || part.ends_with(".py")) && !part.contains(' ') {
+            assert!(
+                tree.iter().any(|t| t.ends_with(&format!("/{part}"))),
+                "ARCHITECTURE.md names `{part}`, which does not exist"
+            );
+        }
+    }
+}
