@@ -14,9 +14,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::BadInput;
 
-/// Metrics `--init` checks (wall-clock metrics are left out: they depend on the machine).
-pub const INIT_METRICS: [&str; 4] = ["cost", "interruption_rate", "mean_delay_ms", "gap_to_bound"];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Worse {
@@ -210,7 +207,7 @@ pub fn update(results: &Path, baseline: &Path) -> Result<usize> {
     Ok(b.check.len())
 }
 
-/// `--init`: a check per (scenario, policy) and metric of [`INIT_METRICS`],
+/// `--init`: a check per (scenario, policy) and metric `reports::metrics` marks for regress,
 /// relative tolerance = max(1 %, 2 × the standard error of the mean over the
 /// seeds): a change smaller than what redrawing the seeds could cause passes.
 pub fn init(results: &Path, baseline: &Path) -> Result<usize> {
@@ -225,7 +222,8 @@ pub fn init(results: &Path, baseline: &Path) -> Result<usize> {
     let mut check = Vec::new();
     // The bound is the yardstick the gaps are measured with, not a policy to check.
     for (s, p) in pairs.iter().filter(|(_, p)| p != crate::run::BOUND) {
-        for m in INIT_METRICS {
+        for metric in reports::metrics::regress_init() {
+            let m = metric.column;
             let v = summary.values(s, p, m)?.unwrap_or_default();
             let n = v.len() as f64;
             let mu = mean(&v);
@@ -248,7 +246,10 @@ pub fn init(results: &Path, baseline: &Path) -> Result<usize> {
                 value: mu,
                 tolerance: (tol * 1e4).ceil() / 1e4,
                 tolerance_kind: kind,
-                worse: Worse::Higher,
+                worse: match metric.better {
+                    reports::metrics::Better::Higher => Worse::Lower,
+                    _ => Worse::Higher,
+                },
             });
         }
     }

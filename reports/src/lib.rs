@@ -3,6 +3,7 @@
 
 pub mod figures;
 pub mod html;
+pub mod metrics;
 pub mod score;
 pub mod tables;
 
@@ -20,23 +21,6 @@ pub struct PolicyMeans {
     /// Metric name → mean over seeds (NaN when every seed is empty).
     pub values: Vec<(String, f64)>,
 }
-
-/// Metrics shown in `summary.md`: (column, header, scale, decimals).
-const SHOWN: &[(&str, &str, f64, usize)] = &[
-    ("mean_delay_ms", "mean delay (ms)", 1.0, 1),
-    ("p95_delay_ms", "p95 delay (ms)", 1.0, 1),
-    ("interruption_rate", "interrupted (%)", 100.0, 2),
-    ("interruption_events_per_100", "events /100", 1.0, 2),
-    ("mean_interruption_len", "event len (slots)", 1.0, 2),
-    ("rb_util", "RB util (%)", 100.0, 1),
-    ("cu_util", "CU util (%)", 100.0, 1),
-    ("cache_util", "cache util (%)", 100.0, 1),
-    ("backhaul_gb", "backhaul (GB)", 1.0, 2),
-    ("handovers_per_min", "handovers /min", 1.0, 3),
-    ("cost", "cost", 1.0, 1),
-    ("gap_to_bound", "gap to bound (%)", 100.0, 1),
-    ("decision_ms_mean", "decide (ms)", 1.0, 3),
-];
 
 /// Columns a summary may lack (written before they existed): read as empty.
 pub const OPTIONAL_COLUMNS: &[&str] = &["gap_to_bound"];
@@ -64,7 +48,7 @@ pub fn policy_means(summary: &DataFrame) -> PolarsResult<Vec<PolicyMeans>> {
     let scen = str_column(summary, "scenario")?;
     let pol = str_column(summary, "policy")?;
     let metrics: Vec<(&str, Vec<f64>)> =
-        SHOWN.iter().map(|(c, ..)| Ok((*c, f64_column(summary, c)?))).collect::<PolarsResult<_>>()?;
+        metrics::SUMMARY_MD.iter().map(|c| Ok((*c, f64_column(summary, c)?))).collect::<PolarsResult<_>>()?;
     let mut out: Vec<PolicyMeans> = Vec::new();
     let mut rows: Vec<Vec<usize>> = Vec::new();
     for i in 0..summary.height() {
@@ -106,19 +90,20 @@ pub fn summary_markdown(summary: &DataFrame, seeds: &[u64]) -> PolarsResult<Stri
     for sc in scenarios {
         s.push_str(&format!("## Scenario `{sc}`: mean over seeds {}\n\n", seed_list.join(", ")));
         s.push_str("| policy |");
-        for (_, h, ..) in SHOWN {
-            s.push_str(&format!(" {h} |"));
+        for c in metrics::SUMMARY_MD {
+            s.push_str(&format!(" {} |", metrics::metric(c).header));
         }
         s.push_str("\n|:--|");
-        s.push_str(&"--:|".repeat(SHOWN.len()));
+        s.push_str(&"--:|".repeat(metrics::SUMMARY_MD.len()));
         s.push('\n');
         for g in groups.iter().filter(|g| g.scenario == sc) {
             s.push_str(&format!("| {} |", g.policy));
-            for ((_, _, scale, dec), (_, v)) in SHOWN.iter().zip(&g.values) {
+            for (c, (_, v)) in metrics::SUMMARY_MD.iter().zip(&g.values) {
+                let m = metrics::metric(c);
                 if v.is_nan() {
                     s.push_str(" – |");
                 } else {
-                    s.push_str(&format!(" {:.*} |", *dec, v * scale));
+                    s.push_str(&format!(" {:.*} |", m.summary_decimals, v * m.scale));
                 }
             }
             s.push('\n');
@@ -141,7 +126,7 @@ mod tests {
         let n = 3;
         let mut cols =
             vec![Column::new("scenario".into(), vec!["s"; n]), Column::new("policy".into(), vec!["a", "b", "a"])];
-        for (c, ..) in SHOWN {
+        for c in metrics::SUMMARY_MD {
             let v: Vec<Option<f64>> = if *c == "mean_delay_ms" {
                 vec![Some(10.0), Some(5.0), None]
             } else {

@@ -4,37 +4,21 @@
 
 use polars::prelude::*;
 
+use std::sync::LazyLock;
+
+use crate::metrics::{Better, Metric};
 use crate::{f64_column, str_column};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// Which way is better for a metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
-    Lower,
-    Higher,
-    /// No ranking (utilisation: more is not better in itself).
-    Neither,
-}
-
-/// (column, header, LaTeX header, scale, decimals, direction).
-pub const TABLE_METRICS: &[(&str, &str, &str, f64, usize, Better)] = &[
-    ("mean_delay_ms", "mean delay (ms)", "Mean delay (ms)", 1.0, 1, Better::Lower),
-    ("p95_delay_ms", "p95 delay (ms)", "P95 delay (ms)", 1.0, 1, Better::Lower),
-    ("interruption_rate", "interrupted (%)", "Interrupted (\\%)", 100.0, 2, Better::Lower),
-    ("interruption_events_per_100", "events /100", "Events/100", 1.0, 2, Better::Lower),
-    ("handovers_per_min", "handovers /min", "Handovers/min", 1.0, 2, Better::Neither),
-    ("rb_util", "RB util (%)", "RB util. (\\%)", 100.0, 1, Better::Neither),
-    ("cu_util", "CU util (%)", "CU util. (\\%)", 100.0, 1, Better::Neither),
-    ("backhaul_gb", "backhaul (GB)", "Backhaul (GB)", 1.0, 2, Better::Lower),
-    ("cost", "cost", "Cost", 1.0, 1, Better::Lower),
-    ("gap_to_bound", "gap to bound (%)", "Gap to bound (\\%)", 100.0, 1, Better::Lower),
-];
+/// The tables' metrics (`metrics::TABLES`, with their registry entries).
+pub static TABLE_METRICS: LazyLock<Vec<&'static Metric>> =
+    LazyLock::new(|| crate::metrics::TABLES.iter().map(|c| crate::metrics::metric(c)).collect());
 
 /// Columns a summary frame must have for the tables.
 pub fn required_columns() -> Vec<&'static str> {
     let mut v = vec!["scenario", "policy", "seed"];
-    v.extend(TABLE_METRICS.iter().map(|m| m.0).filter(|c| !crate::OPTIONAL_COLUMNS.contains(c)));
+    v.extend(TABLE_METRICS.iter().map(|m| m.column).filter(|c| !crate::OPTIONAL_COLUMNS.contains(c)));
     v
 }
 
@@ -85,7 +69,8 @@ pub fn build_tables(summary: &DataFrame) -> PolarsResult<Vec<ScenarioTable>> {
     let scen = str_column(summary, "scenario")?;
     let pol = str_column(summary, "policy")?;
     let seeds = f64_column(summary, "seed")?;
-    let metrics: Vec<Vec<f64>> = TABLE_METRICS.iter().map(|m| f64_column(summary, m.0)).collect::<PolarsResult<_>>()?;
+    let metrics: Vec<Vec<f64>> =
+        TABLE_METRICS.iter().map(|m| f64_column(summary, m.column)).collect::<PolarsResult<_>>()?;
     let mut tables: Vec<ScenarioTable> = Vec::new();
     for s in scen.iter() {
         if tables.iter().any(|t| &t.scenario == s) {
@@ -131,7 +116,7 @@ fn best_rows(t: &ScenarioTable) -> Vec<Vec<usize>> {
         .enumerate()
         .map(|(k, m)| {
             let means = contenders.iter().map(|&i| t.cells[i][k].mean).filter(|v| v.is_finite());
-            let best = match m.5 {
+            let best = match m.better {
                 Better::Lower => means.fold(f64::INFINITY, f64::min),
                 Better::Higher => means.fold(f64::NEG_INFINITY, f64::max),
                 Better::Neither => return Vec::new(),
@@ -173,8 +158,8 @@ pub fn markdown(tables: &[ScenarioTable]) -> String {
             s.push_str("Mean over seeds [95 % bootstrap confidence interval]; best in bold.\n\n");
         }
         s.push_str("| policy |");
-        for m in TABLE_METRICS {
-            s.push_str(&format!(" {} |", m.1));
+        for m in TABLE_METRICS.iter() {
+            s.push_str(&format!(" {} |", m.header));
         }
         s.push_str("\n|:--|");
         s.push_str(&"--:|".repeat(TABLE_METRICS.len()));
@@ -183,7 +168,7 @@ pub fn markdown(tables: &[ScenarioTable]) -> String {
         for (i, p) in t.policies.iter().enumerate() {
             s.push_str(&format!("| {p} |"));
             for (k, m) in TABLE_METRICS.iter().enumerate() {
-                let v = fmt_cell(&t.cells[i][k], m.3, m.4, false);
+                let v = fmt_cell(&t.cells[i][k], m.scale, m.decimals, false);
                 if best[k].contains(&i) {
                     s.push_str(&format!(" **{v}** |"));
                 } else {
@@ -228,15 +213,15 @@ pub fn latex(tables: &[ScenarioTable]) -> String {
             "r".repeat(TABLE_METRICS.len())
         ));
         s.push_str("Policy");
-        for m in TABLE_METRICS {
-            s.push_str(&format!(" & {}", m.2));
+        for m in TABLE_METRICS.iter() {
+            s.push_str(&format!(" & {}", m.latex));
         }
         s.push_str(" \\\\\n\\midrule\n");
         let best = best_rows(t);
         for (i, p) in t.policies.iter().enumerate() {
             s.push_str(&format!("\\texttt{{{}}}", latex_escape(p)));
             for (k, m) in TABLE_METRICS.iter().enumerate() {
-                let v = fmt_cell(&t.cells[i][k], m.3, m.4, true);
+                let v = fmt_cell(&t.cells[i][k], m.scale, m.decimals, true);
                 if best[k].contains(&i) {
                     s.push_str(&format!(" & \\textbf{{{v}}}"));
                 } else {
