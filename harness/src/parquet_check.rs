@@ -386,6 +386,15 @@ impl Reader<'_> {
         }
         Ok(size)
     }
+    /// A list header: its element type and its size (at most the bytes left).
+    fn list_header(&mut self) -> Result<(u8, usize), String> {
+        let head = self.byte()?;
+        let size = match head >> 4 {
+            15 => self.varint()?,
+            s => u64::from(s),
+        };
+        Ok((head & 0x0f, self.count(size, 1)?))
+    }
     /// The fields of a struct, each given to `on` (id, compact type), which
     /// reads or skips its value.
     fn fields(
@@ -419,13 +428,8 @@ impl Reader<'_> {
         if !matches!(ty, 9 | 10) {
             return Err(format!("a value of type {ty} where a list belongs"));
         }
-        let head = self.byte()?;
-        let elem = head & 0x0f;
-        let size = match head >> 4 {
-            15 => self.varint()?,
-            s => u64::from(s),
-        };
-        for _ in 0..self.count(size, 1)? {
+        let (elem, size) = self.list_header()?;
+        for _ in 0..size {
             if elem != STRUCT {
                 return Err(format!("a list of type {elem} where structs belong"));
             }
@@ -459,23 +463,16 @@ impl Reader<'_> {
                 match want {
                     Ty::Struct(k) => r.check_struct(k, depth + 1),
                     Ty::List(elem) => {
-                        let head = r.byte()?;
-                        let size = match head >> 4 {
-                            15 => r.varint()?,
-                            s => u64::from(s),
-                        };
+                        let (ty, size) = r.list_header()?;
                         let fits = match elem {
-                            Elem::Int => (4..=6).contains(&(head & 0x0f)),
-                            Elem::Bin => head & 0x0f == 8,
-                            Elem::Struct(_) => head & 0x0f == STRUCT,
+                            Elem::Int => (4..=6).contains(&ty),
+                            Elem::Bin => ty == 8,
+                            Elem::Struct(_) => ty == STRUCT,
                         };
                         if size > 0 && !fits {
-                            return Err(format!(
-                                "field {id} of a {kind:?} is a list of type {}, not {elem:?}",
-                                head & 0x0f
-                            ));
+                            return Err(format!("field {id} of a {kind:?} is a list of type {ty}, not {elem:?}"));
                         }
-                        for _ in 0..r.count(size, 1)? {
+                        for _ in 0..size {
                             match elem {
                                 Elem::Struct(k) => r.check_struct(k, depth + 1)?,
                                 Elem::Int => r.skip(5, depth + 1)?,
@@ -502,16 +499,11 @@ impl Reader<'_> {
                 self.advance(usize::try_from(len).map_err(|_| "a string beyond memory")?)
             }
             9 => {
-                let head = self.byte()?;
-                let elem = head & 0x0f;
-                let size = match head >> 4 {
-                    15 => self.varint()?,
-                    s => u64::from(s),
-                };
+                let (elem, size) = self.list_header()?;
                 if size > 0 && matches!(elem, 1 | 2) {
                     return Err("a list of booleans, which polars reads otherwise".into());
                 }
-                for _ in 0..self.count(size, 1)? {
+                for _ in 0..size {
                     self.skip(elem, depth)?
                 }
                 Ok(())
