@@ -22,22 +22,20 @@ pub const MAX_COORD_M: f64 = 1e7;
 /// Largest time accepted, seconds.
 pub const MAX_TIME_S: f64 = 1e9;
 
-/// A trace file's format. Its names, here and nowhere else, are the CLI's
-/// `--format` / `--trace-format` values and a scenario file's
-/// `mobility.trace_format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// A trace file's format. Its names ([`TraceFormat::name`], and nowhere
+/// else) are the CLI's `--format` / `--trace-format` values (through
+/// `clap::ValueEnum`) and a scenario file's `mobility.trace_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TraceFormat {
-    #[value(name = "sumo-fcd")]
     SumoFcd,
-    #[value(name = "bonnmotion")]
     BonnMotion,
-    #[value(name = "csv")]
     Csv,
 }
 
 impl TraceFormat {
+    pub const ALL: [TraceFormat; 3] = [TraceFormat::SumoFcd, TraceFormat::BonnMotion, TraceFormat::Csv];
     pub fn parse(s: &str) -> Option<TraceFormat> {
-        <TraceFormat as clap::ValueEnum>::from_str(s, false).ok()
+        TraceFormat::ALL.into_iter().find(|f| f.name() == s)
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -48,7 +46,16 @@ impl TraceFormat {
     }
     /// Every name, for messages: "sumo-fcd, bonnmotion, csv".
     pub fn names() -> String {
-        <TraceFormat as clap::ValueEnum>::value_variants().iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+        TraceFormat::ALL.map(TraceFormat::name).join(", ")
+    }
+}
+
+impl clap::ValueEnum for TraceFormat {
+    fn value_variants<'a>() -> &'a [Self] {
+        &TraceFormat::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
     }
 }
 
