@@ -20,6 +20,7 @@ use solvers::dppo::hyper::TrainConfig;
 use solvers::dppo::net::import_weights;
 use solvers::dppo::net::{rows_tensor, Net};
 use solvers::dppo::ppo::minibatch_loss;
+use solvers::registry::Kind;
 use tch::nn::{self, OptimizerConfig};
 
 /// The default preset's world (seed 1) and its state after 100 slots of greedy (warm caches).
@@ -55,7 +56,9 @@ fn simulator(c: &mut Criterion) {
         b.iter(|| transition(&w.env, &state, &obs, &d).unwrap())
     });
     let ck = checkpoint(&w);
-    for name in ["nearest", "greedy", "local", "random", "dppo"] {
+    // Every cheap policy run by default (the MILPs are timed in solvers/benches/milp.rs).
+    let cheap = solvers::registry::names(|p| p.by_default && matches!(p.kind, Kind::Heuristic | Kind::Learned));
+    for name in cheap {
         let mut p: Box<dyn Policy> = if name == "dppo" {
             Box::new(solvers::dppo::Dppo::new(&ck).unwrap())
         } else {

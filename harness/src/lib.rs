@@ -51,13 +51,10 @@ pub struct RunArgs {
 }
 
 /// The policies a run has when `--policies` is not given: every policy of
-/// the build, then the lower bound where the build can compute it.
+/// the build that runs by default, then the lower bound where the build can
+/// compute it (`solvers::registry`).
 pub fn default_policies() -> Vec<String> {
-    let mut v: Vec<String> = solvers::available().iter().map(|s| s.to_string()).collect();
-    if cfg!(feature = "milp") {
-        v.push(run::BOUND.to_string());
-    }
-    v
+    solvers::registry::names(|p| p.by_default).into_iter().map(String::from).collect()
 }
 
 /// The MILP flags (`--milp-time-limit`, `--milp-gap`, `--milp-horizon`),
@@ -374,7 +371,7 @@ pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> R
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let (mut md, mut tex) = (reports::tables::markdown(&tables), reports::tables::latex(&tables) + "\n");
     // Score tables against each reference the results hold (milp, milp-lookahead).
-    for reference in reports::score::REFERENCES {
+    for reference in solvers::registry::score_references() {
         let bad = |e: polars::prelude::PolarsError| BadInput(format!("{}: {e}", summary_path.display()));
         let score = reports::score::normalised_scores(&summary, reference).map_err(bad)?;
         let paired = reports::score::paired_vs(&summary, reference).map_err(bad)?;

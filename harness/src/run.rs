@@ -501,17 +501,9 @@ fn run_jobs(
 }
 
 /// Relative work of one run of a policy, for splitting jobs over MPI ranks
-/// (largest first). From the per-slot decision times on `default`
-/// (docs/measurements.md): the MILP planners and the bound dominate.
+/// (the registry's `work`; 1 for a name it does not have).
 pub fn expected_work(policy: &str) -> u64 {
-    match policy {
-        "milp-lookahead-joint" => 500,
-        "milp-lookahead" | "milp-oracle" => 100,
-        BOUND => 50,
-        "milp" => 20,
-        "dppo" => 2,
-        _ => 1,
-    }
+    solvers::registry::info(policy).map_or(1, |p| p.work)
 }
 
 /// The rank of each job: largest expected work first, each to the rank with

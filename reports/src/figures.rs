@@ -10,6 +10,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use polars::prelude::*;
 
+pub use solvers::registry::Marker;
+
 use crate::tables::bootstrap_mean_ci;
 use crate::{f64_column, str_column};
 
@@ -30,30 +32,15 @@ fn e<E: std::fmt::Display>(err: E) -> String {
     err.to_string()
 }
 
-/// Marker shapes, one per policy.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Marker {
-    Circle,
-    Triangle,
-    Square,
-    Cross,
-    Diamond,
-}
-
-/// The fixed colour and marker of a policy (others get the next free ones).
+/// The colour and marker of a policy: the registry's (`solvers::registry`),
+/// or for a name it does not have (an agent of the user's) the next free
+/// ones by the policy's place in the figure.
 pub fn policy_style(name: &str, index: usize) -> (RGBColor, Marker) {
-    match name {
-        "dppo" => (RGBColor(214, 39, 40), Marker::Circle),
-        "milp" => (RGBColor(31, 119, 180), Marker::Square),
-        "milp-lookahead" => (RGBColor(120, 180, 230), Marker::Square),
-        "greedy" => (RGBColor(44, 160, 44), Marker::Triangle),
-        "nearest" => (RGBColor(255, 127, 14), Marker::Diamond),
-        "local" => (RGBColor(110, 110, 110), Marker::Cross),
-        "random" => (RGBColor(148, 103, 189), Marker::Circle),
-        crate::BOUND => (RGBColor(30, 30, 30), Marker::Cross),
-        _ => {
-            let extra =
-                [RGBColor(140, 86, 75), RGBColor(227, 119, 194), RGBColor(23, 190, 207), RGBColor(188, 189, 34)];
+    match solvers::registry::info(name) {
+        Some(p) => (RGBColor(p.colour[0], p.colour[1], p.colour[2]), p.marker),
+        None => {
+            // Colours no registry row has.
+            let extra = [RGBColor(23, 190, 207), RGBColor(128, 0, 0), RGBColor(0, 128, 128), RGBColor(128, 128, 0)];
             let marks = [Marker::Square, Marker::Triangle, Marker::Diamond, Marker::Cross];
             (extra[index % extra.len()], marks[index % marks.len()])
         }

@@ -8,7 +8,7 @@ pub mod score;
 pub mod tables;
 
 /// The summary row that holds the clairvoyant lower bound (its `cost`), not a policy.
-pub const BOUND: &str = "bound";
+pub use solvers::registry::BOUND;
 
 use polars::prelude::*;
 

@@ -3,10 +3,11 @@
 //! comparison of every policy with a reference on identical traces.
 //!
 //! `s = (C_best_heuristic − C) / (C_best_heuristic − C_ref)` per (scenario,
-//! seed), where the best heuristic is the cheapest of `nearest`, `greedy`,
-//! `local`, `random` on that seed and the reference is `milp` or
-//! `milp-lookahead` (`REFERENCES`; a report has the tables of each one the
-//! results hold). 1 = the reference's cost, 0 = the best heuristic's. The
+//! seed), where the best heuristic is the cheapest on that seed of the
+//! policies that `solvers::registry` lists as heuristics run by default
+//! (`nearest`, `greedy`, `local`, `random`), and the reference is one of its
+//! score references (the bound, `milp`, `milp-lookahead`; a report has the
+//! tables of each one the results hold). 1 = the reference's cost, 0 = the best heuristic's. The
 //! per-slot MILP is myopic, so its run cost can be above the best
 //! heuristic's; the denominator is then negative and the tables say so.
 
@@ -14,14 +15,9 @@ use polars::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use solvers::registry::score_heuristics;
+
 use crate::{f64_column, str_column};
-
-pub const HEURISTICS: [&str; 4] = ["nearest", "greedy", "local", "random"];
-
-/// The references the scores are normalised against, in report order: the
-/// clairvoyant lower bound first (s = 1 at the bound: no policy can pass it),
-/// then the per-slot MILP and the planning MILP (policies; can be passed).
-pub const REFERENCES: [&str; 3] = [crate::BOUND, "milp", "milp-lookahead"];
 
 /// Interquartile mean: the mean of the middle half (⌊n/4⌋ values trimmed at
 /// each end, as `scipy.stats.trim_mean(x, 0.25)`, which rliable uses).
@@ -119,7 +115,8 @@ pub fn normalised_scores(summary: &DataFrame, reference: &str) -> PolarsResult<O
     let r = runs(summary)?;
     let scenarios = distinct(r.iter().map(|x| x.0.clone()));
     let policies = distinct(r.iter().map(|x| x.1.clone()));
-    if !policies.iter().any(|p| p == reference) || !policies.iter().any(|p| HEURISTICS.contains(&p.as_str())) {
+    let heuristics = score_heuristics();
+    if !policies.iter().any(|p| p == reference) || !policies.iter().any(|p| heuristics.contains(&p.as_str())) {
         return Ok(None);
     }
     let (mut non_positive, mut pairs) = (0, 0);
@@ -128,7 +125,7 @@ pub fn normalised_scores(summary: &DataFrame, reference: &str) -> PolarsResult<O
         let seeds = distinct(r.iter().filter(|x| &x.0 == s).map(|x| x.2));
         let mut per_policy: Vec<Vec<f64>> = vec![Vec::new(); policies.len()];
         for &seed in &seeds {
-            let best = HEURISTICS.iter().filter_map(|h| cost_of(&r, s, h, seed)).fold(f64::INFINITY, f64::min);
+            let best = heuristics.iter().filter_map(|h| cost_of(&r, s, h, seed)).fold(f64::INFINITY, f64::min);
             let Some(reference) = cost_of(&r, s, reference, seed) else { continue };
             if !best.is_finite() {
                 continue;

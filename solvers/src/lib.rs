@@ -11,6 +11,7 @@ pub mod milp;
 pub mod nearest;
 pub mod options;
 pub mod random;
+pub mod registry;
 
 use scenarios::Policy;
 
@@ -56,28 +57,15 @@ impl Default for MilpOptions {
 
 /// Policies that `--policies` accepts but that are not run by default: the
 /// ablation `greedy-nocache`, the slow joint form of `milp-lookahead`, and
-/// the clairvoyant `milp-oracle` (which the harness makes from the world: it
-/// reads the future, so `make_with` cannot make it).
+/// the clairvoyant `milp-oracle` (the registry's rows with `by_default` off).
 pub fn on_request() -> Vec<&'static str> {
-    let mut v = vec!["greedy-nocache"];
-    if cfg!(feature = "milp") {
-        v.insert(0, "milp-oracle");
-        v.insert(0, "milp-lookahead-joint");
-    }
-    v
+    registry::names(|p| !p.by_default)
 }
 
-/// Policies this build has and runs by default, in the order results list them.
+/// Policies this build has and runs by default, in the order results list
+/// them (the lower bound, which the harness adds, is not one).
 pub fn available() -> Vec<&'static str> {
-    let mut v = vec!["nearest", "greedy", "local", "random"];
-    if cfg!(feature = "milp") {
-        v.insert(0, "milp-lookahead");
-        v.insert(0, "milp");
-    }
-    if cfg!(feature = "dppo") {
-        v.insert(0, "dppo");
-    }
-    v
+    registry::names(|p| p.by_default && p.name != registry::BOUND)
 }
 
 /// Why a policy could not be made.
