@@ -80,90 +80,110 @@ pub fn slots_frame(scenario: &str, s: &SlotColumns) -> Result<DataFrame> {
     Ok(DataFrame::new(n, cols)?)
 }
 
-/// The columns of `summary.csv`, in order (a contract: later tools read them by name).
-pub const SUMMARY_COLUMNS: &[&str] = &[
-    "scenario",
-    "policy",
-    "seed",
-    "tasks",
-    "mean_delay_ms",
-    "p95_delay_ms",
-    "interruption_rate",
-    "interruption_events_per_100",
-    "mean_interruption_len",
-    "rb_util",
-    "cu_util",
-    "cache_util",
-    "backhaul_gb",
-    "handovers_per_min",
-    "cost",
-    "decision_ms_mean",
-    "decision_ms_p95",
-    "milp_optimal_share",
-    "milp_max_gap",
-    "milp_solve_ms_p50",
-    "milp_solve_ms_p95",
-    "milp_build_share",
-    "gap_to_bound",
-    "bound_status",
-    "slots",
-    "terminals",
+/// A summary column: its name and how it is computed from one run (the
+/// runs of the same results are there for the bound of the run's seed).
+pub struct SummaryColumn {
+    pub name: &'static str,
+    build: Build,
+}
+
+/// How a column's value is computed, by its type; None is an empty cell (null).
+#[derive(Clone, Copy)]
+enum Build {
+    Count(fn(&PolicyRun) -> u64),
+    Number(fn(&PolicyRun, &[PolicyRun]) -> Option<f64>),
+    Text(fn(&PolicyRun) -> Option<&'static str>),
+}
+
+const fn count(name: &'static str, f: fn(&PolicyRun) -> u64) -> SummaryColumn {
+    SummaryColumn { name, build: Build::Count(f) }
+}
+
+const fn number(name: &'static str, f: fn(&PolicyRun, &[PolicyRun]) -> Option<f64>) -> SummaryColumn {
+    SummaryColumn { name, build: Build::Number(f) }
+}
+
+/// A metric of `scenarios::metrics::Summary` (NaN, no value, is null).
+macro_rules! summary_metric {
+    ($field:ident) => {
+        number(stringify!($field), |r, _| nan_null(r.summary.$field))
+    };
+}
+
+/// A statistic of the MILP's slots (null for a policy that solves none).
+macro_rules! solver_stat {
+    ($name:literal, $stat:expr) => {
+        number($name, |r, _| r.solver.as_ref().map($stat))
+    };
+}
+
+/// `summary.csv`'s columns after `scenario` and `policy`, in order (a
+/// contract: later tools read them by name), with how each is computed: the
+/// one list of them. The metrics among them are presented as
+/// `reports::metrics` says.
+pub const SUMMARY: &[SummaryColumn] = &[
+    count("seed", |r| r.seed),
+    count("tasks", |r| r.summary.tasks as u64),
+    summary_metric!(mean_delay_ms),
+    summary_metric!(p95_delay_ms),
+    summary_metric!(interruption_rate),
+    summary_metric!(interruption_events_per_100),
+    summary_metric!(mean_interruption_len),
+    summary_metric!(rb_util),
+    summary_metric!(cu_util),
+    summary_metric!(cache_util),
+    summary_metric!(backhaul_gb),
+    summary_metric!(handovers_per_min),
+    summary_metric!(cost),
+    summary_metric!(decision_ms_mean),
+    summary_metric!(decision_ms_p95),
+    solver_stat!("milp_optimal_share", |s| s.optimal_share()),
+    solver_stat!("milp_max_gap", |s| s.max_gap),
+    solver_stat!("milp_solve_ms_p50", |s| 1e3 * percentile(&s.solve_s, 0.5)),
+    solver_stat!("milp_solve_ms_p95", |s| 1e3 * percentile(&s.solve_s, 0.95)),
+    solver_stat!("milp_build_share", |s| s.build_share()),
+    number("gap_to_bound", |r, runs| {
+        crate::run::bound_of(runs, r.seed).filter(|&b| b > 0.0).map(|b| (r.summary.cost - b) / b)
+    }),
+    SummaryColumn { name: "bound_status", build: Build::Text(|r| r.bound.as_ref().map(|b| b.status())) },
+    count("slots", |r| r.summary.slots as u64),
+    count("terminals", |r| r.terminals as u64),
 ];
+
+/// The columns of `summary.csv`, in order.
+pub fn summary_columns() -> Vec<&'static str> {
+    ["scenario", "policy"].into_iter().chain(SUMMARY.iter().map(|c| c.name)).collect()
+}
+
+/// Columns whose values are wall-clock times (or shares of them), per
+/// results file: they depend on the machine and its load, every other
+/// column is a function of (config, seed). Regression checks never read
+/// them; comparisons of results leave them out.
+pub const WALL_CLOCK: &[(&str, &[&str])] = &[
+    ("summary", &["decision_ms_mean", "decision_ms_p95", "milp_solve_ms_p50", "milp_solve_ms_p95", "milp_build_share"]),
+    ("slots", &["decision_ms", "solver_build_ms", "solver_solve_ms"]),
+    ("bound", &["solve_s"]),
+];
+
+/// The wall-clock columns of a results file (`summary`, `slots`, `bound`; none for another).
+pub fn wall_clock(file: &str) -> &'static [&'static str] {
+    WALL_CLOCK.iter().find(|w| w.0 == file).map_or(&[], |w| w.1)
+}
 
 pub fn summary_frame(scenario: &str, runs: &[PolicyRun]) -> Result<DataFrame> {
     let n = runs.len();
-    let f = |g: &dyn Fn(&PolicyRun) -> f64| runs.iter().map(|r| nan_null(g(r))).collect::<Vec<_>>();
-    let cols = vec![
+    let mut cols = vec![
         Column::new("scenario".into(), vec![scenario; n]),
         Column::new("policy".into(), runs.iter().map(|r| r.policy.as_str()).collect::<Vec<_>>()),
-        Column::new("seed".into(), runs.iter().map(|r| r.seed).collect::<Vec<_>>()),
-        Column::new("tasks".into(), runs.iter().map(|r| r.summary.tasks as u64).collect::<Vec<_>>()),
-        Column::new("mean_delay_ms".into(), f(&|r| r.summary.mean_delay_ms)),
-        Column::new("p95_delay_ms".into(), f(&|r| r.summary.p95_delay_ms)),
-        Column::new("interruption_rate".into(), f(&|r| r.summary.interruption_rate)),
-        Column::new("interruption_events_per_100".into(), f(&|r| r.summary.interruption_events_per_100)),
-        Column::new("mean_interruption_len".into(), f(&|r| r.summary.mean_interruption_len)),
-        Column::new("rb_util".into(), f(&|r| r.summary.rb_util)),
-        Column::new("cu_util".into(), f(&|r| r.summary.cu_util)),
-        Column::new("cache_util".into(), f(&|r| r.summary.cache_util)),
-        Column::new("backhaul_gb".into(), f(&|r| r.summary.backhaul_gb)),
-        Column::new("handovers_per_min".into(), f(&|r| r.summary.handovers_per_min)),
-        Column::new("cost".into(), f(&|r| r.summary.cost)),
-        Column::new("decision_ms_mean".into(), f(&|r| r.summary.decision_ms_mean)),
-        Column::new("decision_ms_p95".into(), f(&|r| r.summary.decision_ms_p95)),
-        Column::new(
-            "milp_optimal_share".into(),
-            runs.iter().map(|r| r.solver.as_ref().map(|s| s.optimal_share())).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "milp_max_gap".into(),
-            runs.iter().map(|r| r.solver.as_ref().map(|s| s.max_gap)).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "milp_solve_ms_p50".into(),
-            runs.iter().map(|r| r.solver.as_ref().map(|s| 1e3 * percentile(&s.solve_s, 0.5))).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "milp_solve_ms_p95".into(),
-            runs.iter().map(|r| r.solver.as_ref().map(|s| 1e3 * percentile(&s.solve_s, 0.95))).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "milp_build_share".into(),
-            runs.iter().map(|r| r.solver.as_ref().map(|s| s.build_share())).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "gap_to_bound".into(),
-            runs.iter()
-                .map(|r| crate::run::bound_of(runs, r.seed).filter(|&b| b > 0.0).map(|b| (r.summary.cost - b) / b))
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "bound_status".into(),
-            runs.iter().map(|r| r.bound.as_ref().map(|b| b.status())).collect::<Vec<_>>(),
-        ),
-        Column::new("slots".into(), runs.iter().map(|r| r.summary.slots as u64).collect::<Vec<_>>()),
-        Column::new("terminals".into(), runs.iter().map(|r| r.terminals as u64).collect::<Vec<_>>()),
     ];
+    for c in SUMMARY {
+        let name = c.name.into();
+        cols.push(match c.build {
+            Build::Count(f) => Column::new(name, runs.iter().map(f).collect::<Vec<_>>()),
+            Build::Number(f) => Column::new(name, runs.iter().map(|r| f(r, runs)).collect::<Vec<_>>()),
+            Build::Text(f) => Column::new(name, runs.iter().map(f).collect::<Vec<_>>()),
+        });
+    }
     Ok(DataFrame::new(n, cols)?)
 }
 

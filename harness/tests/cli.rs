@@ -8,6 +8,7 @@ use std::process::Output;
 use common::{bin, stderr, without_timing};
 use harness::frames::read_parquet;
 use harness::run::{execute, Plan};
+use polars::prelude::{CsvReadOptions, SerReader};
 
 fn edgebench(args: &[&str]) -> Output {
     bin().args(args).output().expect("edgebench runs")
@@ -63,7 +64,7 @@ fn run_writes_the_results_set() {
         assert!(header.contains(&col), "summary.csv lacks {col}: {header:?}");
     }
     // The documented column list is the file's header, in order.
-    assert_eq!(header, harness::frames::SUMMARY_COLUMNS);
+    assert_eq!(header, harness::frames::summary_columns());
     // One row per (policy, seed): every policy of the build and the bound × 2 seeds.
     let policies = solvers::available().len();
     assert_eq!(csv.lines().count(), 1 + (policies + 1) * 2);
@@ -151,11 +152,45 @@ fn same_command_same_results_whatever_the_thread_count() {
     let csv0 = without_timing(&std::fs::read_to_string(runs[0].join("summary.csv")).unwrap());
     let tasks0 = read_parquet(&runs[0].join("tasks.parquet")).unwrap();
     let bytes0 = std::fs::read(runs[0].join("tasks.parquet")).unwrap();
+    // The slots and the bound's windows, wall-clock columns aside (ARCHITECTURE.md's invariant).
+    let timeless = |dir: &Path| {
+        let slots = read_parquet(&dir.join("slots.parquet")).unwrap();
+        let bound = CsvReadOptions::default()
+            .with_infer_schema_length(None)
+            .try_into_reader_with_file_path(Some(dir.join("bound.csv")))
+            .unwrap()
+            .finish()
+            .unwrap();
+        [("slots", slots), ("bound", bound)].map(|(f, df)| df.drop_many(harness::frames::wall_clock(f).to_vec()))
+    };
+    let timeless0 = timeless(&runs[0]);
     for r in &runs[1..] {
         assert_eq!(csv0, without_timing(&std::fs::read_to_string(r.join("summary.csv")).unwrap()));
         let t = read_parquet(&r.join("tasks.parquet")).unwrap();
         assert!(tasks0.equals_missing(&t), "tasks.parquet differs for {}", r.display());
         assert_eq!(bytes0, std::fs::read(r.join("tasks.parquet")).unwrap(), "tasks.parquet bytes differ");
+        for (a, b) in timeless0.iter().zip(timeless(r).iter()) {
+            assert!(a.height() > 0 && a.equals_missing(b), "{a} against {b}");
+        }
+    }
+}
+
+#[test]
+fn architecture_names_every_wall_clock_column() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ARCHITECTURE.md")).unwrap();
+    let invariant = text.lines().skip_while(|l| !l.contains("wall-clock quantities in the results")).take(8);
+    let invariant: String = invariant.collect::<Vec<_>>().join(" ");
+    for (file, columns) in harness::frames::WALL_CLOCK {
+        for c in *columns {
+            assert!(invariant.contains(&format!("`{c}`")), "ARCHITECTURE.md does not name {file}'s `{c}`");
+        }
+    }
+    // Every metric the reports present is a summary column; a wall-clock one is never a regression check.
+    for m in reports::metrics::METRICS {
+        assert!(harness::frames::summary_columns().contains(&m.column), "{} is not in summary.csv", m.column);
+    }
+    for m in reports::metrics::regress_init() {
+        assert!(!harness::frames::wall_clock("summary").contains(&m.column), "{}", m.column);
     }
 }
 

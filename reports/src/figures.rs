@@ -12,6 +12,7 @@ use polars::prelude::*;
 
 pub use solvers::registry::Marker;
 
+use crate::metrics::{metric, Metric};
 use crate::tables::bootstrap_mean_ci;
 use crate::{f64_column, str_column};
 
@@ -339,45 +340,40 @@ fn bar_panel<DB: DrawingBackend>(
 }
 
 fn ci_bars(summary: &DataFrame, scenario: &str, dir: &Path, tag: &str) -> Res<Vec<PathBuf>> {
-    let intr = per_policy(summary, scenario, "interruption_rate")?;
-    let delay = per_policy(summary, scenario, "mean_delay_ms")?;
-    let cost = per_policy(summary, scenario, "cost")?;
-    let one_seed = intr.iter().all(|b| b.2.is_none());
+    let [intr, delay, cost] = ["interruption_rate", "mean_delay_ms", "cost"].map(metric);
+    let intr_bars = per_policy(summary, scenario, intr.column)?;
+    let delay_bars = per_policy(summary, scenario, delay.column)?;
+    let cost_bars = per_policy(summary, scenario, cost.column)?;
+    let one_seed = intr_bars.iter().all(|b| b.2.is_none());
     let note = if one_seed { " (one seed: no interval)" } else { " (mean, 95 % CI over seeds)" };
     // The bound is a run cost only: it appears in the cost panel (and is named there).
-    let cost_title =
-        if cost.iter().any(|b| b.0 == crate::BOUND) { "Run cost; bound = clairvoyant floor" } else { "Run cost" };
+    let cost_title = if cost_bars.iter().any(|b| b.0 == crate::BOUND) {
+        format!("{}; bound = clairvoyant floor", cost.figure().0)
+    } else {
+        cost.figure().0.to_string()
+    };
     let files = both!(dir, format!("interruption-delay{tag}"), (1600, 480), |root| {
         let panels = root.split_evenly((1, 3));
-        bar_panel(&panels[0], &format!("Interruption rate{note}"), "interrupted tasks (%)", &intr, 100.0, None)
+        let (t, y) = intr.figure();
+        bar_panel(&panels[0], &format!("{t}{note}"), y, &intr_bars, intr.scale, None)
             .and_then(|_| {
-                bar_panel(
-                    &panels[1],
-                    &format!("Mean delay{note}"),
-                    "mean delay of served tasks (ms)",
-                    &delay,
-                    1.0,
-                    None,
-                )
+                let (t, y) = delay.figure();
+                bar_panel(&panels[1], &format!("{t}{note}"), y, &delay_bars, delay.scale, None)
             })
-            .and_then(|_| bar_panel(&panels[2], cost_title, "run cost", &cost, 1.0, None))
+            .and_then(|_| bar_panel(&panels[2], &cost_title, cost.figure().1, &cost_bars, cost.scale, None))
     });
     Ok(files)
 }
 
 fn utilisation(summary: &DataFrame, scenario: &str, dir: &Path, tag: &str) -> Res<Vec<PathBuf>> {
-    let rb = per_policy(summary, scenario, "rb_util")?;
-    let cu = per_policy(summary, scenario, "cu_util")?;
-    let cache = per_policy(summary, scenario, "cache_util")?;
+    let metrics = ["rb_util", "cu_util", "cache_util"].map(metric);
+    let bars = metrics.iter().map(|m| per_policy(summary, scenario, m.column)).collect::<Res<Vec<_>>>()?;
     let files = both!(dir, format!("utilisation{tag}"), (1300, 460), |root| {
         let panels = root.split_evenly((1, 3));
-        bar_panel(&panels[0], "Resource units", "mean share of units in use (%)", &rb, 100.0, Some(105.0))
-            .and_then(|_| {
-                bar_panel(&panels[1], "Compute units", "mean share of units in use (%)", &cu, 100.0, Some(105.0))
-            })
-            .and_then(|_| {
-                bar_panel(&panels[2], "Cache", "mean share of cache bytes used (%)", &cache, 100.0, Some(105.0))
-            })
+        metrics.iter().zip(&bars).zip(panels.iter()).try_for_each(|((m, b), area)| {
+            let (t, y) = m.figure();
+            bar_panel(area, t, y, b, m.scale, Some(105.0))
+        })
     });
     Ok(files)
 }
@@ -510,9 +506,8 @@ fn draw_timeline<DB: DrawingBackend>(
 fn sweep_plot(summary: &DataFrame, axis: &str, dir: &Path) -> Res<Vec<PathBuf>> {
     let pol = str_column(summary, "policy").map_err(e)?;
     let x = f64_column(summary, &format!("sweep_{axis}")).map_err(e)?;
-    let metric = |c: &str| f64_column(summary, c).map_err(e);
-    let (intr, delay, cost, dec) =
-        (metric("interruption_rate")?, metric("mean_delay_ms")?, metric("cost")?, metric("decision_ms_mean")?);
+    let [intr, delay, cost, dec] = ["interruption_rate", "mean_delay_ms", "cost", "decision_ms_mean"].map(metric);
+    let column = |m: &Metric| f64_column(summary, m.column).map_err(e);
     let mut xs: Vec<f64> = x.clone();
     xs.sort_by(f64::total_cmp);
     xs.dedup();
@@ -542,19 +537,18 @@ fn sweep_plot(summary: &DataFrame, axis: &str, dir: &Path) -> Res<Vec<PathBuf>> 
         "cache" => "cache per node (MiB)",
         other => other,
     };
-    let panels = [
-        ("Interruption rate", "interrupted tasks (%)", series(&intr, 100.0), false),
-        ("Mean delay", "mean delay of served tasks (ms)", series(&delay, 1.0), false),
-        ("Cost", "run cost", series(&cost, 1.0), false),
-    ];
+    let panels = [intr, delay, cost].map(|m| Ok((m.figure(), series(&column(m)?, m.scale))));
+    let panels = panels.into_iter().collect::<Res<Vec<_>>>()?;
     let mut files = both!(dir, format!("sweep-{axis}"), (1500, 480), |root| {
         let areas = root.split_evenly((1, 3));
-        panels.iter().zip(areas.iter()).try_for_each(|((t, y, s, log), a)| line_panel(a, t, unit, y, s, *log))
+        panels.iter().zip(areas.iter()).try_for_each(|(((t, y), s), a)| line_panel(a, t, unit, y, s, false))
     });
     if axis == "terminals" {
-        let d = series(&dec, 1.0);
+        let d = series(&column(dec)?, dec.scale);
+        let (t, y) = dec.figure();
+        let y = format!("{}, log scale)", y.trim_end_matches(')'));
         files.extend(both!(dir, "sweep-terminals-decision-time", (800, 520), |root| {
-            line_panel(&root, "Decision time per slot", unit, "mean decision time (ms, log scale)", &d, true)
+            line_panel(&root, t, unit, &y, &d, true)
         }));
     }
     Ok(files)

@@ -29,6 +29,8 @@ pub struct Metric {
     pub better: Better,
     /// Checked by `regress --init` (never a wall-clock metric: it depends on the machine).
     pub regress: bool,
+    /// Panel title and axis label in the figures (None: no figure shows it).
+    pub figure: Option<(&'static str, &'static str)>,
 }
 
 /// A registry row (positional, so that the table below reads as a table).
@@ -43,26 +45,46 @@ const fn m(
     better: Better,
     regress: bool,
 ) -> Metric {
-    Metric { column, header, latex, scale, decimals, summary_decimals, better, regress }
+    Metric { column, header, latex, scale, decimals, summary_decimals, better, regress, figure: None }
+}
+
+impl Metric {
+    /// With a figure's panel title and axis label.
+    const fn fig(mut self, title: &'static str, axis: &'static str) -> Metric {
+        self.figure = Some((title, axis));
+        self
+    }
+
+    /// The figure's (title, axis label); panics for a metric no figure shows (a bug of the figure code).
+    pub fn figure(&self) -> (&'static str, &'static str) {
+        self.figure.unwrap_or_else(|| panic!("`{}` has no figure title in the metrics registry", self.column))
+    }
 }
 
 use Better::{Lower, Neither};
 
-/// (column, header, LaTeX header, scale, decimals in the tables, in summary.md, better, regress --init).
+/// (column, header, LaTeX header, scale, decimals in the tables, in summary.md, better, regress --init),
+/// then the figure's panel title and axis label where a figure shows the metric.
 pub const METRICS: &[Metric] = &[
-    m("mean_delay_ms", "mean delay (ms)", "Mean delay (ms)", 1.0, 1, 1, Lower, true),
+    m("mean_delay_ms", "mean delay (ms)", "Mean delay (ms)", 1.0, 1, 1, Lower, true)
+        .fig("Mean delay", "mean delay of served tasks (ms)"),
     m("p95_delay_ms", "p95 delay (ms)", "P95 delay (ms)", 1.0, 1, 1, Lower, false),
-    m("interruption_rate", "interrupted (%)", "Interrupted (\\%)", 100.0, 2, 2, Lower, true),
+    m("interruption_rate", "interrupted (%)", "Interrupted (\\%)", 100.0, 2, 2, Lower, true)
+        .fig("Interruption rate", "interrupted tasks (%)"),
     m("interruption_events_per_100", "events /100", "Events/100", 1.0, 2, 2, Lower, false),
     m("mean_interruption_len", "event len (slots)", "Event length (slots)", 1.0, 2, 2, Lower, false),
-    m("rb_util", "RB util (%)", "RB util. (\\%)", 100.0, 1, 1, Neither, false),
-    m("cu_util", "CU util (%)", "CU util. (\\%)", 100.0, 1, 1, Neither, false),
-    m("cache_util", "cache util (%)", "Cache util. (\\%)", 100.0, 1, 1, Neither, false),
+    m("rb_util", "RB util (%)", "RB util. (\\%)", 100.0, 1, 1, Neither, false)
+        .fig("Resource units", "mean share of units in use (%)"),
+    m("cu_util", "CU util (%)", "CU util. (\\%)", 100.0, 1, 1, Neither, false)
+        .fig("Compute units", "mean share of units in use (%)"),
+    m("cache_util", "cache util (%)", "Cache util. (\\%)", 100.0, 1, 1, Neither, false)
+        .fig("Cache", "mean share of cache bytes used (%)"),
     m("backhaul_gb", "backhaul (GB)", "Backhaul (GB)", 1.0, 2, 2, Lower, false),
     m("handovers_per_min", "handovers /min", "Handovers/min", 1.0, 2, 3, Neither, false),
-    m("cost", "cost", "Cost", 1.0, 1, 1, Lower, true),
+    m("cost", "cost", "Cost", 1.0, 1, 1, Lower, true).fig("Run cost", "run cost"),
     m("gap_to_bound", "gap to bound (%)", "Gap to bound (\\%)", 100.0, 1, 1, Lower, true),
-    m("decision_ms_mean", "decide (ms)", "Decide (ms)", 1.0, 3, 3, Lower, false),
+    m("decision_ms_mean", "decide (ms)", "Decide (ms)", 1.0, 3, 3, Lower, false)
+        .fig("Decision time per slot", "mean decision time (ms)"),
 ];
 
 /// The registered metric of `column`.
