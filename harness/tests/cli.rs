@@ -797,3 +797,24 @@ fn the_code_map_names_every_source_file_and_only_files_that_exist() {
         }
     }
 }
+
+/// ARCHITECTURE.md's invariant: `Policy::stats` is `Some` exactly for the
+/// policies of the `milp` feature (each solves a MILP per slot), so the
+/// summary's `milp_*` columns are filled for those and empty for the others.
+#[test]
+fn solver_statistics_come_from_the_milp_policies_only() {
+    let d = tmp();
+    let out = d.path().join("r");
+    let every: Vec<&str> = solvers::registry::names(|p| p.name != solvers::registry::BOUND);
+    let args = ["run", "--scenario", "tiny", "--slots", "8", "--seeds", "1", "--quiet", "--policies"];
+    let o = edgebench(&[&args[..], &[&every.join(","), "--out", out.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = read_parquet(&out.join("summary.parquet")).unwrap();
+    let policy = summary.column("policy").unwrap().str().unwrap().clone();
+    let share = summary.column("milp_optimal_share").unwrap().f64().unwrap().clone();
+    assert_eq!(policy.len(), every.len());
+    for (p, s) in policy.iter().zip(share.iter()) {
+        let info = solvers::registry::info(p.unwrap()).unwrap();
+        assert_eq!(s.is_some(), info.feature == Some("milp"), "{}: milp_optimal_share {s:?}", info.name);
+    }
+}
