@@ -301,6 +301,23 @@ pub fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The summary frame of a results folder (`--results`); bad input (exit 2)
+/// when the folder is not one.
+pub fn read_results_summary(results: &Path) -> Result<DataFrame> {
+    let path = results.join("summary.parquet");
+    if !results.is_dir() {
+        return Err(crate::error::BadInput(format!("--results {}: not a folder", results.display())).into());
+    }
+    if !path.is_file() {
+        return Err(crate::error::BadInput(format!(
+            "--results {}: not a results set (no summary.parquet; write one with `edgebench run`)",
+            results.display()
+        ))
+        .into());
+    }
+    read_parquet(&path).map_err(|e| crate::error::BadInput(format!("{}: {e:#}", path.display())).into())
+}
+
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     crate::parquet_check::check_path(path)
         .map_err(|m| anyhow::anyhow!("{}: not a readable Parquet file: {m}", path.display()))?;

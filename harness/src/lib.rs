@@ -348,18 +348,7 @@ pub fn write_results(
 /// `edgebench report`: tables from a results folder; returns the report folder.
 pub fn cmd_report(results: &std::path::Path, out: Option<&std::path::Path>) -> Result<PathBuf> {
     let summary_path = results.join("summary.parquet");
-    if !results.is_dir() {
-        return Err(BadInput(format!("--results {}: not a folder", results.display())).into());
-    }
-    if !summary_path.is_file() {
-        return Err(BadInput(format!(
-            "--results {}: not a results set (no summary.parquet; write one with `edgebench run`)",
-            results.display()
-        ))
-        .into());
-    }
-    let summary =
-        frames::read_parquet(&summary_path).map_err(|e| BadInput(format!("{}: {e:#}", summary_path.display())))?;
+    let summary = frames::read_results_summary(results)?;
     let missing: Vec<&str> =
         reports::tables::required_columns().into_iter().filter(|c| summary.column(c).is_err()).collect();
     if !missing.is_empty() {

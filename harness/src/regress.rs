@@ -64,8 +64,9 @@ fn load(path: &Path) -> Result<Baseline, BadInput> {
 
 /// A baseline's TOML text; `path` names it in errors.
 pub fn parse_baseline(text: &str, path: &Path) -> Result<Baseline, BadInput> {
-    let b: Baseline = toml::from_str(text)
-        .map_err(|e| BadInput(format!("--baseline {}: {}", path.display(), e.to_string().replace('\n', " "))))?;
+    let b: Baseline = toml::from_str(text).map_err(|e| {
+        BadInput(format!("--baseline {}: {}", path.display(), scenarios::config::toml_error_line(text, &e)))
+    })?;
     for (k, c) in b.check.iter().enumerate() {
         if !(c.value.is_finite() && c.tolerance.is_finite() && c.tolerance >= 0.0) {
             return Err(BadInput(format!(
@@ -90,13 +91,7 @@ struct Summary {
 
 impl Summary {
     fn read(results: &Path) -> Result<Summary> {
-        let p = results.join("summary.parquet");
-        if !p.is_file() {
-            return Err(
-                BadInput(format!("--results {}: not a results set (no summary.parquet)", results.display())).into()
-            );
-        }
-        let frame = crate::frames::read_parquet(&p).map_err(|e| BadInput(format!("{}: {e:#}", p.display())))?;
+        let frame = crate::frames::read_results_summary(results)?;
         let scenario = reports::str_column(&frame, "scenario")?;
         let policy = reports::str_column(&frame, "policy")?;
         Ok(Summary { frame, scenario, policy })

@@ -382,10 +382,7 @@ impl ScenarioConfig {
     /// Parse TOML text. `source` names the file (or preset) in error messages.
     pub fn from_toml_str(text: &str, source: &str) -> Result<ScenarioConfig, ConfigError> {
         toml::from_str::<ScenarioConfig>(text).map_err(|e| {
-            let (line, col) = match e.span() {
-                Some(span) => line_col(text, span.start),
-                None => (0, 0),
-            };
+            let (line, col) = toml_error_place(text, &e);
             let msg = e.message().replace('\n', " ");
             ConfigError::Parse { source_name: source.to_string(), line, col, message: msg }
         })
@@ -423,28 +420,28 @@ impl ScenarioConfig {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(bad(field, "a finite number > 0", fmt_f(v)))
+                Err(bad(field, "a finite number > 0", shown(v)))
             }
         };
         let nonneg = |field: &str, v: f64| -> Result<(), ConfigError> {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(bad(field, "a finite number >= 0", fmt_f(v)))
+                Err(bad(field, "a finite number >= 0", shown(v)))
             }
         };
         let finite = |field: &str, v: f64| -> Result<(), ConfigError> {
             if v.is_finite() {
                 Ok(())
             } else {
-                Err(bad(field, "a finite number", fmt_f(v)))
+                Err(bad(field, "a finite number", shown(v)))
             }
         };
         let prob = |field: &str, v: f64| -> Result<(), ConfigError> {
             if (0.0..=1.0).contains(&v) {
                 Ok(())
             } else {
-                Err(bad(field, "a probability in [0, 1]", fmt_f(v)))
+                Err(bad(field, "a probability in [0, 1]", shown(v)))
             }
         };
         let range = |field: &str, r: [f64; 2], min_ok: f64| -> Result<(), ConfigError> {
@@ -454,7 +451,7 @@ impl ScenarioConfig {
                 Err(bad(
                     field,
                     &format!("[low, high] with {min_ok} <= low <= high"),
-                    format!("[{}, {}]", fmt_f(r[0]), fmt_f(r[1])),
+                    format!("[{}, {}]", shown(r[0]), shown(r[1])),
                 ))
             }
         };
@@ -531,7 +528,7 @@ impl ScenarioConfig {
         }
         range("mobility.pause_s", m.pause_s, 0.0)?;
         if !(0.0..1.0).contains(&m.gm_alpha) {
-            return Err(bad("mobility.gm_alpha", "a number in [0, 1)", fmt_f(m.gm_alpha)));
+            return Err(bad("mobility.gm_alpha", "a number in [0, 1)", shown(m.gm_alpha)));
         }
         nonneg("mobility.gm_speed_sigma", m.gm_speed_sigma)?;
         nonneg("mobility.gm_direction_sigma", m.gm_direction_sigma)?;
@@ -712,7 +709,7 @@ impl ScenarioConfig {
             return Err(bad(
                 "radio.shadowing_decorrelation_m",
                 "a decorrelation distance large enough for the area (shadowing maps would exceed 2e8 cells)",
-                fmt_f(r.shadowing_decorrelation_m),
+                shown(r.shadowing_decorrelation_m),
             ));
         }
         self.catalogue.file = catalogue_file;
@@ -759,12 +756,25 @@ fn resolve(base: Option<&Path>, p: &str) -> PathBuf {
     std::path::absolute(&joined).unwrap_or(joined)
 }
 
-fn fmt_f(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
+/// A number as an error message shows it: in full below 1e9, in scientific
+/// notation beyond (`{}` would print 1e300 as 301 digits).
+pub(crate) fn shown(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
     } else {
         format!("{v}")
     }
+}
+
+/// Where a TOML error is, 1-based line and column ((0, 0) when toml gives no place).
+pub fn toml_error_place(text: &str, e: &toml::de::Error) -> (usize, usize) {
+    e.span().map_or((0, 0), |span| line_col(text, span.start))
+}
+
+/// A TOML error in one line, as every input file's error reads: `line L, column C: message`.
+pub fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let (line, col) = toml_error_place(text, e);
+    format!("line {line}, column {col}: {}", e.message().replace('\n', " "))
 }
 
 /// 1-based line and column of a byte offset.

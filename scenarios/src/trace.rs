@@ -260,18 +260,34 @@ impl Builder {
     /// `a`, `b`: x and y in metres, or lat and lon in degrees when geographic.
     fn push(&mut self, path: &str, line: usize, id: &str, t: f64, a: f64, b: f64) -> Result<(), ConfigError> {
         if !t.is_finite() || t.abs() > MAX_TIME_S {
-            return Err(line_err(path, line, format!("time {t} is not a finite number of seconds within ±1e9")));
+            return Err(line_err(
+                path,
+                line,
+                format!("time {} is not a finite number of seconds within ±1e9", crate::config::shown(t)),
+            ));
         }
         if self.geo {
             if !a.is_finite() || a.abs() > 90.0 || !b.is_finite() || b.abs() > 180.0 {
                 return Err(line_err(
                     path,
                     line,
-                    format!("latitude/longitude ({a}, {b}) outside [-90, 90] × [-180, 180]"),
+                    format!(
+                        "latitude/longitude ({}, {}) outside [-90, 90] × [-180, 180]",
+                        crate::config::shown(a),
+                        crate::config::shown(b)
+                    ),
                 ));
             }
         } else if !a.is_finite() || !b.is_finite() || a.abs() > MAX_COORD_M || b.abs() > MAX_COORD_M {
-            return Err(line_err(path, line, format!("coordinate ({a}, {b}) is not finite or outside ±1e7 m")));
+            return Err(line_err(
+                path,
+                line,
+                format!(
+                    "coordinate ({}, {}) is not finite or outside ±1e7 m",
+                    crate::config::shown(a),
+                    crate::config::shown(b)
+                ),
+            ));
         }
         let terminal = self.terminal(id);
         self.records.push(RawRecord { terminal, t, x: a, y: b });

@@ -3,15 +3,8 @@
 //! keeps the tolerances.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn edgebench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgebench")).args(args).output().expect("edgebench runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use crate::common::{edgebench, message, stderr};
 
 fn args(policies: &str, out: &Path) -> harness::RunArgs {
     harness::RunArgs { policies: vec![policies.into()], seeds: vec![1, 2, 3, 4], ..harness::RunArgs::new("tiny", out) }
@@ -69,6 +62,7 @@ fn a_deliberately_worse_greedy_is_caught_and_the_unchanged_one_passes() {
 
 #[test]
 fn bad_regress_input_exits_2() {
+    let mut seen = Vec::new();
     let d = tempfile::tempdir().unwrap();
     let res = d.path().join("res");
     harness::cmd_run(&args("local", &res)).unwrap();
@@ -92,6 +86,7 @@ fn bad_regress_input_exits_2() {
         assert_eq!(o.status.code(), Some(2), "{base}: {}", stderr(&o));
         assert!(stderr(&o).contains(must), "{base}: {}", stderr(&o));
         assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+        seen.push(message(&o, d.path()));
     }
     let o = edgebench(&[
         "regress",
@@ -102,4 +97,6 @@ fn bad_regress_input_exits_2() {
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not a results set"), "{}", stderr(&o));
+    seen.push(message(&o, d.path()));
+    insta::assert_snapshot!(seen.join("\n"));
 }

@@ -1,18 +1,12 @@
 //! Trace import, generation and replay, end to end through the binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+use crate::common::{edgebench, message, stderr};
 
 use harness::tracefile::load_trace;
 use scenarios::trace::RawTrace;
-
-fn edgebench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgebench")).args(args).output().expect("edgebench runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
@@ -278,7 +272,7 @@ fn run_with_a_lat_lon_trace_and_real_sites() {
 }
 
 /// Bad trace input: exit 2, one line naming the file and the line, nothing written.
-fn assert_bad_trace(name: &str, content: &[u8], line: usize, via_run: bool) {
+fn assert_bad_trace(name: &str, content: &[u8], line: usize, via_run: bool) -> String {
     let d = tempfile::tempdir().unwrap();
     let f = d.path().join(name);
     std::fs::write(&f, content).unwrap();
@@ -308,31 +302,35 @@ fn assert_bad_trace(name: &str, content: &[u8], line: usize, via_run: bool) {
     assert!(!out.exists(), "{name}: output written");
     let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 1, "{name}: left behind {left:?}");
+    message(&o, d.path())
 }
 
 #[test]
 fn bad_trace_input_exits_2_naming_file_and_line() {
+    let mut seen = Vec::new();
     let fcd = std::fs::read_to_string(repo("scenarios/data/traces/sumo-excerpt.fcd.xml")).unwrap();
     // Cut inside an element, in the middle of the file.
     let cut = fcd[..fcd.len() / 2].rfind("<vehicle").unwrap() + 20;
     let cut_line = fcd[..cut].matches('\n').count() + 1;
     for via_run in [false, true] {
-        assert_bad_trace("truncated.fcd.xml", &fcd.as_bytes()[..cut], cut_line, via_run);
-        assert_bad_trace("nan.csv", b"t,id,x,y\n0,a,1,2\n1,a,NaN,2\n", 3, via_run);
-        assert_bad_trace("time.csv", b"t,id,x,y\n0,a,1,2\nnoon,a,1,2\n", 3, via_run);
-        assert_bad_trace("wrong.txt", b"this is not a trace\n", 1, via_run);
-        assert_bad_trace("empty.csv", b"", 1, via_run);
-        assert_bad_trace("huge.csv", b"t,id,x,y\n0,a,1,2\n1,a,1e300,2\n", 3, via_run);
-        assert_bad_trace("huge.movements", b"0 0 0 10 1e12 0\n", 1, via_run);
+        seen.push(assert_bad_trace("truncated.fcd.xml", &fcd.as_bytes()[..cut], cut_line, via_run));
+        seen.push(assert_bad_trace("nan.csv", b"t,id,x,y\n0,a,1,2\n1,a,NaN,2\n", 3, via_run));
+        seen.push(assert_bad_trace("time.csv", b"t,id,x,y\n0,a,1,2\nnoon,a,1,2\n", 3, via_run));
+        seen.push(assert_bad_trace("wrong.txt", b"this is not a trace\n", 1, via_run));
+        seen.push(assert_bad_trace("empty.csv", b"", 1, via_run));
+        seen.push(assert_bad_trace("huge.csv", b"t,id,x,y\n0,a,1,2\n1,a,1e300,2\n", 3, via_run));
+        seen.push(assert_bad_trace("huge.movements", b"0 0 0 10 1e12 0\n", 1, via_run));
     }
     // A whole timestep cut off at the end of the file.
     let end = fcd.rfind("</timestep>").unwrap();
     let line = fcd[..end].matches('\n').count() + 1;
-    assert_bad_trace("unclosed.fcd.xml", &fcd.as_bytes()[..end], line, false);
+    seen.push(assert_bad_trace("unclosed.fcd.xml", &fcd.as_bytes()[..end], line, false));
+    insta::assert_snapshot!(seen.join("\n"));
 }
 
 #[test]
 fn bad_trace_cli_values_exit_2() {
+    let mut seen = Vec::new();
     let d = tempfile::tempdir().unwrap();
     let o = d.path().join("t.parquet");
     for args in [
@@ -368,5 +366,7 @@ fn bad_trace_cli_values_exit_2() {
         let r = edgebench(&args);
         assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
         assert!(!o.exists());
+        seen.push(message(&r, d.path()));
     }
+    insta::assert_snapshot!(seen.join("\n"));
 }

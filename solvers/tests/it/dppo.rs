@@ -3,7 +3,7 @@
 
 #![cfg(feature = "dppo")]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

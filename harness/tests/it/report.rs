@@ -1,14 +1,6 @@
 //! `edgebench report`: tables from a results folder; bad input exits 2.
 
-use std::process::{Command, Output};
-
-fn edgebench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgebench")).args(args).output().expect("edgebench runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use crate::common::{edgebench, message, stderr};
 
 fn run(out: &std::path::Path, seeds: &str) {
     let o = edgebench(&[
@@ -66,6 +58,7 @@ fn report_on_bad_input_exits_2_naming_what_is_missing() {
     let o = edgebench(&["report", "--results", d.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("summary.parquet"), "{}", stderr(&o));
+    let mut seen = vec![message(&o, d.path())];
     // A summary frame missing a column.
     let res = d.path().join("res");
     run(&res, "1,2");
@@ -76,6 +69,8 @@ fn report_on_bad_input_exits_2_naming_what_is_missing() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("missing column(s) cost"), "{}", stderr(&o));
     assert_eq!(stderr(&o).trim_end().lines().count(), 1);
+    seen.push(message(&o, d.path()));
+    insta::assert_snapshot!(seen.join("\n"));
 }
 
 #[test]

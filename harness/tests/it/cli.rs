@@ -1,26 +1,16 @@
 //! End-to-end tests of the `edgebench` binary and of the run harness.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{bin, stderr, without_timing};
+use crate::common::{bin, edgebench, message, stderr, tmp, without_timing};
 use harness::frames::read_parquet;
 use harness::run::{execute, Plan};
 use polars::prelude::{CsvReadOptions, SerReader};
 
-fn edgebench(args: &[&str]) -> Output {
-    bin().args(args).output().expect("edgebench runs")
-}
-
 /// `run --scenario tiny` with every policy (dppo with its shipped checkpoint).
 fn tiny_args() -> harness::RunArgs {
     harness::RunArgs { seeds: vec![3, 4], ..harness::RunArgs::new("tiny", Path::new("unused")) }
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
 }
 
 fn run_tiny(out: &Path, extra: &[&str]) -> Output {
@@ -319,7 +309,7 @@ fn scenario_list_and_show_round_trip() {
 
 /// Runs `edgebench run` on a scenario file with `text` and checks the exit
 /// code 2, a one-line message naming `must_name`, and that nothing was written.
-fn assert_bad_scenario(text: Option<&str>, scenario_arg: Option<&str>, must_name: &[&str]) {
+fn assert_bad_scenario(text: Option<&str>, scenario_arg: Option<&str>, must_name: &[&str]) -> String {
     let d = tmp();
     let file = d.path().join("bad.toml");
     if let Some(t) = text {
@@ -337,38 +327,45 @@ fn assert_bad_scenario(text: Option<&str>, scenario_arg: Option<&str>, must_name
     }
     let left: Vec<String> = entries(d.path()).into_iter().filter(|e| e != "bad.toml" && e != "dir.toml").collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+    message(&o, d.path())
 }
 
 #[test]
 fn bad_scenario_input_exits_2_with_one_line_naming_file_and_field() {
-    assert_bad_scenario(Some("slots = = 3\n"), None, &["bad.toml", "line 1"]);
-    assert_bad_scenario(Some("slots = 10\n[nodes]\nfoo = 1\n"), None, &["bad.toml", "line 3", "foo"]);
-    assert_bad_scenario(Some("slot_s = nan\n"), None, &["bad.toml", "slot_s", "NaN"]);
-    assert_bad_scenario(Some("[nodes]\ncache_mib = -1.0\n"), None, &["bad.toml", "nodes.cache_mib"]);
-    assert_bad_scenario(
-        Some("[terminals]\ndeadline_ms = [150.0, -1.0]\n"),
-        None,
-        &["bad.toml", "terminals.deadline_ms[1]"],
-    );
-    assert_bad_scenario(
-        Some("[catalogue]\nmodels = [\"ResNet-18\", \"GoogLeNet\"]\n"),
-        None,
-        &["bad.toml", "catalogue.models", "GoogLeNet"],
-    );
-    assert_bad_scenario(Some("[nodes]\ncount = 0\n"), None, &["bad.toml", "nodes.count"]);
-    assert_bad_scenario(Some("[nodes]\nplacement = \"sites\"\nsites_file = \"missing.csv\"\n"), None, &["missing.csv"]);
-    assert_bad_scenario(Some("\u{0}\u{ff}\u{fe}"), None, &["bad.toml"]);
-    assert_bad_scenario(None, Some("no-such-preset"), &["no-such-preset", "default"]);
-    assert_bad_scenario(None, Some("/nonexistent/x.toml"), &["/nonexistent/x.toml", "cannot read"]);
-    // A folder where a file is expected is unreadable as a scenario.
+    // (file text, or the --scenario argument; what the message must name)
     let d = tmp();
     let dir = d.path().join("dir.toml");
     std::fs::create_dir(&dir).unwrap();
-    assert_bad_scenario(None, Some(dir.to_str().unwrap()), &["dir.toml"]);
+    let cases: &[(Option<&str>, Option<&str>, &[&str])] = &[
+        (Some("slots = = 3\n"), None, &["bad.toml", "line 1"]),
+        (Some("slots = 10\n[nodes]\nfoo = 1\n"), None, &["bad.toml", "line 3", "foo"]),
+        (Some("slot_s = nan\n"), None, &["bad.toml", "slot_s", "NaN"]),
+        (Some("[nodes]\ncache_mib = -1.0\n"), None, &["bad.toml", "nodes.cache_mib"]),
+        (Some("[nodes]\ncu_gflops = -1e300\n"), None, &["bad.toml", "nodes.cu_gflops", "-1e300"]),
+        (Some("[terminals]\ndeadline_ms = [150.0, -1.0]\n"), None, &["bad.toml", "terminals.deadline_ms[1]"]),
+        (
+            Some("[catalogue]\nmodels = [\"ResNet-18\", \"GoogLeNet\"]\n"),
+            None,
+            &["bad.toml", "catalogue.models", "GoogLeNet"],
+        ),
+        (Some("[nodes]\ncount = 0\n"), None, &["bad.toml", "nodes.count"]),
+        (Some("[nodes]\nplacement = \"sites\"\nsites_file = \"missing.csv\"\n"), None, &["missing.csv"]),
+        (Some("\u{0}\u{ff}\u{fe}"), None, &["bad.toml"]),
+        (None, Some("no-such-preset"), &["no-such-preset", "default"]),
+        (None, Some("/nonexistent/x.toml"), &["/nonexistent/x.toml", "cannot read"]),
+        // A folder where a file is expected is unreadable as a scenario.
+        (None, Some(dir.to_str().unwrap()), &["dir.toml"]),
+    ];
+    let seen: Vec<String> = cases
+        .iter()
+        .map(|(text, arg, must)| assert_bad_scenario(*text, *arg, must).replace(d.path().to_str().unwrap(), "[tmp]"))
+        .collect();
+    insta::assert_snapshot!(seen.join("\n"));
 }
 
 #[test]
 fn bad_cli_values_exit_2() {
+    let mut seen = Vec::new();
     let d = tmp();
     let out = d.path().join("res");
     let o = out.to_str().unwrap();
@@ -391,7 +388,9 @@ fn bad_cli_values_exit_2() {
         assert_eq!(r.status.code(), Some(2), "{args:?}: {}", stderr(&r));
         assert!(stderr(&r).contains(must), "{args:?}: {}", stderr(&r));
         assert!(!out.exists());
+        seen.push(format!("{}\n{}\n", args.join(" "), message(&r, d.path())));
     }
+    insta::assert_snapshot!(seen.join("\n"));
     // A file where the results folder should go is bad input too.
     std::fs::write(&out, "x").unwrap();
     let r = edgebench(&["run", "--scenario", "tiny", "--quiet", "--out", o]);

@@ -4,7 +4,7 @@ use scenarios::sim::{Observation, Simulator};
 use scenarios::{Environment, ModelId, Policy, World};
 
 /// Total cost of `policy` over one world, reset with `policy_seed`.
-#[allow(dead_code)] // not every test binary that includes this module uses it
+#[cfg(any(feature = "milp", feature = "dppo"))]
 pub fn run_cost(world: &World, policy: &mut dyn Policy, policy_seed: u64) -> f64 {
     policy.reset(&world.env, policy_seed);
     let mut sim = Simulator::new(world);
@@ -19,7 +19,7 @@ pub fn run_cost(world: &World, policy: &mut dyn Policy, policy_seed: u64) -> f64
 }
 
 /// Per node, every cache set (subset of the catalogue) that fits its storage.
-#[allow(dead_code)] // not every test binary that includes this module uses it
+#[cfg(feature = "milp")]
 pub fn fitting_cache_sets(env: &Environment) -> Vec<Vec<Vec<ModelId>>> {
     let n_models = env.catalogue().len();
     (0..env.nodes.len())

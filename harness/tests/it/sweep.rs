@@ -1,11 +1,11 @@
 //! `edgebench sweep`: the Cartesian product, resumable after a kill with the
 //! same results as an uninterrupted sweep, bad input refused.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{assert_same_sweep, bin, finished_cells, hidden_entries, stderr, sweep_args, without_timing};
+use crate::common::{
+    assert_same_sweep, bin, finished_cells, hidden_entries, message, stderr, sweep_args, without_timing,
+};
 
 #[test]
 fn a_killed_sweep_resumes_without_redoing_cells_and_equals_an_uninterrupted_one() {
@@ -81,6 +81,7 @@ fn a_sweep_stopped_mid_write_resumes_to_the_uninterrupted_results() {
 
 #[test]
 fn bad_sweep_input_exits_2() {
+    let mut seen = Vec::new();
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("s");
     let o = out.to_str().unwrap();
@@ -100,6 +101,7 @@ fn bad_sweep_input_exits_2() {
         assert!(stderr(&r).contains(must), "{vary:?}: {}", stderr(&r));
         assert_eq!(stderr(&r).trim().lines().count(), 1, "{}", stderr(&r));
         assert!(!out.exists());
+        seen.push(format!("{}: {}", vary.join(" "), message(&r, d.path())));
     }
     // Another sweep into the folder of a first one is refused.
     let first = [
@@ -134,6 +136,8 @@ fn bad_sweep_input_exits_2() {
     let r = bin().args(second).output().unwrap();
     assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
     assert!(stderr(&r).contains("another sweep"), "{}", stderr(&r));
+    seen.push(format!("a second sweep into the first's folder: {}", message(&r, d.path())));
+    insta::assert_snapshot!(seen.join("\n"));
 }
 
 #[test]

@@ -1,11 +1,25 @@
 //! Helpers shared by the integration tests of the `edgebench` binary.
-#![allow(dead_code)] // each test file uses a subset
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_edgebench"))
+}
+
+/// `edgebench ARGS`, waited for.
+pub fn edgebench(args: &[&str]) -> Output {
+    bin().args(args).output().expect("edgebench runs")
+}
+
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// A user-facing error as kept in a snapshot: stderr with the test's
+/// temporary folder written `[tmp]` (its name changes from run to run).
+pub fn message(o: &Output, tmp: &Path) -> String {
+    stderr(o).trim_end().replace(tmp.to_str().unwrap(), "[tmp]")
 }
 
 pub fn stderr(o: &Output) -> String {

@@ -4,12 +4,10 @@
 //! results, and bad arguments exit 2 with one line.
 #![cfg(feature = "mpi")]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{assert_same_sweep, finished_cells, stderr, sweep_args, without_timing};
+use crate::common::{assert_same_sweep, finished_cells, stderr, sweep_args, without_timing};
 use harness::frames::read_parquet;
 
 /// `mpirun -n <ranks> edgebench <args>`.
@@ -53,7 +51,7 @@ fn train_args(workers: usize, out: &Path) -> Vec<String> {
 fn two_ranks_of_one_worker_train_exactly_what_one_rank_of_two_workers_trains() {
     let d = tempfile::tempdir().unwrap();
     let (threads, ranks) = (d.path().join("threads"), d.path().join("ranks"));
-    let o = common::bin().args(train_args(2, &threads)).output().unwrap();
+    let o = crate::common::bin().args(train_args(2, &threads)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let o = output(mpirun(2, &train_args(1, &ranks)));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -98,7 +96,7 @@ fn a_run_on_two_ranks_writes_the_serial_results_set() {
         a.push(out.to_str().unwrap().to_string());
         a
     };
-    let o = common::bin().args(args(&serial)).output().unwrap();
+    let o = crate::common::bin().args(args(&serial)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let o = output(mpirun(2, &args(&ranked)));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -132,7 +130,7 @@ fn a_run_on_two_ranks_writes_the_serial_results_set() {
 fn a_sweep_on_two_ranks_equals_the_serial_sweep() {
     let d = tempfile::tempdir().unwrap();
     let serial = d.path().join("serial");
-    let o = common::bin().args(sweep_args(&serial)).output().unwrap();
+    let o = crate::common::bin().args(sweep_args(&serial)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let ranked = d.path().join("ranked");
     let o = output(mpirun(2, &sweep_args(&ranked)));
@@ -144,7 +142,7 @@ fn a_sweep_on_two_ranks_equals_the_serial_sweep() {
 fn a_killed_rank_leaves_no_combined_results_and_the_sweep_resumes() {
     let d = tempfile::tempdir().unwrap();
     let serial = d.path().join("serial");
-    assert!(common::bin().args(sweep_args(&serial)).output().unwrap().status.success());
+    assert!(crate::common::bin().args(sweep_args(&serial)).output().unwrap().status.success());
     let part = d.path().join("part");
     // Rank 1 stops hard while its first cell writes its results.
     let mut c = mpirun(2, &sweep_args(&part));
@@ -155,7 +153,7 @@ fn a_killed_rank_leaves_no_combined_results_and_the_sweep_resumes() {
     let done = finished_cells(&part);
     assert!(done.len() < 6, "{done:?}");
     // Started again (here with one process), it resumes from the finished cells.
-    let o = common::bin().args(sweep_args(&part)).output().unwrap();
+    let o = crate::common::bin().args(sweep_args(&part)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same_sweep(&part, &serial);
 }

@@ -4,7 +4,7 @@
 #![cfg(feature = "milp")]
 #![allow(clippy::field_reassign_with_default)]
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
