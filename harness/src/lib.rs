@@ -195,7 +195,7 @@ fn with_trace_and_sites(s: &scenarios::Scenario, a: &RunArgs) -> Result<scenario
         return Err(BadInput("--trace-format needs --trace".into()));
     }
     if let Some(sites) = &a.sites {
-        c.nodes.placement = scenarios::config::Placement::Sites;
+        c.nodes.placement = scenarios::schema::Placement::Sites;
         c.nodes.sites_file = std::path::absolute(sites).unwrap_or(sites.clone()).display().to_string();
         c.nodes.count = 0;
     }

@@ -65,7 +65,7 @@ fn load(path: &Path) -> Result<Baseline, BadInput> {
 /// A baseline's TOML text; `path` names it in errors.
 pub fn parse_baseline(text: &str, path: &Path) -> Result<Baseline, BadInput> {
     let b: Baseline = toml::from_str(text).map_err(|e| {
-        BadInput(format!("--baseline {}: {}", path.display(), scenarios::config::toml_error_line(text, &e)))
+        BadInput(format!("--baseline {}: {}", path.display(), scenarios::schema::toml_error_line(text, &e)))
     })?;
     for (k, c) in b.check.iter().enumerate() {
         if !(c.value.is_finite() && c.tolerance.is_finite() && c.tolerance >= 0.0) {

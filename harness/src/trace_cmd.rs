@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use scenarios::config::MobilityModel;
+use scenarios::schema::MobilityModel;
 use scenarios::trace::TraceFormat;
 
 use crate::error::BadInput;

@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use scenarios::config::{MobilityModel, ScenarioConfig};
+use scenarios::schema::{MobilityModel, ScenarioConfig};
 use scenarios::trace::{self, RawRecord, RawTrace, TraceFormat};
 use scenarios::ConfigError;
 

@@ -1,6 +1,8 @@
 //! Error types of the world model. Every message is one line that names the
 //! file (or preset) and the line or field at fault.
 
+use std::io::Read;
+
 use thiserror::Error;
 
 /// Bad scenario input: the CLI maps every variant to exit code 2. Every
@@ -101,4 +103,41 @@ pub struct InvalidDecision {
     pub slot: usize,
     pub rule: Rule,
     pub detail: String,
+}
+
+/// A number as an error message shows it: in full below 1e9, in scientific
+/// notation beyond (`{}` would print 1e300 as 301 digits).
+pub(crate) fn shown(v: f64) -> String {
+    if v.is_finite() && v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// An error at a line of an input file.
+pub(crate) fn line_err(path: &str, line: usize, message: impl Into<String>) -> ConfigError {
+    ConfigError::Line { path: path.to_string(), line, message: message.into() }
+}
+
+/// A csv error as a one-line error naming the file and the line.
+pub(crate) fn csv_error(path: &str, e: csv::Error) -> ConfigError {
+    let line = e.position().map_or(1, |p| p.line() as usize);
+    let what = match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 ({err})"),
+        csv::ErrorKind::Io(e) => format!("cannot read ({e})"),
+        other => format!("{other:?}").replace('\n', " "),
+    };
+    line_err(path, line, format!("not CSV: {what}"))
+}
+
+/// The header's column names, trimmed and lower-case, without a byte-order mark.
+pub(crate) fn csv_header<R: Read>(rd: &mut csv::Reader<R>, path: &str) -> Result<Vec<String>, ConfigError> {
+    Ok(rd
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .enumerate()
+        .map(|(k, c)| if k == 0 { c.trim_start_matches('\u{feff}') } else { c }.trim().to_ascii_lowercase())
+        .collect())
 }

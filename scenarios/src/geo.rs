@@ -70,7 +70,7 @@ pub fn read_sites_csv(path: &Path) -> Result<Vec<(f64, f64)>, ConfigError> {
 pub fn parse_sites_csv(text: &str, name: &str) -> Result<Vec<(f64, f64)>, ConfigError> {
     let name = name.to_string();
     let mut rd = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
-    let cols = crate::trace::csv_header(&mut rd, &name)?;
+    let cols = crate::error::csv_header(&mut rd, &name)?;
     if cols.iter().all(|c| c.is_empty()) {
         return Err(ConfigError::File {
             path: name,
@@ -87,7 +87,7 @@ pub fn parse_sites_csv(text: &str, name: &str) -> Result<Vec<(f64, f64)>, Config
     };
     let mut out = Vec::new();
     for row in rd.records() {
-        let f = row.map_err(|e| crate::trace::csv_error(&name, e))?;
+        let f = row.map_err(|e| crate::error::csv_error(&name, e))?;
         let line = f.position().map_or(0, |p| p.line() as usize);
         if f.len() == 1 && f[0].trim().is_empty() {
             continue;

@@ -5,36 +5,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::config::{MobilityConfig, MobilityModel};
-
-/// Positions on the slot grid. `present[t·U + u]` is false where a terminal is
-/// absent from the trace (it is then inactive in that slot).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trace {
-    pub slots: usize,
-    pub terminals: usize,
-    pub pos: Vec<[f64; 2]>,
-    pub present: Vec<bool>,
-}
-
-impl Trace {
-    pub fn position(&self, slot: usize, terminal: usize) -> [f64; 2] {
-        self.pos[slot * self.terminals + terminal]
-    }
-    pub fn is_present(&self, slot: usize, terminal: usize) -> bool {
-        self.present[slot * self.terminals + terminal]
-    }
-    /// Velocity seen at the start of `slot`: displacement over the previous slot
-    /// (zero at slot 0 or after an absence).
-    pub fn velocity(&self, slot: usize, terminal: usize, slot_s: f64) -> [f64; 2] {
-        if slot == 0 || !self.is_present(slot - 1, terminal) {
-            return [0.0, 0.0];
-        }
-        let a = self.position(slot - 1, terminal);
-        let b = self.position(slot, terminal);
-        [(b[0] - a[0]) / slot_s, (b[1] - a[1]) / slot_s]
-    }
-}
+use crate::schema::{MobilityConfig, MobilityModel};
+use crate::trace::Trace;
 
 /// Generate a trace with the configured model inside `[0, area]`. Terminal
 /// by terminal, each walking all its slots before the next draws its start.

@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use crate::config::{Scenario, ScenarioConfig, TraceLoader};
+use crate::config::{Scenario, TraceLoader};
 use crate::error::ConfigError;
+use crate::schema::ScenarioConfig;
 
 /// (name, TOML text).
 pub const PRESETS: &[(&str, &str)] = &[

@@ -4,8 +4,8 @@
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use crate::config::{PathLossModel, RadioConfig};
 use crate::geo::shadow_cell_m;
+use crate::schema::{PathLossModel, RadioConfig};
 
 /// Distances below this are clamped (the path-loss formulas diverge at 0).
 pub const MIN_DISTANCE_M: f64 = 1.0;

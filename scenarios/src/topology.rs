@@ -2,8 +2,9 @@
 
 use rand::Rng;
 
-use crate::config::{Placement, Scenario};
+use crate::config::Scenario;
 use crate::rng::stream;
+use crate::schema::Placement;
 
 /// Positions of the scenario's nodes in the area. Lattice placements take the
 /// `count` lattice points nearest the area centre (ties broken by y, then x),
@@ -54,7 +55,7 @@ fn nearest_lattice(n: usize, centre: [f64; 2], spacing: f64, a: [f64; 2], b: [f6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ScenarioConfig;
+    use crate::schema::ScenarioConfig;
 
     #[test]
     fn grid_of_nine_is_three_by_three() {

@@ -13,9 +13,37 @@ use std::path::Path;
 
 use quick_xml::events::Event;
 
-use crate::error::ConfigError;
+use crate::error::{csv_error, csv_header, line_err, ConfigError};
 use crate::geo::{project, EARTH_RADIUS_M};
-use crate::mobility::Trace;
+
+/// Positions on the slot grid. `present[t·U + u]` is false where a terminal is
+/// absent from the trace (it is then inactive in that slot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub slots: usize,
+    pub terminals: usize,
+    pub pos: Vec<[f64; 2]>,
+    pub present: Vec<bool>,
+}
+
+impl Trace {
+    pub fn position(&self, slot: usize, terminal: usize) -> [f64; 2] {
+        self.pos[slot * self.terminals + terminal]
+    }
+    pub fn is_present(&self, slot: usize, terminal: usize) -> bool {
+        self.present[slot * self.terminals + terminal]
+    }
+    /// Velocity seen at the start of `slot`: displacement over the previous slot
+    /// (zero at slot 0 or after an absence).
+    pub fn velocity(&self, slot: usize, terminal: usize, slot_s: f64) -> [f64; 2] {
+        if slot == 0 || !self.is_present(slot - 1, terminal) {
+            return [0.0, 0.0];
+        }
+        let a = self.position(slot - 1, terminal);
+        let b = self.position(slot, terminal);
+        [(b[0] - a[0]) / slot_s, (b[1] - a[1]) / slot_s]
+    }
+}
 
 /// Largest coordinate accepted, metres (the local plane is a city or a region, not a planet).
 pub const MAX_COORD_M: f64 = 1e7;
@@ -100,10 +128,6 @@ pub struct RawTrace {
     pub ids: Vec<String>,
     pub records: Vec<RawRecord>,
     pub origin: Option<(f64, f64)>,
-}
-
-fn line_err(path: &str, line: usize, message: impl Into<String>) -> ConfigError {
-    ConfigError::Line { path: path.to_string(), line, message: message.into() }
 }
 
 fn file_err(path: &str, message: impl Into<String>) -> ConfigError {
@@ -263,7 +287,7 @@ impl Builder {
             return Err(line_err(
                 path,
                 line,
-                format!("time {} is not a finite number of seconds within ±1e9", crate::config::shown(t)),
+                format!("time {} is not a finite number of seconds within ±1e9", crate::error::shown(t)),
             ));
         }
         if self.geo {
@@ -273,8 +297,8 @@ impl Builder {
                     line,
                     format!(
                         "latitude/longitude ({}, {}) outside [-90, 90] × [-180, 180]",
-                        crate::config::shown(a),
-                        crate::config::shown(b)
+                        crate::error::shown(a),
+                        crate::error::shown(b)
                     ),
                 ));
             }
@@ -284,8 +308,8 @@ impl Builder {
                 line,
                 format!(
                     "coordinate ({}, {}) is not finite or outside ±1e7 m",
-                    crate::config::shown(a),
-                    crate::config::shown(b)
+                    crate::error::shown(a),
+                    crate::error::shown(b)
                 ),
             ));
         }
@@ -655,28 +679,6 @@ pub fn parse_csv(reader: impl BufRead, path: &str) -> Result<RawTrace, ConfigErr
         b.push(path, line, &record[iid], t, a, bb)?;
     }
     Ok(b.finish())
-}
-
-/// A csv error as a one-line error naming the file and the line.
-pub(crate) fn csv_error(path: &str, e: csv::Error) -> ConfigError {
-    let line = e.position().map_or(1, |p| p.line() as usize);
-    let what = match e.kind() {
-        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 ({err})"),
-        csv::ErrorKind::Io(e) => format!("cannot read ({e})"),
-        other => format!("{other:?}").replace('\n', " "),
-    };
-    line_err(path, line, format!("not CSV: {what}"))
-}
-
-/// The header's column names, trimmed and lower-case, without a byte-order mark.
-pub(crate) fn csv_header<R: Read>(rd: &mut csv::Reader<R>, path: &str) -> Result<Vec<String>, ConfigError> {
-    Ok(rd
-        .headers()
-        .map_err(|e| csv_error(path, e))?
-        .iter()
-        .enumerate()
-        .map(|(k, c)| if k == 0 { c.trim_start_matches('\u{feff}') } else { c }.trim().to_ascii_lowercase())
-        .collect())
 }
 
 impl RawTrace {

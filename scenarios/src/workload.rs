@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
 use crate::catalogue::ModelId;
-use crate::config::TerminalsConfig;
+use crate::schema::TerminalsConfig;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TerminalProfile {

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use crate::catalogue::{Catalogue, DnnModel, ModelId};
 use crate::config::Scenario;
-use crate::mobility::{Trace, WalkPlan, Walkers};
+use crate::mobility::{WalkPlan, Walkers};
 use crate::radio::{Radio, ShadowMap, ShadowStack};
 use crate::rng::stream;
 use crate::topology::place_nodes;
+use crate::trace::Trace;
 use crate::workload::{self, SlotTasks, TaskStream, Workload};
 
 #[derive(Debug, Clone, PartialEq)]

@@ -817,3 +817,69 @@ fn solver_statistics_come_from_the_milp_policies_only() {
         assert_eq!(s.is_some(), info.feature == Some("milp"), "{}: milp_optimal_share {s:?}", info.name);
     }
 }
+
+/// ARCHITECTURE.md's claim for the world model: its modules form no cycle
+/// (`schema` → `trace` → `geo` → `error`; `config` on top). Read from the
+/// `crate::` paths of each module (tests aside), re-exports of `lib.rs`
+/// resolved to their module.
+#[test]
+fn the_world_models_modules_form_no_cycle() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    // `pub use module::{A, B};` → A, B belong to module.
+    let mut owner = std::collections::HashMap::new();
+    for line in lib.lines().filter_map(|l| l.strip_prefix("pub use ")) {
+        let (module, names) = line.trim_end_matches(';').split_once("::").unwrap();
+        for name in names.trim_matches(|c| c == '{' || c == '}').split(',') {
+            owner.insert(name.trim().to_string(), module.to_string());
+        }
+    }
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let module = path.file_stem().unwrap().to_string_lossy().to_string();
+        if module == "lib" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+        let deps = graph.entry(module.clone()).or_default();
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            let names: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap()].split(',').map(str::trim).collect(),
+                None => vec![rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap()],
+            };
+            for name in names {
+                let name = name.split("::").next().unwrap();
+                let dep = owner.get(name).cloned().unwrap_or_else(|| name.to_string());
+                if dep != module && !dep.is_empty() {
+                    deps.insert(dep);
+                }
+            }
+        }
+    }
+    assert!(graph["schema"].contains("trace") && graph["config"].contains("schema"), "{graph:?}");
+    // Depth-first search; a module met again on the current path closes a cycle.
+    fn visit<'a>(
+        m: &'a str,
+        g: &'a std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::BTreeSet<&'a str>,
+    ) {
+        if done.contains(m) {
+            return;
+        }
+        assert!(!path.contains(&m), "module cycle: {} → {m}", path.join(" → "));
+        path.push(m);
+        for d in g.get(m).into_iter().flatten() {
+            visit(d, g, path, done);
+        }
+        path.pop();
+        done.insert(m);
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for m in graph.keys() {
+        visit(m, &graph, &mut Vec::new(), &mut done);
+    }
+}

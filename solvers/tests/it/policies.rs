@@ -45,7 +45,7 @@ proptest! {
         c.terminals.count = terminals;
         c.terminals.activity = 0.8;
         c.terminals.model_switch_prob = 0.1;
-        c.mobility.model = [scenarios::config::MobilityModel::RandomWaypoint, scenarios::config::MobilityModel::GaussMarkov, scenarios::config::MobilityModel::Manhattan][mobility];
+        c.mobility.model = [scenarios::schema::MobilityModel::RandomWaypoint, scenarios::schema::MobilityModel::GaussMarkov, scenarios::schema::MobilityModel::Manhattan][mobility];
         let world = World::build(&c.validate("prop", None).unwrap(), seed);
         // dppo needs a checkpoint; its decisions are checked in tests/dppo.rs.
         for policy in solvers::available().into_iter().filter(|&p| p != "dppo") {
