@@ -78,13 +78,16 @@ pub(crate) fn check_milp(m: &solvers::MilpOptions) -> Result<(), BadInput> {
     Ok(())
 }
 
+/// The seeds of a run or a sweep when none are given (the CLI, `RunArgs::new`, Python's `run`).
+pub const DEFAULT_SEEDS: [u64; 3] = [1, 2, 3];
+
 impl RunArgs {
-    /// Every policy of the build on seeds 1, 2, 3 with the CLI's defaults.
+    /// Every policy of the build on [`DEFAULT_SEEDS`] with the CLI's defaults.
     pub fn new(scenario: &str, out: &std::path::Path) -> RunArgs {
         RunArgs {
             scenario: scenario.to_string(),
             policies: Vec::new(),
-            seeds: vec![1, 2, 3],
+            seeds: DEFAULT_SEEDS.to_vec(),
             slots: None,
             terminals: None,
             trace: None,

@@ -152,7 +152,7 @@ struct JobCli {
     #[arg(long, value_delimiter = ',')]
     policies: Vec<String>,
     /// Comma-separated seeds; each gives its own trace, channel and tasks.
-    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
+    #[arg(long, value_delimiter = ',', default_values_t = harness::DEFAULT_SEEDS)]
     seeds: Vec<u64>,
     /// Override the scenario's number of slots.
     #[arg(long)]

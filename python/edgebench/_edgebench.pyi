@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+DEFAULT_SEEDS: list[int]
 
 Observation = dict[str, npt.NDArray[np.float64]]
 

@@ -28,7 +28,7 @@ class Results:
                    pl.read_parquet(f / "summary.parquet"))
 
 
-def run(scenario: str, seeds: Iterable[int] = (1, 2, 3), policies: Iterable[Any] | None = None, *,
+def run(scenario: str, seeds: Iterable[int] = tuple(_edgebench.DEFAULT_SEEDS), policies: Iterable[Any] | None = None, *,
         out: str | Path | None = None, slots: int | None = None, terminals: int | None = None,
         checkpoint: str | Path | None = None, milp_time_limit: float | None = None,
         threads: int | None = None) -> Results:

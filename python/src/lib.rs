@@ -639,5 +639,6 @@ fn _edgebench(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(report, m)?)?;
     m.add_function(wrap_pyfunction!(builtin_policies, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_SEEDS", harness::DEFAULT_SEEDS.to_vec())?;
     Ok(())
 }
