@@ -91,8 +91,12 @@ enum Command {
 #[derive(clap::Args)]
 struct TrainCli {
     /// A preset name or a scenario TOML file; every episode draws fresh mobility and tasks.
-    #[arg(long)]
-    scenario: String,
+    /// Repeat it to train on a mixture: each episode draws one of them (by --weights).
+    #[arg(long, required = true)]
+    scenario: Vec<String>,
+    /// Comma-separated weights of the --scenario values, in order [default: equal].
+    #[arg(long, value_delimiter = ',')]
+    weights: Vec<f64>,
     /// Rollout workers (threads) per process, each with its own environments and network replica
     /// (under `mpirun -n R`: R × workers in all).
     #[arg(long, default_value_t = TrainConfig::default().workers)]
@@ -427,7 +431,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 epochs: t.epochs,
                 ..Default::default()
             };
-            let args = harness::train_cmd::TrainArgs { scenario: t.scenario, config, out: t.out, progress: !t.quiet };
+            let args = harness::train_cmd::TrainArgs {
+                scenarios: t.scenario,
+                weights: t.weights,
+                config,
+                out: t.out,
+                progress: !t.quiet,
+            };
             let ranks = harness::ranks::Ranks::init()?;
             if let Some(out) = harness::train_cmd::cmd_train(&args, &ranks)? {
                 eprintln!("edgebench: checkpoint and training log in {}", out.display());

@@ -1,4 +1,5 @@
-//! `edgebench train`: distributed PPO on a scenario; writes the checkpoint
+//! `edgebench train`: distributed PPO on a scenario, or on a mixture of
+//! scenarios with weights (every episode draws its scenario); writes the checkpoint
 //! (`policy.safetensors` + `policy.json`) and the training log (`train.parquet`).
 //! Under `mpirun -n R` every rank runs `--workers` threads; rank 0 alone
 //! writes the results and draws the progress bar.
@@ -10,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 use solvers::dppo::checkpoint;
 use solvers::dppo::hyper::TrainConfig;
-use solvers::dppo::ppo::{self, UpdateLog};
+use solvers::dppo::ppo::{self, Mixture, UpdateLog};
 use solvers::dppo::DppoError;
 
 use crate::error::BadInput;
@@ -19,7 +20,10 @@ use crate::staging::Staging;
 
 #[derive(Debug, Clone)]
 pub struct TrainArgs {
-    pub scenario: String,
+    /// Presets or scenario files the episodes are drawn from (one: that scenario alone).
+    pub scenarios: Vec<String>,
+    /// Their weights, in the same order (empty: equal).
+    pub weights: Vec<f64>,
     pub config: TrainConfig,
     pub out: PathBuf,
     pub progress: bool,
@@ -63,18 +67,32 @@ pub fn log_frame(logs: &[UpdateLog]) -> Result<DataFrame> {
 /// Train; `Ok(None)` on a rank other than 0 (it writes nothing).
 pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     let checked = (|| {
-        let scenario = crate::resolve_scenario(&a.scenario)?;
+        if !a.weights.is_empty() && a.weights.len() != a.scenarios.len() {
+            return Err(BadInput(format!(
+                "--weights: expected one weight per --scenario ({}), got {}",
+                a.scenarios.len(),
+                a.weights.len()
+            ))
+            .into());
+        }
+        let scenarios = a.scenarios.iter().map(|s| crate::resolve_scenario(s)).collect::<Result<Vec<_>, _>>()?;
         let config = TrainConfig { ranks: ranks.size(), ..a.config.clone() };
         config.check().map_err(|e| BadInput(format!("train: {e}")))?;
         let staging = if ranks.is_root() { Some(Staging::new(&a.out)?) } else { None };
-        Ok((scenario, config, staging))
+        let weights = if a.weights.is_empty() { vec![1.0; scenarios.len()] } else { a.weights.clone() };
+        let mix = Mixture { entries: scenarios.iter().zip(weights).collect() };
+        mix.check().map_err(|e| BadInput(format!("train: {e}")))?;
+        drop(mix);
+        Ok((scenarios, config, staging))
     })();
-    let (scenario, config, staging) = ranks.agree(checked)?;
-    let trained = ranks.or_abort(train(a, &scenario, &config, ranks))?;
+    let (scenarios, config, staging) = ranks.agree(checked)?;
+    let weights = if a.weights.is_empty() { vec![1.0; scenarios.len()] } else { a.weights.clone() };
+    let mix = Mixture { entries: scenarios.iter().zip(weights).collect() };
+    let trained = ranks.or_abort(train(a, &mix, &config, ranks))?;
     let Some(staging) = staging else { return Ok(None) };
     let last = trained.logs.last().cloned().unwrap_or_default();
     let dir = staging.path();
-    let ckpt = trained.checkpoint(&scenario, &config, env!("EDGEBENCH_GIT_REV"), &dir.join("policy.safetensors"));
+    let ckpt = trained.checkpoint(&mix, &config, env!("EDGEBENCH_GIT_REV"), &dir.join("policy.safetensors"));
     ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
     crate::staging::test_stop_point("policy.safetensors");
     crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
@@ -94,7 +112,7 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     Ok(Some(out))
 }
 
-fn train(a: &TrainArgs, scenario: &scenarios::Scenario, config: &TrainConfig, ranks: &Ranks) -> Result<ppo::Trained> {
+fn train(a: &TrainArgs, mix: &Mixture<'_>, config: &TrainConfig, ranks: &Ranks) -> Result<ppo::Trained> {
     let progress = a.progress && ranks.is_root();
     let bar = if progress { ProgressBar::new(config.total_steps) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -123,7 +141,7 @@ fn train(a: &TrainArgs, scenario: &scenarios::Scenario, config: &TrainConfig, ra
         bar.set_message(format!("cost/slot {:.2}, interrupted {:.1} %", l.mean_slot_cost, 100.0 * l.interruption_rate));
     };
     let comm: Option<&dyn ppo::RankComm> = if ranks.size() > 1 { Some(ranks) } else { None };
-    let trained = ppo::train_across(scenario, config, comm, &mut on_update).map_err(dppo_error)?;
+    let trained = ppo::train_across(mix, config, comm, &mut on_update).map_err(dppo_error)?;
     bar.finish_and_clear();
     Ok(trained)
 }

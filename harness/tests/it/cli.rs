@@ -518,6 +518,29 @@ mod dppo {
     use super::*;
 
     #[test]
+    fn bad_training_mixtures_exit_2_and_nothing_is_written() {
+        let d = tmp();
+        let out = d.path().join("agent");
+        let levels = d.path().join("levels.toml");
+        std::fs::write(&levels, "name = \"levels\"\n[decision]\nrb_levels = [1, 2]\n").unwrap();
+        let mut seen = Vec::new();
+        for extra in [
+            vec!["--scenario", "tiny", "--scenario", "default", "--weights", "1"],
+            vec!["--scenario", "tiny", "--scenario", "default", "--weights", "1,-2"],
+            vec!["--scenario", "tiny", "--scenario", levels.to_str().unwrap()],
+        ] {
+            let mut args = vec!["train", "--steps", "1024", "--quiet", "--out", out.to_str().unwrap()];
+            args.extend(extra.iter());
+            let o = edgebench(&args);
+            assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
+            assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+            assert!(!out.exists());
+            seen.push(message(&o, d.path()));
+        }
+        insta::assert_snapshot!(seen.join("\n"));
+    }
+
+    #[test]
     fn train_writes_checkpoint_and_log_and_run_uses_it() {
         let d = tmp();
         let out = d.path().join("agent");

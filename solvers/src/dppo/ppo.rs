@@ -156,15 +156,9 @@ pub struct Trained {
 
 impl Trained {
     /// The checkpoint of this training (`path` is where it will be saved).
-    pub fn checkpoint(
-        &self,
-        scenario: &scenarios::Scenario,
-        cfg: &TrainConfig,
-        git_revision: &str,
-        path: &Path,
-    ) -> Checkpoint {
+    pub fn checkpoint(&self, mix: &Mixture<'_>, cfg: &TrainConfig, git_revision: &str, path: &Path) -> Checkpoint {
         let last = self.logs.last().cloned().unwrap_or_default();
-        let d = &scenario.config().decision;
+        let d = &mix.entries[0].0.config().decision;
         let sidecar = Sidecar {
             format: checkpoint::FORMAT.into(),
             architecture: self.arch,
@@ -172,7 +166,7 @@ impl Trained {
             cu_levels: d.cu_levels.clone(),
             hyperparameters: cfg.clone(),
             observation_stats: self.normalizer.clone(),
-            scenario: ScenarioInfo { name: scenario.name().to_string(), hash: scenario.config_hash() },
+            scenario: ScenarioInfo { name: mix.name(), hash: mix.hash() },
             git_revision: git_revision.to_string(),
             training: TrainingInfo { updates: last.update, env_steps: last.env_steps, wall_s: last.wall_s },
         };
@@ -181,6 +175,8 @@ impl Trained {
 }
 
 struct TrainEnv {
+    /// Which scenario of the mixture the current episode's world is from.
+    kind: usize,
     world: World,
     draws: SlotDraws,
     state: SimState,
@@ -192,18 +188,108 @@ fn episode_seed(seed: u64, worker: usize, env: usize, episode: u64) -> u64 {
     TRAIN_SEED_FLOOR | (derive(seed, &format!("dppo-episode-{worker}-{env}-{episode}")) >> 16)
 }
 
+/// The worlds a training draws its episodes from: scenarios with weights.
+/// Every episode of every environment draws its scenario with probability
+/// proportional to its weight, from (seed, worker, env, episode) alone, so a
+/// training stays a function of its settings. One scenario draws nothing:
+/// its training is the single-scenario one, bit for bit.
+pub struct Mixture<'a> {
+    pub entries: Vec<(&'a Scenario, f64)>,
+}
+
+impl<'a> Mixture<'a> {
+    pub fn single(scenario: &'a Scenario) -> Mixture<'a> {
+        Mixture { entries: vec![(scenario, 1.0)] }
+    }
+
+    /// `name` for one scenario, `name:weight+…` for several.
+    pub fn name(&self) -> String {
+        match self.entries.as_slice() {
+            [(s, _)] => s.name().to_string(),
+            many => many.iter().map(|(s, w)| format!("{}:{w}", s.name())).collect::<Vec<_>>().join("+"),
+        }
+    }
+
+    /// The scenarios' config hashes, joined by `+` in the same order.
+    pub fn hash(&self) -> String {
+        self.entries.iter().map(|(s, _)| s.config_hash()).collect::<Vec<_>>().join("+")
+    }
+
+    /// Non-empty, positive finite weights, and scenarios one network and one
+    /// minibatch can serve: the same decision levels and the same largest cut count.
+    pub fn check(&self) -> Result<Vec<HeadShape>, String> {
+        if self.entries.is_empty() {
+            return Err("expected at least one scenario".into());
+        }
+        let shapes: Vec<HeadShape> =
+            self.entries.iter().map(|(s, _)| HeadShape::of(&World::build(s, TRAIN_SEED_FLOOR).env)).collect();
+        let (first, d0) = (self.entries[0].0, &self.entries[0].0.config().decision);
+        for ((s, w), shape) in self.entries.iter().zip(&shapes) {
+            if !(w.is_finite() && *w > 0.0) {
+                return Err(format!("scenario `{}`: expected a positive finite weight, got {w}", s.name()));
+            }
+            let d = &s.config().decision;
+            if d.rb_levels != d0.rb_levels || d.cu_levels != d0.cu_levels || shape.cuts != shapes[0].cuts {
+                return Err(format!(
+                    "scenario `{}` cannot be mixed with `{}`: a mixture needs the same decision.rb_levels, \
+                     decision.cu_levels and largest cut count",
+                    s.name(),
+                    first.name()
+                ));
+            }
+        }
+        Ok(shapes)
+    }
+
+    /// The scenario (its index) of `episode` of environment `env` of worker `worker`.
+    pub fn pick(&self, seed: u64, worker: usize, env: usize, episode: u64) -> usize {
+        if self.entries.len() == 1 {
+            return 0;
+        }
+        let total: f64 = self.entries.iter().map(|e| e.1).sum();
+        let u = (derive(seed, &format!("dppo-world-{worker}-{env}-{episode}")) >> 11) as f64 / (1u64 << 53) as f64;
+        let mut at = u * total;
+        for (k, (_, w)) in self.entries.iter().enumerate() {
+            if at < *w {
+                return k;
+            }
+            at -= w;
+        }
+        self.entries.len() - 1
+    }
+}
+
 impl TrainEnv {
-    fn new(scenario: &Scenario, seed: u64, worker: usize, env: usize) -> TrainEnv {
-        let world = World::build(scenario, episode_seed(seed, worker, env, 0));
+    fn new(mix: &Mixture<'_>, seed: u64, worker: usize, env: usize) -> TrainEnv {
+        let kind = mix.pick(seed, worker, env, 0);
+        let world = World::build(mix.entries[kind].0, episode_seed(seed, worker, env, 0));
         let state = SimState::initial(world.env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
         let mut draws = world.draws();
         observe(&world, &mut draws, &state, &mut obs);
-        TrainEnv { world, draws, state, obs, episode: 0 }
+        TrainEnv { kind, world, draws, state, obs, episode: 0 }
+    }
+    /// A fresh world for episode `self.episode`: its scenario drawn from the
+    /// mixture, its seed from (seed, worker, env, episode).
+    fn start_episode(&mut self, mix: &Mixture<'_>, seed: u64, worker: usize, env: usize) {
+        self.kind = mix.pick(seed, worker, env, self.episode);
+        self.world = World::build(mix.entries[self.kind].0, episode_seed(seed, worker, env, self.episode));
+        self.state = SimState::initial(self.world.env.nodes.len(), self.world.terminals());
+        self.draws = self.world.draws();
+        observe(&self.world, &mut self.draws, &self.state, &mut self.obs);
     }
     fn slots_left(&self) -> usize {
         self.world.slots() - self.state.slot
     }
+}
+
+/// The environments of each scenario of the mixture (indices in order), for
+/// the scenarios that have any, in mixture order.
+fn by_kind(envs: &[TrainEnv], kinds: usize) -> Vec<(usize, Vec<usize>)> {
+    (0..kinds)
+        .map(|k| (k, (0..envs.len()).filter(|&i| envs[i].kind == k).collect::<Vec<_>>()))
+        .filter(|(_, m)| !m.is_empty())
+        .collect()
 }
 
 /// Per-slot data of a rollout, in (step, env) order.
@@ -380,7 +466,9 @@ pub fn minibatch_loss(
 
 /// Everything a worker needs, shared by reference.
 struct Shared<'a> {
-    scenario: &'a Scenario,
+    mix: &'a Mixture<'a>,
+    /// The head shape of each scenario of the mixture.
+    shapes: &'a [HeadShape],
     cfg: &'a TrainConfig,
     arch: Arch,
     init: &'a [(String, Vec<i64>, Vec<f32>)],
@@ -411,11 +499,9 @@ fn run_worker(
     let params = vs.trainable_variables();
     let mut rng: ChaCha8Rng = stream(cfg.seed, &format!("dppo-worker-{g}"));
     let mut normalizer = Normalizer::new();
-    let mut envs: Vec<TrainEnv> =
-        (0..cfg.envs_per_worker).map(|e| TrainEnv::new(sh.scenario, cfg.seed, g, e)).collect();
-    let env0 = envs[0].world.env.clone();
-    let shape = HeadShape::of(&env0);
-    let terminals = envs[0].world.terminals().max(1) as f32;
+    let mut envs: Vec<TrainEnv> = (0..cfg.envs_per_worker).map(|e| TrainEnv::new(sh.mix, cfg.seed, g, e)).collect();
+    // Levels and cuts agree across the mixture (checked): one shape serves the minibatches.
+    let shape = sh.shapes[0];
     let updates = cfg.updates();
     let n_workers = sh.sync.workers() as f64;
     for update in 0..updates {
@@ -428,20 +514,28 @@ fn run_worker(
         let mut ro = Rollout { records: Vec::new(), rewards: Vec::new(), dones: Vec::new() };
         let (mut cost_sum, mut tasks, mut interrupted) = (0.0f64, 0u64, 0u64);
         for _ in 0..cfg.rollout_steps {
-            let obs: Vec<&Observation> = envs.iter().map(|e| &e.obs).collect();
-            let left: Vec<usize> = envs.iter().map(TrainEnv::slots_left).collect();
-            let decided = act(
-                &net,
-                &affine,
-                &env0,
-                &shape,
-                &obs,
-                &left,
-                &mut Pick::Sample(&mut rng),
-                Some(&mut batch_stats),
-                &mut forward_s,
-            );
-            for (k_env, (e, (decision, rec))) in envs.iter_mut().zip(decided).enumerate() {
+            // One batch per scenario of the mixture (its environment decodes), in mixture order.
+            let mut decided: Vec<Option<(scenarios::Decision, SlotRecord)>> = envs.iter().map(|_| None).collect();
+            for (kind, members) in by_kind(&envs, sh.mix.entries.len()) {
+                let obs: Vec<&Observation> = members.iter().map(|&i| &envs[i].obs).collect();
+                let left: Vec<usize> = members.iter().map(|&i| envs[i].slots_left()).collect();
+                let out = act(
+                    &net,
+                    &affine,
+                    &envs[members[0]].world.env,
+                    &sh.shapes[kind],
+                    &obs,
+                    &left,
+                    &mut Pick::Sample(&mut rng),
+                    Some(&mut batch_stats),
+                    &mut forward_s,
+                );
+                for (i, d) in members.into_iter().zip(out) {
+                    decided[i] = Some(d);
+                }
+            }
+            for (k_env, (e, decided)) in envs.iter_mut().zip(decided).enumerate() {
+                let (decision, rec) = decided.expect("every environment decided");
                 let (outcome, next) = transition(&e.world.env, &e.state, &e.obs, &decision)
                     .map_err(|err| DppoError::Internal(format!("decoded decision invalid: {err}")))?;
                 cost_sum += outcome.cost;
@@ -449,23 +543,28 @@ fn run_worker(
                 interrupted += outcome.tasks.iter().filter(|t| t.interrupted).count() as u64;
                 ro.records.push(rec);
                 // Scaled by 1 − γ so that returns are O(one slot's cost per terminal).
+                let terminals = e.world.terminals().max(1) as f32;
                 ro.rewards.push(-(outcome.cost as f32) / terminals * (1.0 - cfg.gamma) as f32);
                 e.state = next;
                 let done = e.state.slot >= e.world.slots();
                 ro.dones.push(done);
                 if done {
                     e.episode += 1;
-                    e.world = World::build(sh.scenario, episode_seed(cfg.seed, g, k_env, e.episode));
-                    e.state = SimState::initial(e.world.env.nodes.len(), e.world.terminals());
-                    e.draws = e.world.draws();
+                    e.start_episode(sh.mix, cfg.seed, g, k_env);
+                } else {
+                    observe(&e.world, &mut e.draws, &e.state, &mut e.obs);
                 }
-                observe(&e.world, &mut e.draws, &e.state, &mut e.obs);
             }
         }
-        let obs: Vec<&Observation> = envs.iter().map(|e| &e.obs).collect();
-        let left: Vec<usize> = envs.iter().map(TrainEnv::slots_left).collect();
         let clock = Instant::now();
-        let last_values = values(&net, &affine, &env0, &obs, &left);
+        let mut last_values = vec![0f32; envs.len()];
+        for (_, members) in by_kind(&envs, sh.mix.entries.len()) {
+            let obs: Vec<&Observation> = members.iter().map(|&i| &envs[i].obs).collect();
+            let left: Vec<usize> = members.iter().map(|&i| envs[i].slots_left()).collect();
+            for (i, v) in members.iter().zip(values(&net, &affine, &envs[members[0]].world.env, &obs, &left)) {
+                last_values[*i] = v;
+            }
+        }
         forward_s += clock.elapsed().as_secs_f64();
         let rollout_s = t0.elapsed().as_secs_f64();
 
@@ -613,11 +712,11 @@ static INIT_LOCK: Mutex<()> = Mutex::new(());
 
 /// Train on `scenario` in one process; `on_update` sees every log row as it arrives (on the calling thread).
 pub fn train(
-    scenario: &Scenario,
+    mix: &Mixture<'_>,
     cfg: &TrainConfig,
     on_update: &mut dyn FnMut(&UpdateLog),
 ) -> Result<Trained, DppoError> {
-    train_across(scenario, cfg, None, on_update)
+    train_across(mix, cfg, None, on_update)
 }
 
 /// Train as one rank of `comm` (`cfg.ranks` must be its size): rank 0's
@@ -625,7 +724,7 @@ pub fn train(
 /// ranks, and only rank 0's `on_update` sees log rows. Every rank returns
 /// the same weights (checked).
 pub fn train_across(
-    scenario: &Scenario,
+    mix: &Mixture<'_>,
     cfg: &TrainConfig,
     comm: Option<&dyn RankComm>,
     on_update: &mut dyn FnMut(&UpdateLog),
@@ -638,8 +737,8 @@ pub fn train_across(
     // One intra-op thread per worker: the parallelism is the workers'.
     tch::set_num_threads(1);
     super::alloc::keep_freed_memory();
-    let probe = World::build(scenario, TRAIN_SEED_FLOOR);
-    let arch = Arch::new(probe.env.rb_levels.len(), probe.env.cu_levels.len());
+    let shapes = mix.check().map_err(DppoError::Config)?;
+    let arch = Arch::new(shapes[0].rb_levels, shapes[0].cu_levels);
     let mut init = {
         // libtorch's generator is global to the process: seeding and drawing
         // the initial weights must not interleave with another training's
@@ -664,7 +763,7 @@ pub fn train_across(
         }
     }
     let sync = LocalSync::across(cfg.workers, comm);
-    let shared = Shared { scenario, cfg, arch, init: &init, sync: &sync, first_worker: rank * cfg.workers };
+    let shared = Shared { mix, shapes: &shapes, cfg, arch, init: &init, sync: &sync, first_worker: rank * cfg.workers };
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
     let mut logs = Vec::new();

@@ -14,7 +14,7 @@ use solvers::dppo::features::ROW_DIM;
 use solvers::dppo::hyper::TrainConfig;
 use solvers::dppo::net::import_weights;
 use solvers::dppo::net::{rows_tensor, to_vec, Activation, Arch, Net};
-use solvers::dppo::ppo::{train, UpdateLog};
+use solvers::dppo::ppo::{train, Mixture, UpdateLog};
 use solvers::dppo::{Dppo, DppoError};
 
 fn tiny() -> scenarios::Scenario {
@@ -34,8 +34,9 @@ fn short(steps: u64, workers: usize) -> TrainConfig {
 
 fn trained_checkpoint(steps: u64, dir: &Path) -> (Checkpoint, Vec<UpdateLog>) {
     let cfg = short(steps, 2);
-    let t = train(&tiny(), &cfg, &mut |_| {}).unwrap();
-    (t.checkpoint(&tiny(), &cfg, "test", &dir.join("p.safetensors")), t.logs)
+    let scenario = tiny();
+    let t = train(&Mixture::single(&scenario), &cfg, &mut |_| {}).unwrap();
+    (t.checkpoint(&Mixture::single(&scenario), &cfg, "test", &dir.join("p.safetensors")), t.logs)
 }
 
 #[test]
@@ -171,12 +172,13 @@ fn a_short_training_learns_and_beats_random_and_nearest_on_held_out_seeds() {
         seed: 5,
         ..TrainConfig::default()
     };
-    let trained = train(&scenario, &cfg, &mut |_| {}).unwrap();
-    let ck = Arc::new(trained.checkpoint(&scenario, &cfg, "test", Path::new("t.safetensors")));
+    let mix = Mixture::single(&scenario);
+    let trained = train(&mix, &cfg, &mut |_| {}).unwrap();
+    let ck = Arc::new(trained.checkpoint(&mix, &cfg, "test", Path::new("t.safetensors")));
     // The same network before training: one update's worth of slots at a negligible learning rate.
     let cfg0 = TrainConfig { total_steps: cfg.slots_per_update(), lr: 1e-12, ..cfg.clone() };
-    let untrained = train(&scenario, &cfg0, &mut |_| {}).unwrap();
-    let ck0 = Arc::new(untrained.checkpoint(&scenario, &cfg0, "test", Path::new("u.safetensors")));
+    let untrained = train(&mix, &cfg0, &mut |_| {}).unwrap();
+    let ck0 = Arc::new(untrained.checkpoint(&mix, &cfg0, "test", Path::new("u.safetensors")));
 
     let dppo = held_out_cost(&mut Dppo::new(&ck).unwrap());
     let before = held_out_cost(&mut Dppo::new(&ck0).unwrap());
@@ -200,5 +202,70 @@ fn inference_does_not_reach_into_training() {
         let source = std::fs::read_to_string(dir.join(format!("{module}.rs"))).unwrap();
         let uses_ppo = source.lines().any(|l| l.trim_start().starts_with("use ") && l.contains("ppo::"));
         assert!(!uses_ppo, "dppo/{module}.rs imports the training module");
+    }
+}
+
+/// `tiny` with Manhattan mobility, five terminals and another name: a
+/// second world type with the same decision levels.
+fn tiny_manhattan() -> scenarios::Scenario {
+    let mut c = tiny().config().clone();
+    c.name = "tiny-manhattan".into();
+    c.mobility.model = scenarios::schema::MobilityModel::Manhattan;
+    c.terminals.count = 5;
+    c.validate("tiny-manhattan", None).unwrap()
+}
+
+#[test]
+fn a_mixture_draws_its_scenarios_by_weight_and_trains_deterministically() {
+    // Episodes of 20 slots, so that every environment meets both world types.
+    let a = tiny().with_slots(20, "test").unwrap();
+    let b = tiny_manhattan().with_slots(20, "test").unwrap();
+    let mix = Mixture { entries: vec![(&a, 3.0), (&b, 1.0)] };
+    assert_eq!(mix.name(), "tiny:3+tiny-manhattan:1");
+    // Draws: a function of (seed, worker, env, episode), in proportion to the weights.
+    let picks: Vec<usize> = (0..4)
+        .flat_map(|w| (0..10).flat_map(move |e| (0..250).map(move |k| (w, e, k))))
+        .map(|(w, e, k)| mix.pick(11, w, e, k))
+        .collect();
+    let share = picks.iter().filter(|&&k| k == 0).count() as f64 / picks.len() as f64;
+    assert!((share - 0.75).abs() < 0.02, "{share}");
+    assert_eq!(
+        picks,
+        (0..4)
+            .flat_map(|w| (0..10).flat_map(move |e| (0..250).map(move |k| (w, e, k))))
+            .map(|(w, e, k)| mix.pick(11, w, e, k))
+            .collect::<Vec<_>>()
+    );
+    // One scenario draws nothing: its training is the single-scenario one.
+    assert!((0..100).all(|k| Mixture::single(&b).pick(11, 0, 0, k) == 0));
+    // Training on the mixture is deterministic.
+    let cfg = TrainConfig { rollout_steps: 64, ..short(1024, 2) };
+    let one = train(&mix, &cfg, &mut |_| {}).unwrap();
+    let two = train(&mix, &cfg, &mut |_| {}).unwrap();
+    assert_eq!(one.weights, two.weights);
+    let ck = one.checkpoint(&mix, &cfg, "test", Path::new("m.safetensors"));
+    assert_eq!(ck.sidecar.scenario.name, "tiny:3+tiny-manhattan:1");
+    assert_eq!(ck.sidecar.scenario.hash, format!("{}+{}", a.config_hash(), b.config_hash()));
+    // It differs from training on `tiny` alone.
+    let alone = train(&Mixture::single(&a), &cfg, &mut |_| {}).unwrap();
+    assert_ne!(one.weights, alone.weights);
+}
+
+#[test]
+fn a_mixture_of_other_decision_levels_or_bad_weights_is_refused() {
+    let a = tiny();
+    let mut c = a.config().clone();
+    c.decision.rb_levels = vec![1, 2];
+    let b = c.validate("other-levels", None).unwrap();
+    let cfg = short(256, 1);
+    for (mix, says) in [
+        (Mixture { entries: vec![(&a, 1.0), (&b, 1.0)] }, "cannot be mixed"),
+        (Mixture { entries: vec![(&a, 1.0), (&a, 0.0)] }, "positive finite weight"),
+        (Mixture { entries: vec![] }, "at least one scenario"),
+    ] {
+        match train(&mix, &cfg, &mut |_| {}) {
+            Err(DppoError::Config(m)) => assert!(m.contains(says), "{m}"),
+            other => panic!("expected a config error, got {:?}", other.map(|_| ())),
+        }
     }
 }
