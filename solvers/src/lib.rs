@@ -62,10 +62,11 @@ pub fn on_request() -> Vec<&'static str> {
     registry::names(|p| !p.by_default)
 }
 
-/// Policies this build has and runs by default, in the order results list
-/// them (the lower bound, which the harness adds, is not one).
+/// Policies this build has, runs by default and makes with [`make_with`],
+/// in the order results list them (the lower bound, which the harness
+/// makes from the world, is not among them).
 pub fn available() -> Vec<&'static str> {
-    registry::names(|p| p.by_default && p.name != registry::BOUND)
+    registry::names(|p| p.by_default && !p.from_world)
 }
 
 /// Why a policy could not be made.
