@@ -79,15 +79,11 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
         let config = TrainConfig { ranks: ranks.size(), ..a.config.clone() };
         config.check().map_err(|e| BadInput(format!("train: {e}")))?;
         let staging = if ranks.is_root() { Some(Staging::new(&a.out)?) } else { None };
-        let weights = if a.weights.is_empty() { vec![1.0; scenarios.len()] } else { a.weights.clone() };
-        let mix = Mixture { entries: scenarios.iter().zip(weights).collect() };
-        mix.check().map_err(|e| BadInput(format!("train: {e}")))?;
-        drop(mix);
+        Mixture::new(&scenarios, &a.weights).check().map_err(|e| BadInput(format!("train: {e}")))?;
         Ok((scenarios, config, staging))
     })();
     let (scenarios, config, staging) = ranks.agree(checked)?;
-    let weights = if a.weights.is_empty() { vec![1.0; scenarios.len()] } else { a.weights.clone() };
-    let mix = Mixture { entries: scenarios.iter().zip(weights).collect() };
+    let mix = Mixture::new(&scenarios, &a.weights);
     let trained = ranks.or_abort(train(a, &mix, &config, ranks))?;
     let Some(staging) = staging else { return Ok(None) };
     let last = trained.logs.last().cloned().unwrap_or_default();

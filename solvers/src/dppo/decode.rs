@@ -102,8 +102,12 @@ impl HeadShape {
             models: env.catalogue().len(),
             rb_levels: env.rb_levels.len(),
             cu_levels: env.cu_levels.len(),
-            cuts: env.catalogue().models.iter().map(|m| m.offload_cuts()).max().unwrap_or(1),
+            cuts: HeadShape::cuts_of(env.catalogue()),
         }
+    }
+    /// Cut slots of a catalogue: its largest number of offloadable cuts.
+    pub fn cuts_of(catalogue: &scenarios::Catalogue) -> usize {
+        catalogue.models.iter().map(|m| m.offload_cuts()).max().unwrap_or(1)
     }
     /// Outputs per option row: node logit, rb level logits, cu level logits.
     pub fn row_out(&self) -> usize {

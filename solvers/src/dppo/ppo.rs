@@ -215,21 +215,26 @@ impl<'a> Mixture<'a> {
         self.entries.iter().map(|(s, _)| s.config_hash()).collect::<Vec<_>>().join("+")
     }
 
+    /// Weights in scenario order, equal when none are given.
+    pub fn new(scenarios: &'a [Scenario], weights: &[f64]) -> Mixture<'a> {
+        let weight = |k: usize| if weights.is_empty() { 1.0 } else { weights[k] };
+        Mixture { entries: scenarios.iter().enumerate().map(|(k, s)| (s, weight(k))).collect() }
+    }
+
     /// Non-empty, positive finite weights, and scenarios one network and one
     /// minibatch can serve: the same decision levels and the same largest cut count.
-    pub fn check(&self) -> Result<Vec<HeadShape>, String> {
-        if self.entries.is_empty() {
+    pub fn check(&self) -> Result<(), String> {
+        let Some(&(first, _)) = self.entries.first() else {
             return Err("expected at least one scenario".into());
-        }
-        let shapes: Vec<HeadShape> =
-            self.entries.iter().map(|(s, _)| HeadShape::of(&World::build(s, TRAIN_SEED_FLOOR).env)).collect();
-        let (first, d0) = (self.entries[0].0, &self.entries[0].0.config().decision);
-        for ((s, w), shape) in self.entries.iter().zip(&shapes) {
+        };
+        let (d0, cuts0) = (&first.config().decision, HeadShape::cuts_of(first.catalogue()));
+        for (s, w) in &self.entries {
             if !(w.is_finite() && *w > 0.0) {
                 return Err(format!("scenario `{}`: expected a positive finite weight, got {w}", s.name()));
             }
             let d = &s.config().decision;
-            if d.rb_levels != d0.rb_levels || d.cu_levels != d0.cu_levels || shape.cuts != shapes[0].cuts {
+            if d.rb_levels != d0.rb_levels || d.cu_levels != d0.cu_levels || HeadShape::cuts_of(s.catalogue()) != cuts0
+            {
                 return Err(format!(
                     "scenario `{}` cannot be mixed with `{}`: a mixture needs the same decision.rb_levels, \
                      decision.cu_levels and largest cut count",
@@ -238,7 +243,7 @@ impl<'a> Mixture<'a> {
                 ));
             }
         }
-        Ok(shapes)
+        Ok(())
     }
 
     /// The scenario (its index) of `episode` of environment `env` of worker `worker`.
@@ -260,23 +265,17 @@ impl<'a> Mixture<'a> {
 }
 
 impl TrainEnv {
-    fn new(mix: &Mixture<'_>, seed: u64, worker: usize, env: usize) -> TrainEnv {
-        let kind = mix.pick(seed, worker, env, 0);
-        let world = World::build(mix.entries[kind].0, episode_seed(seed, worker, env, 0));
+    /// The world of episode `episode` of environment `env` of worker
+    /// `worker`: its scenario drawn from the mixture, its seed from (seed,
+    /// worker, env, episode); observed at its first slot.
+    fn start(mix: &Mixture<'_>, seed: u64, worker: usize, env: usize, episode: u64) -> TrainEnv {
+        let kind = mix.pick(seed, worker, env, episode);
+        let world = World::build(mix.entries[kind].0, episode_seed(seed, worker, env, episode));
         let state = SimState::initial(world.env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
         let mut draws = world.draws();
         observe(&world, &mut draws, &state, &mut obs);
-        TrainEnv { kind, world, draws, state, obs, episode: 0 }
-    }
-    /// A fresh world for episode `self.episode`: its scenario drawn from the
-    /// mixture, its seed from (seed, worker, env, episode).
-    fn start_episode(&mut self, mix: &Mixture<'_>, seed: u64, worker: usize, env: usize) {
-        self.kind = mix.pick(seed, worker, env, self.episode);
-        self.world = World::build(mix.entries[self.kind].0, episode_seed(seed, worker, env, self.episode));
-        self.state = SimState::initial(self.world.env.nodes.len(), self.world.terminals());
-        self.draws = self.world.draws();
-        observe(&self.world, &mut self.draws, &self.state, &mut self.obs);
+        TrainEnv { kind, world, draws, state, obs, episode }
     }
     fn slots_left(&self) -> usize {
         self.world.slots() - self.state.slot
@@ -285,10 +284,10 @@ impl TrainEnv {
 
 /// The environments of each scenario of the mixture (indices in order), for
 /// the scenarios that have any, in mixture order.
-fn by_kind(envs: &[TrainEnv], kinds: usize) -> Vec<(usize, Vec<usize>)> {
+fn by_kind(envs: &[TrainEnv], kinds: usize) -> Vec<Vec<usize>> {
     (0..kinds)
-        .map(|k| (k, (0..envs.len()).filter(|&i| envs[i].kind == k).collect::<Vec<_>>()))
-        .filter(|(_, m)| !m.is_empty())
+        .map(|k| (0..envs.len()).filter(|&i| envs[i].kind == k).collect::<Vec<_>>())
+        .filter(|m| !m.is_empty())
         .collect()
 }
 
@@ -467,8 +466,6 @@ pub fn minibatch_loss(
 /// Everything a worker needs, shared by reference.
 struct Shared<'a> {
     mix: &'a Mixture<'a>,
-    /// The head shape of each scenario of the mixture.
-    shapes: &'a [HeadShape],
     cfg: &'a TrainConfig,
     arch: Arch,
     init: &'a [(String, Vec<i64>, Vec<f32>)],
@@ -499,9 +496,10 @@ fn run_worker(
     let params = vs.trainable_variables();
     let mut rng: ChaCha8Rng = stream(cfg.seed, &format!("dppo-worker-{g}"));
     let mut normalizer = Normalizer::new();
-    let mut envs: Vec<TrainEnv> = (0..cfg.envs_per_worker).map(|e| TrainEnv::new(sh.mix, cfg.seed, g, e)).collect();
+    let mut envs: Vec<TrainEnv> =
+        (0..cfg.envs_per_worker).map(|e| TrainEnv::start(sh.mix, cfg.seed, g, e, 0)).collect();
     // Levels and cuts agree across the mixture (checked): one shape serves the minibatches.
-    let shape = sh.shapes[0];
+    let shape = HeadShape::of(&envs[0].world.env);
     let updates = cfg.updates();
     let n_workers = sh.sync.workers() as f64;
     for update in 0..updates {
@@ -516,14 +514,15 @@ fn run_worker(
         for _ in 0..cfg.rollout_steps {
             // One batch per scenario of the mixture (its environment decodes), in mixture order.
             let mut decided: Vec<Option<(scenarios::Decision, SlotRecord)>> = envs.iter().map(|_| None).collect();
-            for (kind, members) in by_kind(&envs, sh.mix.entries.len()) {
+            for members in by_kind(&envs, sh.mix.entries.len()) {
+                let env = &envs[members[0]].world.env;
                 let obs: Vec<&Observation> = members.iter().map(|&i| &envs[i].obs).collect();
                 let left: Vec<usize> = members.iter().map(|&i| envs[i].slots_left()).collect();
                 let out = act(
                     &net,
                     &affine,
-                    &envs[members[0]].world.env,
-                    &sh.shapes[kind],
+                    env,
+                    &HeadShape::of(env),
                     &obs,
                     &left,
                     &mut Pick::Sample(&mut rng),
@@ -549,8 +548,7 @@ fn run_worker(
                 let done = e.state.slot >= e.world.slots();
                 ro.dones.push(done);
                 if done {
-                    e.episode += 1;
-                    e.start_episode(sh.mix, cfg.seed, g, k_env);
+                    *e = TrainEnv::start(sh.mix, cfg.seed, g, k_env, e.episode + 1);
                 } else {
                     observe(&e.world, &mut e.draws, &e.state, &mut e.obs);
                 }
@@ -558,7 +556,7 @@ fn run_worker(
         }
         let clock = Instant::now();
         let mut last_values = vec![0f32; envs.len()];
-        for (_, members) in by_kind(&envs, sh.mix.entries.len()) {
+        for members in by_kind(&envs, sh.mix.entries.len()) {
             let obs: Vec<&Observation> = members.iter().map(|&i| &envs[i].obs).collect();
             let left: Vec<usize> = members.iter().map(|&i| envs[i].slots_left()).collect();
             for (i, v) in members.iter().zip(values(&net, &affine, &envs[members[0]].world.env, &obs, &left)) {
@@ -737,8 +735,9 @@ pub fn train_across(
     // One intra-op thread per worker: the parallelism is the workers'.
     tch::set_num_threads(1);
     super::alloc::keep_freed_memory();
-    let shapes = mix.check().map_err(DppoError::Config)?;
-    let arch = Arch::new(shapes[0].rb_levels, shapes[0].cu_levels);
+    mix.check().map_err(DppoError::Config)?;
+    let d = &mix.entries[0].0.config().decision;
+    let arch = Arch::new(d.rb_levels.len(), d.cu_levels.len());
     let mut init = {
         // libtorch's generator is global to the process: seeding and drawing
         // the initial weights must not interleave with another training's
@@ -763,7 +762,7 @@ pub fn train_across(
         }
     }
     let sync = LocalSync::across(cfg.workers, comm);
-    let shared = Shared { mix, shapes: &shapes, cfg, arch, init: &init, sync: &sync, first_worker: rank * cfg.workers };
+    let shared = Shared { mix, cfg, arch, init: &init, sync: &sync, first_worker: rank * cfg.workers };
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
     let mut logs = Vec::new();
