@@ -12,7 +12,7 @@ FEATURES := --features harness/dppo,harness/mpi
 # `make train`: the shipped default checkpoint (about 15 minutes on 2 cores; 20 at most).
 TRAIN_STEPS ?= 4000000
 
-.PHONY: help setup build bench test test-fast regress regress-run python pytest train paper traces importbench microbench speedcheck fuzz fmt lint clean
+.PHONY: help setup build bench test test-fast regress regress-run python pytest train train-general heldout paper traces importbench microbench speedcheck fuzz fmt lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -54,13 +54,16 @@ pytest: python ## The Python package's tests (python/tests)
 	EDGEBENCH_CARGO_FEATURES=$(subst --features ,,$(FEATURES)) $(VENV_PY) -m pytest -q python/tests
 
 REGRESS := results/regress
-regress: build regress-run ## Regression check of policy quality against harness/regress/*.toml (tiny, reduced default; every policy)
+regress: build regress-run ## Regression check of policy quality against harness/regress/*.toml (tiny, reduced default: every policy; a reduced held-out trace: the general checkpoint)
 
 regress-run:
 	$(BIN) run --scenario tiny --seeds 1,2,3,4,5,6,7,8,9,10 --quiet --out $(REGRESS)/tiny
 	$(BIN) regress --results $(REGRESS)/tiny --baseline harness/regress/tiny.toml
 	$(BIN) run --scenario default --slots 60 --terminals 24 --seeds 1,2,3,4,5,6 --quiet --out $(REGRESS)/default-reduced
 	$(BIN) regress --results $(REGRESS)/default-reduced --baseline harness/regress/default-reduced.toml
+	$(BIN) run --scenario scenarios/heldout/grid5-pedestrian.toml --slots 120 --seeds 1,2,3,4,5,6,7,8,9,10,11,12 \
+	  --policies dppo,greedy,nearest --checkpoint shipped:general --quiet --out $(REGRESS)/heldout-reduced
+	$(BIN) regress --results $(REGRESS)/heldout-reduced --baseline harness/regress/heldout-reduced.toml
 
 paper: build ## Paper-scale runs and sweeps (default preset, every policy and the bound; milp-oracle in the main run); every figure and table into results/paper
 	$(BIN) run --scenario default --seeds 1,2,3,4,5 --policies dppo,milp,milp-lookahead,milp-oracle,nearest,greedy,local,random,bound --out results/paper/default
@@ -76,12 +79,30 @@ paper: build ## Paper-scale runs and sweeps (default preset, every policy and th
 	$(BIN) report --results results/paper/sweep-cache
 	@echo "Tables and figures: results/paper/*/report/"
 
-train: build ## Train the DPPO agent on `default` (2 workers, seed 1) and install it as the shipped checkpoint
+train: build ## Train the DPPO agent on `default` (2 workers, seed 1) and install it as the shipped `default` checkpoint (then run train-general: it starts from this one)
 	$(BIN) train --scenario default --workers 2 --seed 1 --steps $(TRAIN_STEPS) --out results/train-default
 	mkdir -p solvers/checkpoints
 	cp results/train-default/policy.safetensors solvers/checkpoints/default.safetensors
 	cp results/train-default/policy.json solvers/checkpoints/default.json
 	cp results/train-default/train.parquet solvers/checkpoints/default-train.parquet
+
+# `make train-general` (issue 21): the default checkpoint fine-tuned on a
+# mixture of world types (random waypoint, SUMO vehicles and pedestrians, the
+# Melbourne sites, a dense grid), none of them a held-out world; shipped as
+# `--checkpoint shipped:general` (docs/heldout.md).
+GENERAL_STEPS ?= 1500000
+GENERAL_WORLDS := --scenario default --scenario vehicular --scenario scenarios/train/pedestrian.toml \
+  --scenario melbourne --scenario dense --weights 2,1,1,2,2
+train-general: build ## Fine-tune the default checkpoint on a mixture of world types (at most 30 minutes on 2 cores) and install it as the shipped `general` checkpoint
+	$(BIN) train $(GENERAL_WORLDS) --init solvers/checkpoints/default.safetensors --lr 0.001 --workers 2 --seed 21 \
+	  --steps $(GENERAL_STEPS) --out results/train-general
+	cp results/train-general/policy.safetensors solvers/checkpoints/general.safetensors
+	cp results/train-general/policy.json solvers/checkpoints/general.json
+	cp results/train-general/train.parquet solvers/checkpoints/general-train.parquet
+	cp results/train-general/train_worlds.parquet solvers/checkpoints/general-train_worlds.parquet
+
+heldout: build ## The held-out evaluation (docs/heldout.md): `score` with both shipped checkpoints on every held-out SUMO world, seeds 1-3
+	bash scripts/heldout.sh
 
 traces: build ## Regenerate the sample SUMO traces in scenarios/data/traces (installs SUMO into .venv)
 	bash scripts/make-traces.sh

@@ -79,7 +79,7 @@ enum Command {
         /// Comma-separated evaluation seeds.
         #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3, 4, 5])]
         seeds: Vec<u64>,
-        /// DPPO checkpoint [default: the one shipped for the scenario].
+        /// DPPO checkpoint: a .safetensors file, or shipped:NAME (one built in) [default: the one shipped for the scenario].
         #[arg(long)]
         checkpoint: Option<PathBuf>,
         #[command(flatten)]
@@ -119,7 +119,11 @@ struct TrainCli {
     /// PPO epochs over each rollout.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
-    /// Output folder: policy.safetensors, policy.json, train.parquet.
+    /// Fine-tune this checkpoint (its weights and observation statistics) instead of starting
+    /// from fresh weights; the sidecar records it.
+    #[arg(long, value_name = "CHECKPOINT")]
+    init: Option<PathBuf>,
+    /// Output folder: policy.safetensors, policy.json, train.parquet, train_worlds.parquet.
     #[arg(long)]
     out: PathBuf,
     /// Do not draw a progress bar.
@@ -168,7 +172,7 @@ struct JobCli {
     /// Worker threads [default: one per core]. Results do not depend on it.
     #[arg(long)]
     threads: Option<usize>,
-    /// DPPO checkpoint (.safetensors with its .json sidecar) [default: the one shipped for the scenario].
+    /// DPPO checkpoint (.safetensors with its .json sidecar, or shipped:NAME for one built in) [default: the one shipped for the scenario].
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Do not draw a progress bar.
@@ -434,6 +438,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             let args = harness::train_cmd::TrainArgs {
                 scenarios: t.scenario,
                 weights: t.weights,
+                init: t.init,
                 config,
                 out: t.out,
                 progress: !t.quiet,

@@ -1,6 +1,8 @@
 //! `edgebench train`: distributed PPO on a scenario, or on a mixture of
 //! scenarios with weights (every episode draws its scenario); writes the checkpoint
-//! (`policy.safetensors` + `policy.json`) and the training log (`train.parquet`).
+//! (`policy.safetensors` + `policy.json`) and the training log (`train.parquet`,
+//! and `train_worlds.parquet`: the rollout figures per scenario of the mixture).
+//! It refuses held-out evaluation inputs (docs/heldout.md).
 //! Under `mpirun -n R` every rank runs `--workers` threads; rank 0 alone
 //! writes the results and draws the progress bar.
 
@@ -24,6 +26,8 @@ pub struct TrainArgs {
     pub scenarios: Vec<String>,
     /// Their weights, in the same order (empty: equal).
     pub weights: Vec<f64>,
+    /// A checkpoint to fine-tune instead of fresh weights.
+    pub init: Option<PathBuf>,
     pub config: TrainConfig,
     pub out: PathBuf,
     pub progress: bool,
@@ -64,6 +68,33 @@ pub fn log_frame(logs: &[UpdateLog]) -> Result<DataFrame> {
     )?)
 }
 
+/// The training log per scenario of the mixture, long form (one row per
+/// update and scenario): the learning curve of each world type.
+pub fn worlds_frame(logs: &[UpdateLog], names: &[String]) -> Result<DataFrame> {
+    let rows = || logs.iter().flat_map(|l| l.worlds.iter().zip(names).map(move |(w, n)| (l, w, n)));
+    Ok(DataFrame::new(
+        logs.len() * names.len(),
+        vec![
+            Column::new("update".into(), rows().map(|r| r.0.update).collect::<Vec<u64>>()),
+            Column::new("env_steps".into(), rows().map(|r| r.0.env_steps).collect::<Vec<u64>>()),
+            Column::new("world".into(), rows().map(|r| r.2.as_str()).collect::<Vec<&str>>()),
+            Column::new("slots".into(), rows().map(|r| r.1.slots).collect::<Vec<u64>>()),
+            Column::new("mean_slot_cost".into(), rows().map(|r| r.1.mean_slot_cost).collect::<Vec<f64>>()),
+            Column::new("interruption_rate".into(), rows().map(|r| r.1.interruption_rate).collect::<Vec<f64>>()),
+        ],
+    )?)
+}
+
+/// The directory name that marks held-out evaluation inputs: training never reads from one.
+pub const HELD_OUT_DIR: &str = "heldout";
+
+/// The held-out input (a scenario file or its trace) `arg` would train on, if any.
+fn held_out_input(arg: &str, s: &scenarios::Scenario) -> Option<String> {
+    let inside = |p: &str| Path::new(p).components().any(|c| c.as_os_str() == HELD_OUT_DIR);
+    let trace = &s.config().mobility.trace_file;
+    [arg, trace.as_str()].into_iter().find(|p| inside(p)).map(str::to_string)
+}
+
 /// Train; `Ok(None)` on a rank other than 0 (it writes nothing).
 pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     let checked = (|| {
@@ -76,15 +107,29 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
             .into());
         }
         let scenarios = a.scenarios.iter().map(|s| crate::resolve_scenario(s)).collect::<Result<Vec<_>, _>>()?;
+        for (arg, s) in a.scenarios.iter().zip(&scenarios) {
+            if let Some(p) = held_out_input(arg, s) {
+                return Err(BadInput(format!(
+                    "--scenario {arg}: {p} is a held-out evaluation input (a `{HELD_OUT_DIR}` directory); \
+                     training on it would void the held-out protocol (docs/heldout.md)"
+                ))
+                .into());
+            }
+        }
+        let d = &scenarios[0].config().decision;
+        let init = match &a.init {
+            Some(p) => Some(checkpoint::load(p, &d.rb_levels, &d.cu_levels).map_err(dppo_error)?),
+            None => None,
+        };
         let config = TrainConfig { ranks: ranks.size(), ..a.config.clone() };
         config.check().map_err(|e| BadInput(format!("train: {e}")))?;
         let staging = if ranks.is_root() { Some(Staging::new(&a.out)?) } else { None };
         Mixture::new(&scenarios, &a.weights).check().map_err(|e| BadInput(format!("train: {e}")))?;
-        Ok((scenarios, config, staging))
+        Ok((scenarios, config, staging, init))
     })();
-    let (scenarios, config, staging) = ranks.agree(checked)?;
+    let (scenarios, config, staging, init) = ranks.agree(checked)?;
     let mix = Mixture::new(&scenarios, &a.weights);
-    let trained = ranks.or_abort(train(a, &mix, &config, ranks))?;
+    let trained = ranks.or_abort(train(a, &mix, &config, init.as_ref(), ranks))?;
     let Some(staging) = staging else { return Ok(None) };
     let last = trained.logs.last().cloned().unwrap_or_default();
     let dir = staging.path();
@@ -92,6 +137,8 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
     crate::staging::test_stop_point("policy.safetensors");
     crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
+    let names: Vec<String> = scenarios.iter().map(|s| s.name().to_string()).collect();
+    crate::frames::write_parquet(&mut worlds_frame(&trained.logs, &names)?, &dir.join("train_worlds.parquet"))?;
     let out = staging.commit()?;
     eprintln!(
         "edgebench: trained {} slots in {} updates on {} rank(s) × {} worker(s), {:.0} s ({:.0} slots/s); \
@@ -108,7 +155,14 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     Ok(Some(out))
 }
 
-fn train(a: &TrainArgs, mix: &Mixture<'_>, config: &TrainConfig, ranks: &Ranks) -> Result<ppo::Trained> {
+fn train(
+    a: &TrainArgs,
+    mix: &Mixture<'_>,
+    config: &TrainConfig,
+    init: Option<&checkpoint::Checkpoint>,
+    ranks: &Ranks,
+) -> Result<ppo::Trained> {
+    let names: Vec<&str> = mix.entries.iter().map(|(s, _)| s.name()).collect();
     let progress = a.progress && ranks.is_root();
     let bar = if progress { ProgressBar::new(config.total_steps) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -132,30 +186,50 @@ fn train(a: &TrainArgs, mix: &Mixture<'_>, config: &TrainConfig, ranks: &Ranks) 
             rollout_s = format!("{:.3}", l.rollout_s),
             forward_s = format!("{:.3}", l.forward_s),
             update_s = format!("{:.3}", l.update_s),
+            worlds = world_costs(&names, l),
             "update"
         );
         bar.set_message(format!("cost/slot {:.2}, interrupted {:.1} %", l.mean_slot_cost, 100.0 * l.interruption_rate));
     };
     let comm: Option<&dyn ppo::RankComm> = if ranks.size() > 1 { Some(ranks) } else { None };
-    let trained = ppo::train_across(mix, config, comm, &mut on_update).map_err(dppo_error)?;
+    let trained = ppo::train_across(mix, config, comm, init, &mut on_update).map_err(dppo_error)?;
     bar.finish_and_clear();
     Ok(trained)
 }
 
-/// The checkpoint `run` uses for `dppo`: `--checkpoint` or the one shipped
-/// (embedded in the binary) for the scenario.
+/// Each scenario's mean slot cost in an update, for the log line (empty for one scenario).
+fn world_costs(names: &[&str], l: &UpdateLog) -> String {
+    if names.len() < 2 {
+        return String::new();
+    }
+    names.iter().zip(&l.worlds).map(|(n, w)| format!("{n} {:.3}", w.mean_slot_cost)).collect::<Vec<_>>().join(", ")
+}
+
+/// The checkpoint `run` uses for `dppo`: `--checkpoint` (a file, or
+/// `shipped:NAME`, one embedded in the binary) or the one shipped for the
+/// scenario.
 pub fn load_checkpoint(
     given: Option<&Path>,
     scenario: &scenarios::Scenario,
 ) -> Result<std::sync::Arc<checkpoint::Checkpoint>, BadInput> {
     let d = &scenario.config().decision;
-    let ck = match given {
-        Some(p) => checkpoint::load(p, &d.rb_levels, &d.cu_levels),
-        None => {
+    let named = given.and_then(|p| p.to_str()).and_then(|p| p.strip_prefix("shipped:"));
+    let ck = match (given, named) {
+        (_, Some(name)) => {
+            let Some(shipped) = solvers::dppo::shipped_named(name) else {
+                return Err(BadInput(format!(
+                    "--checkpoint shipped:{name}: no such shipped checkpoint; expected one of {}",
+                    solvers::dppo::shipped_names().iter().map(|n| format!("shipped:{n}")).collect::<Vec<_>>().join(", ")
+                )));
+            };
+            shipped.load(&d.rb_levels, &d.cu_levels)
+        }
+        (Some(p), None) => checkpoint::load(p, &d.rb_levels, &d.cu_levels),
+        (None, _) => {
             let shipped = solvers::dppo::shipped_checkpoint(scenario.name());
             if shipped.name != scenario.name() {
                 crate::ranks::note(&format!(
-                    "no DPPO checkpoint is shipped for scenario `{}`; dppo uses the one for `{}` (pass --checkpoint to choose)",
+                    "no DPPO checkpoint is shipped for scenario `{}`; dppo uses the shipped `{}` one (pass --checkpoint to choose)",
                     scenario.name(),
                     shipped.name
                 ));

@@ -523,11 +523,21 @@ mod dppo {
         let out = d.path().join("agent");
         let levels = d.path().join("levels.toml");
         std::fs::write(&levels, "name = \"levels\"\n[decision]\nrb_levels = [1, 2]\n").unwrap();
+        // Held-out evaluation inputs: a scenario file of scenarios/heldout/, and
+        // a scenario elsewhere that replays a held-out trace.
+        let root = std::path::absolute("..").unwrap();
+        let held_trace = root.join("scenarios/data/heldout/grid5-vehicular.csv.gz");
+        let sneaky = d.path().join("sneaky.toml");
+        std::fs::write(&sneaky, format!("name = \"sneaky\"\n[mobility]\ntrace_file = {:?}\n", held_trace)).unwrap();
+        let no_ckpt = d.path().join("none.safetensors");
         let mut seen = Vec::new();
         for extra in [
             vec!["--scenario", "tiny", "--scenario", "default", "--weights", "1"],
             vec!["--scenario", "tiny", "--scenario", "default", "--weights", "1,-2"],
             vec!["--scenario", "tiny", "--scenario", levels.to_str().unwrap()],
+            vec!["--scenario", "tiny", "--scenario", "../scenarios/heldout/random-pedestrian.toml"],
+            vec!["--scenario", sneaky.to_str().unwrap()],
+            vec!["--scenario", "tiny", "--init", no_ckpt.to_str().unwrap()],
         ] {
             let mut args = vec!["train", "--steps", "1024", "--quiet", "--out", out.to_str().unwrap()];
             args.extend(extra.iter());
@@ -535,7 +545,7 @@ mod dppo {
             assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", stderr(&o));
             assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
             assert!(!out.exists());
-            seen.push(message(&o, d.path()));
+            seen.push(message(&o, d.path()).replace(root.to_str().unwrap(), "[root]"));
         }
         insta::assert_snapshot!(seen.join("\n"));
     }
@@ -563,7 +573,10 @@ mod dppo {
             out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet"]);
+        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet", "train_worlds.parquet"]);
+        let worlds = read_parquet(&out.join("train_worlds.parquet")).unwrap();
+        assert_eq!(worlds.height(), 4);
+        assert_eq!(worlds.column("world").unwrap().str().unwrap().get(0), Some("tiny"));
         let log = read_parquet(&out.join("train.parquet")).unwrap();
         assert_eq!(log.height(), 4);
         for col in [
@@ -593,6 +606,25 @@ mod dppo {
         assert_eq!(csv.lines().filter(|l| l.contains(",dppo,")).count(), 2);
     }
 
+    /// `--checkpoint shipped:NAME` is the checkpoint built into the binary:
+    /// the same results as its file; an unknown name is bad input.
+    #[test]
+    fn a_shipped_checkpoint_is_chosen_by_name() {
+        let d = tmp();
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../solvers/checkpoints/default.safetensors");
+        let (by_name, by_file) = (d.path().join("name"), d.path().join("file"));
+        for (out, ck) in [(&by_name, "shipped:default"), (&by_file, file.to_str().unwrap())] {
+            let o = run_tiny(out, &["--policies", "dppo", "--checkpoint", ck]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            assert!(!stderr(&o).contains("no DPPO checkpoint is shipped"), "{}", stderr(&o));
+        }
+        let csv = |dir: &Path| std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+        assert_eq!(without_timing(&csv(&by_name)), without_timing(&csv(&by_file)));
+        let o = run_tiny(&d.path().join("bad"), &["--policies", "dppo", "--checkpoint", "shipped:nope"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        insta::assert_snapshot!(message(&o, d.path()));
+    }
+
     /// A training stopped hard while it writes (after the new checkpoint
     /// landed in the staging folder, or in the middle of the swap) leaves the
     /// folder of the previous training whole: its checkpoint loads and runs.
@@ -616,13 +648,13 @@ mod dppo {
         let o = train("2", Some("policy.safetensors"));
         assert!(!o.status.success(), "the hook must stop the training");
         assert_eq!(std::fs::read(out.join("policy.safetensors")).unwrap(), before, "the previous checkpoint changed");
-        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet"]);
+        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet", "train_worlds.parquet"]);
         // Stopped right after the swap: the new training is in place, whole.
         let o = train("2", Some("commit"));
         assert!(!o.status.success(), "the hook must stop the training");
         let after = std::fs::read(out.join("policy.safetensors")).unwrap();
         assert_ne!(after, before);
-        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet"]);
+        assert_eq!(entries(&out), ["policy.json", "policy.safetensors", "train.parquet", "train_worlds.parquet"]);
         let ck = out.join("policy.safetensors");
         let res = d.path().join("res");
         let o = run_tiny(&res, &["--policies", "dppo", "--checkpoint", ck.to_str().unwrap()]);

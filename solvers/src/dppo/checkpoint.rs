@@ -28,6 +28,17 @@ pub struct TrainingInfo {
     pub updates: u64,
     pub env_steps: u64,
     pub wall_s: f64,
+    /// The checkpoint this training started from (`train --init`); absent for a fresh start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tuned_from: Option<FineTuneInfo>,
+}
+
+/// The starting checkpoint of a fine-tuning: its training scenario and length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FineTuneInfo {
+    pub scenario: ScenarioInfo,
+    pub env_steps: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

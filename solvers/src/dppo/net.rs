@@ -178,6 +178,17 @@ pub struct Net {
     value: Mlp,
 }
 
+/// libtorch's random generator is global to the process, and [`Net::new`]
+/// draws from it. Held while a training seeds it and draws its initial
+/// weights, and while any other network is built (its draws are then
+/// overwritten), so that trainings and policies made in parallel threads
+/// (the tests) never take from another's seeded sequence.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Net {
     /// A fresh network. Its prior (skip-path weights on normalised features):
     /// options and cuts with a lower estimated cost score higher, larger

@@ -27,7 +27,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use super::agent::{act, values, SlotRecord};
-use super::checkpoint::{self, Checkpoint, ScenarioInfo, Sidecar, TrainingInfo};
+use super::checkpoint::{self, Checkpoint, FineTuneInfo, ScenarioInfo, Sidecar, TrainingInfo};
 use super::decode::{HeadShape, Pick};
 use super::features::{CACHE_DIM, CUT_DIM, ROW_DIM, VALUE_DIM};
 use super::hyper::TrainConfig;
@@ -144,6 +144,19 @@ pub struct UpdateLog {
     pub update_s: f64,
     /// Worker 0's seconds in the all-reduce across ranks in this update (0 with one rank).
     pub allreduce_s: f64,
+    /// The same rollout figures per scenario of the mixture, in mixture order:
+    /// the learning curve of each world type.
+    pub worlds: Vec<WorldLog>,
+}
+
+/// One scenario's share of an update's rollout (all workers and ranks).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorldLog {
+    /// Slots its episodes advanced in this update (0: none was drawn).
+    pub slots: u64,
+    /// Mean cost of those slots (NaN when there were none).
+    pub mean_slot_cost: f64,
+    pub interruption_rate: f64,
 }
 
 /// The trained weights (flat, by variable name) and observation statistics.
@@ -152,6 +165,7 @@ pub struct Trained {
     pub weights: NamedWeights,
     pub normalizer: Normalizer,
     pub logs: Vec<UpdateLog>,
+    pub fine_tuned_from: Option<FineTuneInfo>,
 }
 
 impl Trained {
@@ -168,7 +182,12 @@ impl Trained {
             observation_stats: self.normalizer.clone(),
             scenario: ScenarioInfo { name: mix.name(), hash: mix.hash() },
             git_revision: git_revision.to_string(),
-            training: TrainingInfo { updates: last.update, env_steps: last.env_steps, wall_s: last.wall_s },
+            training: TrainingInfo {
+                updates: last.update,
+                env_steps: last.env_steps,
+                wall_s: last.wall_s,
+                fine_tuned_from: self.fine_tuned_from.clone(),
+            },
         };
         Checkpoint { path: path.to_path_buf(), sidecar, weights: self.weights.clone() }
     }
@@ -469,6 +488,8 @@ struct Shared<'a> {
     cfg: &'a TrainConfig,
     arch: Arch,
     init: &'a [(String, Vec<i64>, Vec<f32>)],
+    /// The observation statistics every worker starts from.
+    init_stats: &'a Normalizer,
     sync: &'a dyn GradientSync,
     /// This rank's first worker's global index (rank × workers).
     first_worker: usize,
@@ -490,12 +511,15 @@ fn run_worker(
     let cfg = sh.cfg;
     let g = sh.first_worker + w;
     let vs = nn::VarStore::new(Device::Cpu);
-    let net = Net::new(&vs.root(), sh.arch);
+    let net = {
+        let _rng = super::net::torch_rng_lock();
+        Net::new(&vs.root(), sh.arch)
+    };
     import_weights(&vs, sh.init).map_err(DppoError::Internal)?;
     let mut opt = nn::Adam::default().build(&vs, cfg.lr).map_err(|e| DppoError::Internal(e.to_string()))?;
     let params = vs.trainable_variables();
     let mut rng: ChaCha8Rng = stream(cfg.seed, &format!("dppo-worker-{g}"));
-    let mut normalizer = Normalizer::new();
+    let mut normalizer = sh.init_stats.clone();
     let mut envs: Vec<TrainEnv> =
         (0..cfg.envs_per_worker).map(|e| TrainEnv::start(sh.mix, cfg.seed, g, e, 0)).collect();
     // Levels and cuts agree across the mixture (checked): one shape serves the minibatches.
@@ -511,6 +535,8 @@ fn run_worker(
         let mut batch_stats = Normalizer::new();
         let mut ro = Rollout { records: Vec::new(), rewards: Vec::new(), dones: Vec::new() };
         let (mut cost_sum, mut tasks, mut interrupted) = (0.0f64, 0u64, 0u64);
+        // Per scenario of the mixture: slots, cost, tasks, interrupted tasks.
+        let mut per_world = vec![[0.0f64; 4]; sh.mix.entries.len()];
         for _ in 0..cfg.rollout_steps {
             // One batch per scenario of the mixture (its environment decodes), in mixture order.
             let mut decided: Vec<Option<(scenarios::Decision, SlotRecord)>> = envs.iter().map(|_| None).collect();
@@ -537,9 +563,15 @@ fn run_worker(
                 let (decision, rec) = decided.expect("every environment decided");
                 let (outcome, next) = transition(&e.world.env, &e.state, &e.obs, &decision)
                     .map_err(|err| DppoError::Internal(format!("decoded decision invalid: {err}")))?;
+                let cut = outcome.tasks.iter().filter(|t| t.interrupted).count();
                 cost_sum += outcome.cost;
                 tasks += outcome.tasks.len() as u64;
-                interrupted += outcome.tasks.iter().filter(|t| t.interrupted).count() as u64;
+                interrupted += cut as u64;
+                let wl = &mut per_world[e.kind];
+                wl[0] += 1.0;
+                wl[1] += outcome.cost;
+                wl[2] += outcome.tasks.len() as f64;
+                wl[3] += cut as f64;
                 ro.records.push(rec);
                 // Scaled by 1 − γ so that returns are O(one slot's cost per terminal).
                 let terminals = e.world.terminals().max(1) as f32;
@@ -610,10 +642,13 @@ fn run_worker(
             ret_sq,
             resid_sq,
         ]);
+        flat.extend(per_world.iter().flatten());
         sh.sync.all_reduce_sum(w, &mut flat);
-        let g = &flat[flat.len() - 9..];
+        let n_stats = flat.len() - 9 - 4 * per_world.len();
+        let (stats, rest) = flat.split_at(n_stats);
+        let (g, world_sums) = rest.split_at(9);
         let mut merged = normalizer.to_flat();
-        for (m, b) in merged.iter_mut().zip(&flat[..flat.len() - 9]) {
+        for (m, b) in merged.iter_mut().zip(stats) {
             *m += b;
         }
         normalizer.from_flat(&merged);
@@ -678,6 +713,14 @@ fn run_worker(
                 forward_s,
                 update_s,
                 allreduce_s,
+                worlds: world_sums
+                    .chunks_exact(4)
+                    .map(|c| WorldLog {
+                        slots: c[0] as u64,
+                        mean_slot_cost: c[1] / c[0],
+                        interruption_rate: if c[2] > 0.0 { c[3] / c[2] } else { 0.0 },
+                    })
+                    .collect(),
             };
             if tx.send(row).is_err() {
                 return Err(DppoError::Internal("training log receiver gone".into()));
@@ -705,26 +748,26 @@ fn average_gradients(w: usize, params: &[Tensor], sync: &dyn GradientSync, n_wor
     });
 }
 
-/// Held while a training seeds libtorch's global generator and draws its initial weights.
-static INIT_LOCK: Mutex<()> = Mutex::new(());
-
-/// Train on `scenario` in one process; `on_update` sees every log row as it arrives (on the calling thread).
+/// Train on `mix` in one process from fresh weights; `on_update` sees every
+/// log row as it arrives (on the calling thread).
 pub fn train(
     mix: &Mixture<'_>,
     cfg: &TrainConfig,
     on_update: &mut dyn FnMut(&UpdateLog),
 ) -> Result<Trained, DppoError> {
-    train_across(mix, cfg, None, on_update)
+    train_across(mix, cfg, None, None, on_update)
 }
 
 /// Train as one rank of `comm` (`cfg.ranks` must be its size): rank 0's
 /// initial weights are broadcast, gradients and statistics are summed across
 /// ranks, and only rank 0's `on_update` sees log rows. Every rank returns
-/// the same weights (checked).
+/// the same weights (checked). `from`: fine-tune a checkpoint (its weights
+/// and observation statistics) instead of drawing fresh weights from the seed.
 pub fn train_across(
     mix: &Mixture<'_>,
     cfg: &TrainConfig,
     comm: Option<&dyn RankComm>,
+    from: Option<&Checkpoint>,
     on_update: &mut dyn FnMut(&UpdateLog),
 ) -> Result<Trained, DppoError> {
     cfg.check().map_err(DppoError::Config)?;
@@ -738,15 +781,29 @@ pub fn train_across(
     mix.check().map_err(DppoError::Config)?;
     let d = &mix.entries[0].0.config().decision;
     let arch = Arch::new(d.rb_levels.len(), d.cu_levels.len());
-    let mut init = {
+    let fresh = || {
         // libtorch's generator is global to the process: seeding and drawing
         // the initial weights must not interleave with another training's
         // (the tests train in parallel threads).
-        let _seeding = INIT_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _seeding = super::net::torch_rng_lock();
         tch::manual_seed(derive(cfg.seed, "dppo-init") as i64);
         let vs = nn::VarStore::new(Device::Cpu);
         let _net = Net::new(&vs.root(), arch);
         export_weights(&vs)
+    };
+    let (mut init, init_stats, fine_tuned_from) = match from {
+        None => (fresh(), Normalizer::new(), None),
+        Some(ck) => {
+            if ck.sidecar.architecture != arch {
+                return Err(DppoError::Config(format!(
+                    "{}: its network ({:?}) is not the one this training builds ({arch:?})",
+                    ck.path.display(),
+                    ck.sidecar.architecture
+                )));
+            }
+            let info = FineTuneInfo { scenario: ck.sidecar.scenario.clone(), env_steps: ck.sidecar.training.env_steps };
+            (ck.weights.clone(), ck.sidecar.observation_stats.clone(), Some(info))
+        }
     };
     if let Some(c) = comm {
         // Every rank draws the same weights from the seed; rank 0's are
@@ -762,7 +819,8 @@ pub fn train_across(
         }
     }
     let sync = LocalSync::across(cfg.workers, comm);
-    let shared = Shared { mix, cfg, arch, init: &init, sync: &sync, first_worker: rank * cfg.workers };
+    let shared =
+        Shared { mix, cfg, arch, init: &init, init_stats: &init_stats, sync: &sync, first_worker: rank * cfg.workers };
     let started = Instant::now();
     let (tx, rx) = mpsc::channel();
     let mut logs = Vec::new();
@@ -798,7 +856,7 @@ pub fn train_across(
             return Err(DppoError::Internal(format!("rank {rank}'s weights differ from rank 0's after training")));
         }
     }
-    Ok(Trained { arch, weights: out.weights, normalizer: out.normalizer, logs })
+    Ok(Trained { arch, weights: out.weights, normalizer: out.normalizer, logs, fine_tuned_from })
 }
 
 /// A digest of the weights' bits as two exactly representable f64 (for the cross-rank check).

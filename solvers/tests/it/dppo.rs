@@ -95,7 +95,10 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     assert!(!old.sidecar.architecture.top_up);
     let option_outputs = |arch: Arch| {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-        let net = Net::new(&vs.root(), arch);
+        let net = {
+            let _rng = solvers::dppo::net::torch_rng_lock();
+            Net::new(&vs.root(), arch)
+        };
         import_weights(&vs, &back.weights).unwrap();
         let rows: Vec<f32> = (0..4 * ROW_DIM).map(|k| (k % 7) as f32 - 3.0).collect();
         to_vec(&net.options(&rows_tensor(&rows, ROW_DIM)))
@@ -133,7 +136,10 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
 fn the_architecture_lists_the_networks_tensors() {
     let arch = Arch::new(4, 5);
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _net = Net::new(&vs.root(), arch);
+    let _net = {
+        let _rng = solvers::dppo::net::torch_rng_lock();
+        Net::new(&vs.root(), arch)
+    };
     let built: std::collections::BTreeMap<String, Vec<i64>> =
         vs.variables().into_iter().map(|(name, t)| (name, t.size())).collect();
     assert_eq!(arch.tensor_shapes(), built);
@@ -243,12 +249,53 @@ fn a_mixture_draws_its_scenarios_by_weight_and_trains_deterministically() {
     let one = train(&mix, &cfg, &mut |_| {}).unwrap();
     let two = train(&mix, &cfg, &mut |_| {}).unwrap();
     assert_eq!(one.weights, two.weights);
+    // The log's per-world rows split every update's slots and cost between the two world types.
+    for l in &one.logs {
+        assert_eq!(l.worlds.len(), 2);
+        assert_eq!(l.worlds.iter().map(|w| w.slots).sum::<u64>(), cfg.slots_per_update());
+        let cost: f64 = l.worlds.iter().filter(|w| w.slots > 0).map(|w| w.mean_slot_cost * w.slots as f64).sum();
+        assert!((cost / cfg.slots_per_update() as f64 - l.mean_slot_cost).abs() < 1e-9 * (1.0 + cost.abs()));
+    }
+    let slots = |k: usize| one.logs.iter().map(|l| l.worlds[k].slots).sum::<u64>() as f64;
+    let share = slots(0) / (slots(0) + slots(1));
+    assert!(share > 0.6 && share < 0.9, "tiny's share of the slots {share}");
     let ck = one.checkpoint(&mix, &cfg, "test", Path::new("m.safetensors"));
     assert_eq!(ck.sidecar.scenario.name, "tiny:3+tiny-manhattan:1");
     assert_eq!(ck.sidecar.scenario.hash, format!("{}+{}", a.config_hash(), b.config_hash()));
     // It differs from training on `tiny` alone.
     let alone = train(&Mixture::single(&a), &cfg, &mut |_| {}).unwrap();
     assert_ne!(one.weights, alone.weights);
+}
+
+#[test]
+fn fine_tuning_starts_from_the_checkpoint_and_records_it() {
+    let d = tempfile::tempdir().unwrap();
+    let (ck, _) = trained_checkpoint(1024, d.path());
+    let scenario = tiny_manhattan();
+    let mix = Mixture::single(&scenario);
+    let cfg = TrainConfig { seed: 12, lr: 1e-4, ..short(128, 2) };
+    let tuned = solvers::dppo::ppo::train_across(&mix, &cfg, None, Some(&ck), &mut |_| {}).unwrap();
+    let fresh = train(&mix, &cfg, &mut |_| {}).unwrap();
+    // Largest weight change from the checkpoint.
+    let dist = |w: &solvers::dppo::net::NamedWeights| {
+        w.iter()
+            .zip(&ck.weights)
+            .flat_map(|((_, _, a), (_, _, b))| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+            .fold(0f32, f32::max)
+    };
+    assert!(dist(&tuned.weights) < 0.01, "fine-tuning moved a weight by {}", dist(&tuned.weights));
+    assert!(dist(&fresh.weights) > 0.1, "a fresh start is {} from the checkpoint", dist(&fresh.weights));
+    // The observation statistics continue the checkpoint's.
+    assert!(tuned.normalizer.option.count > ck.sidecar.observation_stats.option.count);
+    let sidecar = tuned.checkpoint(&mix, &cfg, "test", Path::new("t.safetensors")).sidecar;
+    let from = sidecar.training.fine_tuned_from.expect("recorded");
+    assert_eq!((from.scenario.name.as_str(), from.env_steps), ("tiny", ck.sidecar.training.env_steps));
+    assert!(fresh
+        .checkpoint(&mix, &cfg, "test", Path::new("f.safetensors"))
+        .sidecar
+        .training
+        .fine_tuned_from
+        .is_none());
 }
 
 #[test]
