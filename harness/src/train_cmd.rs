@@ -70,14 +70,14 @@ pub fn log_frame(logs: &[UpdateLog]) -> Result<DataFrame> {
 
 /// The training log per scenario of the mixture, long form (one row per
 /// update and scenario): the learning curve of each world type.
-pub fn worlds_frame(logs: &[UpdateLog], names: &[String]) -> Result<DataFrame> {
+pub fn worlds_frame(logs: &[UpdateLog], names: &[&str]) -> Result<DataFrame> {
     let rows = || logs.iter().flat_map(|l| l.worlds.iter().zip(names).map(move |(w, n)| (l, w, n)));
     Ok(DataFrame::new(
         logs.len() * names.len(),
         vec![
             Column::new("update".into(), rows().map(|r| r.0.update).collect::<Vec<u64>>()),
             Column::new("env_steps".into(), rows().map(|r| r.0.env_steps).collect::<Vec<u64>>()),
-            Column::new("world".into(), rows().map(|r| r.2.as_str()).collect::<Vec<&str>>()),
+            Column::new("world".into(), rows().map(|r| *r.2).collect::<Vec<&str>>()),
             Column::new("slots".into(), rows().map(|r| r.1.slots).collect::<Vec<u64>>()),
             Column::new("mean_slot_cost".into(), rows().map(|r| r.1.mean_slot_cost).collect::<Vec<f64>>()),
             Column::new("interruption_rate".into(), rows().map(|r| r.1.interruption_rate).collect::<Vec<f64>>()),
@@ -116,11 +116,7 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
                 .into());
             }
         }
-        let d = &scenarios[0].config().decision;
-        let init = match &a.init {
-            Some(p) => Some(checkpoint::load(p, &d.rb_levels, &d.cu_levels).map_err(dppo_error)?),
-            None => None,
-        };
+        let init = a.init.as_deref().map(|p| load_checkpoint(Some(p), &scenarios[0])).transpose()?;
         let config = TrainConfig { ranks: ranks.size(), ..a.config.clone() };
         config.check().map_err(|e| BadInput(format!("train: {e}")))?;
         let staging = if ranks.is_root() { Some(Staging::new(&a.out)?) } else { None };
@@ -129,7 +125,7 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     })();
     let (scenarios, config, staging, init) = ranks.agree(checked)?;
     let mix = Mixture::new(&scenarios, &a.weights);
-    let trained = ranks.or_abort(train(a, &mix, &config, init.as_ref(), ranks))?;
+    let trained = ranks.or_abort(train(a, &mix, &config, init.as_deref(), ranks))?;
     let Some(staging) = staging else { return Ok(None) };
     let last = trained.logs.last().cloned().unwrap_or_default();
     let dir = staging.path();
@@ -137,8 +133,7 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
     ckpt.save().with_context(|| format!("writing the checkpoint in {}", dir.display()))?;
     crate::staging::test_stop_point("policy.safetensors");
     crate::frames::write_parquet(&mut log_frame(&trained.logs)?, &dir.join("train.parquet"))?;
-    let names: Vec<String> = scenarios.iter().map(|s| s.name().to_string()).collect();
-    crate::frames::write_parquet(&mut worlds_frame(&trained.logs, &names)?, &dir.join("train_worlds.parquet"))?;
+    crate::frames::write_parquet(&mut worlds_frame(&trained.logs, &mix.names())?, &dir.join("train_worlds.parquet"))?;
     let out = staging.commit()?;
     eprintln!(
         "edgebench: trained {} slots in {} updates on {} rank(s) × {} worker(s), {:.0} s ({:.0} slots/s); \
@@ -162,7 +157,7 @@ fn train(
     init: Option<&checkpoint::Checkpoint>,
     ranks: &Ranks,
 ) -> Result<ppo::Trained> {
-    let names: Vec<&str> = mix.entries.iter().map(|(s, _)| s.name()).collect();
+    let names = mix.names();
     let progress = a.progress && ranks.is_root();
     let bar = if progress { ProgressBar::new(config.total_steps) } else { ProgressBar::hidden() };
     bar.set_style(

@@ -178,23 +178,35 @@ pub struct Net {
     value: Mlp,
 }
 
-/// libtorch's random generator is global to the process, and [`Net::new`]
-/// draws from it. Held while a training seeds it and draws its initial
-/// weights, and while any other network is built (its draws are then
-/// overwritten), so that trainings and policies made in parallel threads
-/// (the tests) never take from another's seeded sequence.
+/// libtorch's random generator is global to the process, and building a
+/// network draws from it. Every constructor holds this lock, so that
+/// trainings and policies built in parallel threads (the tests) never take
+/// from another's seeded sequence.
 static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-pub fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
     TORCH_RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Net {
-    /// A fresh network. Its prior (skip-path weights on normalised features):
-    /// options and cuts with a lower estimated cost score higher, larger
-    /// levels score higher, a model is kept where tasks that use it are
-    /// strongest and where it already is. Training adjusts all of it.
+    /// A fresh network (its random weights are for the caller to overwrite, or to train).
     pub fn new(root: &nn::Path, arch: Arch) -> Net {
+        let _rng = torch_rng_lock();
+        Net::build(root, arch)
+    }
+
+    /// A fresh network whose random weights are drawn from `seed`.
+    pub fn seeded(root: &nn::Path, arch: Arch, seed: i64) -> Net {
+        let _rng = torch_rng_lock();
+        tch::manual_seed(seed);
+        Net::build(root, arch)
+    }
+
+    /// Its prior (skip-path weights on normalised features): options and
+    /// cuts with a lower estimated cost score higher, larger levels score
+    /// higher, a model is kept where tasks that use it are strongest and
+    /// where it already is. Training adjusts all of it.
+    fn build(root: &nn::Path, arch: Arch) -> Net {
         let est_cost = TASK_DIM + 3;
         let cut_cost = ROW_DIM + CUT_EXTRA - 1;
         let ramp = |n: usize| (0..n).map(move |k| 2.0 * k as f32 / (n.max(2) - 1) as f32);

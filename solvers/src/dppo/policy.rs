@@ -44,7 +44,7 @@ const SHIPPED: [Shipped; 2] = [
 
 /// The shipped checkpoint a scenario without one of its own uses (issue 21
 /// asks for a general one here; the one trained so far does not earn it).
-pub const FALLBACK: &str = "default";
+const FALLBACK: &str = "default";
 
 /// The checkpoint shipped for a scenario name, else the fallback one.
 pub fn shipped_checkpoint(scenario: &str) -> &'static Shipped {
@@ -83,10 +83,7 @@ impl Dppo {
     pub fn new(ckpt: &Arc<Checkpoint>) -> Result<Dppo, DppoError> {
         tch::set_num_threads(1);
         let vs = nn::VarStore::new(Device::Cpu);
-        let net = {
-            let _rng = super::net::torch_rng_lock();
-            Net::new(&vs.root(), ckpt.sidecar.architecture)
-        };
+        let net = Net::new(&vs.root(), ckpt.sidecar.architecture);
         import_weights(&vs, &ckpt.weights)
             .map_err(|e| DppoError::BadCheckpoint(format!("{}: {e}", ckpt.path.display())))?;
         let affine = ckpt.sidecar.observation_stats.affine();

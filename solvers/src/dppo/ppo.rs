@@ -229,6 +229,11 @@ impl<'a> Mixture<'a> {
         }
     }
 
+    /// The scenarios' names, in mixture order.
+    pub fn names(&self) -> Vec<&'a str> {
+        self.entries.iter().map(|(s, _)| s.name()).collect()
+    }
+
     /// The scenarios' config hashes, joined by `+` in the same order.
     pub fn hash(&self) -> String {
         self.entries.iter().map(|(s, _)| s.config_hash()).collect::<Vec<_>>().join("+")
@@ -511,10 +516,7 @@ fn run_worker(
     let cfg = sh.cfg;
     let g = sh.first_worker + w;
     let vs = nn::VarStore::new(Device::Cpu);
-    let net = {
-        let _rng = super::net::torch_rng_lock();
-        Net::new(&vs.root(), sh.arch)
-    };
+    let net = Net::new(&vs.root(), sh.arch);
     import_weights(&vs, sh.init).map_err(DppoError::Internal)?;
     let mut opt = nn::Adam::default().build(&vs, cfg.lr).map_err(|e| DppoError::Internal(e.to_string()))?;
     let params = vs.trainable_variables();
@@ -534,8 +536,8 @@ fn run_worker(
         let affine = normalizer.affine();
         let mut batch_stats = Normalizer::new();
         let mut ro = Rollout { records: Vec::new(), rewards: Vec::new(), dones: Vec::new() };
-        let (mut cost_sum, mut tasks, mut interrupted) = (0.0f64, 0u64, 0u64);
-        // Per scenario of the mixture: slots, cost, tasks, interrupted tasks.
+        // Per scenario of the mixture: slots, cost, tasks, interrupted tasks
+        // (the update's totals are their sums).
         let mut per_world = vec![[0.0f64; 4]; sh.mix.entries.len()];
         for _ in 0..cfg.rollout_steps {
             // One batch per scenario of the mixture (its environment decodes), in mixture order.
@@ -563,15 +565,11 @@ fn run_worker(
                 let (decision, rec) = decided.expect("every environment decided");
                 let (outcome, next) = transition(&e.world.env, &e.state, &e.obs, &decision)
                     .map_err(|err| DppoError::Internal(format!("decoded decision invalid: {err}")))?;
-                let cut = outcome.tasks.iter().filter(|t| t.interrupted).count();
-                cost_sum += outcome.cost;
-                tasks += outcome.tasks.len() as u64;
-                interrupted += cut as u64;
                 let wl = &mut per_world[e.kind];
                 wl[0] += 1.0;
                 wl[1] += outcome.cost;
                 wl[2] += outcome.tasks.len() as f64;
-                wl[3] += cut as f64;
+                wl[3] += outcome.tasks.iter().filter(|t| t.interrupted).count() as f64;
                 ro.records.push(rec);
                 // Scaled by 1 − γ so that returns are O(one slot's cost per terminal).
                 let terminals = e.world.terminals().max(1) as f32;
@@ -631,22 +629,14 @@ fn run_worker(
         let ret_sq: f64 = ret.iter().map(|&r| f64::from(r) * f64::from(r)).sum();
         let resid_sq: f64 =
             ret.iter().zip(&ro.records).map(|(&r, rec)| (f64::from(r) - f64::from(rec.value)).powi(2)).sum();
-        flat.extend_from_slice(&[
-            adv_sum,
-            adv_sq,
-            n_slots,
-            cost_sum,
-            tasks as f64,
-            interrupted as f64,
-            ret_mean,
-            ret_sq,
-            resid_sq,
-        ]);
+        flat.extend_from_slice(&[adv_sum, adv_sq, n_slots, ret_mean, ret_sq, resid_sq]);
         flat.extend(per_world.iter().flatten());
         sh.sync.all_reduce_sum(w, &mut flat);
-        let n_stats = flat.len() - 9 - 4 * per_world.len();
+        let n_stats = flat.len() - 6 - 4 * per_world.len();
         let (stats, rest) = flat.split_at(n_stats);
-        let (g, world_sums) = rest.split_at(9);
+        let (g, world_sums) = rest.split_at(6);
+        // All scenarios' cost, tasks and interrupted tasks.
+        let total = |k: usize| world_sums.chunks_exact(4).map(|c| c[k]).sum::<f64>();
         let mut merged = normalizer.to_flat();
         for (m, b) in merged.iter_mut().zip(stats) {
             *m += b;
@@ -657,8 +647,8 @@ fn run_worker(
         for a in adv.iter_mut() {
             *a = ((f64::from(*a) - mean_adv) / std_adv) as f32;
         }
-        let ret_var = g[7] / total_slots - (g[6] / total_slots).powi(2);
-        let explained = if ret_var > 1e-12 { 1.0 - (g[8] / total_slots) / ret_var } else { f64::NAN };
+        let ret_var = g[4] / total_slots - (g[3] / total_slots).powi(2);
+        let explained = if ret_var > 1e-12 { 1.0 - (g[5] / total_slots) / ret_var } else { f64::NAN };
 
         // PPO epochs over shuffled minibatches of slots.
         let t1 = Instant::now();
@@ -702,8 +692,8 @@ fn run_worker(
                 update: update + 1,
                 env_steps: (update + 1) * cfg.slots_per_update(),
                 wall_s: started.elapsed().as_secs_f64(),
-                mean_slot_cost: g[3] / total_slots,
-                interruption_rate: if g[4] > 0.0 { g[5] / g[4] } else { 0.0 },
+                mean_slot_cost: total(1) / total_slots,
+                interruption_rate: if total(2) > 0.0 { total(3) / total(2) } else { 0.0 },
                 approx_kl: m[3] / n_workers,
                 clip_fraction: m[4] / n_workers,
                 entropy: m[2] / n_workers,
@@ -782,13 +772,8 @@ pub fn train_across(
     let d = &mix.entries[0].0.config().decision;
     let arch = Arch::new(d.rb_levels.len(), d.cu_levels.len());
     let fresh = || {
-        // libtorch's generator is global to the process: seeding and drawing
-        // the initial weights must not interleave with another training's
-        // (the tests train in parallel threads).
-        let _seeding = super::net::torch_rng_lock();
-        tch::manual_seed(derive(cfg.seed, "dppo-init") as i64);
         let vs = nn::VarStore::new(Device::Cpu);
-        let _net = Net::new(&vs.root(), arch);
+        let _net = Net::seeded(&vs.root(), arch, derive(cfg.seed, "dppo-init") as i64);
         export_weights(&vs)
     };
     let (mut init, init_stats, fine_tuned_from) = match from {

@@ -95,10 +95,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     assert!(!old.sidecar.architecture.top_up);
     let option_outputs = |arch: Arch| {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-        let net = {
-            let _rng = solvers::dppo::net::torch_rng_lock();
-            Net::new(&vs.root(), arch)
-        };
+        let net = Net::new(&vs.root(), arch);
         import_weights(&vs, &back.weights).unwrap();
         let rows: Vec<f32> = (0..4 * ROW_DIM).map(|k| (k % 7) as f32 - 3.0).collect();
         to_vec(&net.options(&rows_tensor(&rows, ROW_DIM)))
@@ -136,10 +133,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
 fn the_architecture_lists_the_networks_tensors() {
     let arch = Arch::new(4, 5);
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _net = {
-        let _rng = solvers::dppo::net::torch_rng_lock();
-        Net::new(&vs.root(), arch)
-    };
+    let _net = Net::new(&vs.root(), arch);
     let built: std::collections::BTreeMap<String, Vec<i64>> =
         vs.variables().into_iter().map(|(name, t)| (name, t.size())).collect();
     assert_eq!(arch.tensor_shapes(), built);
