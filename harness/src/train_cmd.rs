@@ -106,25 +106,42 @@ pub fn cmd_train(a: &TrainArgs, ranks: &Ranks) -> Result<Option<PathBuf>> {
             ))
             .into());
         }
-        let scenarios = a.scenarios.iter().map(|s| crate::resolve_scenario(s)).collect::<Result<Vec<_>, _>>()?;
-        for (arg, s) in a.scenarios.iter().zip(&scenarios) {
-            if let Some(p) = held_out_input(arg, s) {
+        // A family file gives its sampled worlds, each with an equal share of its weight.
+        let mut scenarios = Vec::new();
+        let mut weights = Vec::new();
+        for (k, arg) in a.scenarios.iter().enumerate() {
+            let worlds = scenarios::family::resolve_for_training(arg, a.config.seed, &crate::tracefile::load_trace)
+                .map_err(BadInput::from)?;
+            for s in &worlds {
+                if let Some(p) = held_out_input(arg, s) {
+                    return Err(BadInput(format!(
+                        "--scenario {arg}: {p} is a held-out evaluation input (a `{HELD_OUT_DIR}` directory); \
+                         training on it would void the held-out protocol (docs/heldout.md)"
+                    ))
+                    .into());
+                }
+            }
+            if let Some(same) = scenarios.iter().find(|s: &&scenarios::Scenario| s.name() == worlds[0].name()) {
                 return Err(BadInput(format!(
-                    "--scenario {arg}: {p} is a held-out evaluation input (a `{HELD_OUT_DIR}` directory); \
-                     training on it would void the held-out protocol (docs/heldout.md)"
+                    "--scenario {arg}: its name `{}` is also that of an earlier --scenario; \
+                     the training logs are per name, so the names must differ",
+                    same.name()
                 ))
                 .into());
             }
+            let w = a.weights.get(k).copied().unwrap_or(1.0);
+            weights.extend(std::iter::repeat_n(w / worlds.len() as f64, worlds.len()));
+            scenarios.extend(worlds);
         }
         let init = a.init.as_deref().map(|p| load_checkpoint(Some(p), &scenarios[0])).transpose()?;
         let config = TrainConfig { ranks: ranks.size(), ..a.config.clone() };
         config.check().map_err(|e| BadInput(format!("train: {e}")))?;
         let staging = if ranks.is_root() { Some(Staging::new(&a.out)?) } else { None };
-        Mixture::new(&scenarios, &a.weights).check().map_err(|e| BadInput(format!("train: {e}")))?;
-        Ok((scenarios, config, staging, init))
+        Mixture::new(&scenarios, &weights).check().map_err(|e| BadInput(format!("train: {e}")))?;
+        Ok((scenarios, weights, config, staging, init))
     })();
-    let (scenarios, config, staging, init) = ranks.agree(checked)?;
-    let mix = Mixture::new(&scenarios, &a.weights);
+    let (scenarios, weights, config, staging, init) = ranks.agree(checked)?;
+    let mix = Mixture::new(&scenarios, &weights);
     let trained = ranks.or_abort(train(a, &mix, &config, init.as_deref(), ranks))?;
     let Some(staging) = staging else { return Ok(None) };
     let last = trained.logs.last().cloned().unwrap_or_default();

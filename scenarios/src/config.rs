@@ -67,8 +67,7 @@ impl Scenario {
     }
     /// SHA-256 (hex) of the resolved TOML: two runs with equal hashes ran the same scenario.
     pub fn config_hash(&self) -> String {
-        let digest = Sha256::digest(self.to_toml().as_bytes());
-        digest.iter().map(|b| format!("{b:02x}")).collect()
+        hash_text(&self.to_toml())
     }
     /// Copy with a different slot count (CLI override), re-validated.
     pub fn with_slots(&self, slots: usize, source: &str) -> Result<Scenario, ConfigError> {
@@ -99,6 +98,11 @@ impl Scenario {
     }
 }
 
+/// SHA-256 of `text`, hex.
+pub fn hash_text(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl ScenarioConfig {
     /// Check every field and resolve files. `base_dir` resolves relative paths
     /// (`sites_file`, `catalogue.file`) against the scenario file's folder; when
@@ -122,6 +126,13 @@ impl ScenarioConfig {
         loader: &TraceLoader<'_>,
     ) -> Result<Scenario, ConfigError> {
         let check = Check { source };
+        if self.family.is_some() {
+            return Err(check.bad(
+                "family",
+                "a scenario without a [family] table: a family of worlds is sampled by `edgebench train` only",
+                "a [family] table".into(),
+            ));
+        }
         check.top(&self)?;
         check.nodes(&self.nodes)?;
         check.radio(&self.radio)?;
@@ -138,7 +149,13 @@ impl ScenarioConfig {
         let n = &self.nodes;
         let node_count = latlon.as_ref().map_or(n.count, Vec::len);
         let fitted = check.fit_area(&self, raw.as_mut(), latlon, &trace_file, node_count)?;
-        let terminal_count = raw.as_ref().map_or(self.terminals.count, |r| r.ids.len());
+        if let Some(r) = &raw {
+            check.trace_window(&self.mobility, r)?;
+        }
+        let terminal_count = raw.as_ref().map_or(self.terminals.count, |r| match self.mobility.trace_terminals {
+            0 => r.ids.len(),
+            k => k,
+        });
         check.resolved(&self, &fitted, node_count, terminal_count)?;
 
         self.catalogue.file = catalogue_file;
@@ -297,7 +314,22 @@ impl Check<'_> {
         self.nonneg("mobility.gm_speed_sigma", m.gm_speed_sigma)?;
         self.nonneg("mobility.gm_direction_sigma", m.gm_direction_sigma)?;
         self.pos("mobility.block_m", m.block_m)?;
-        self.prob("mobility.turn_prob", m.turn_prob)
+        self.prob("mobility.turn_prob", m.turn_prob)?;
+        self.nonneg("mobility.trace_offset_s", m.trace_offset_s)?;
+        if m.trace_file.is_empty() {
+            for (field, set) in
+                [("trace_offset_s", m.trace_offset_s != 0.0), ("trace_terminals", m.trace_terminals != 0)]
+            {
+                if set {
+                    return Err(self.bad(
+                        &format!("mobility.{field}"),
+                        "0 (unset) without mobility.trace_file: it selects part of a trace",
+                        if field == "trace_offset_s" { shown(m.trace_offset_s) } else { m.trace_terminals.to_string() },
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Size limits keep memory bounded and sums of units far from overflow.
@@ -385,6 +417,27 @@ impl Check<'_> {
                 Ok((Some(raw), path.display().to_string()))
             }
         }
+    }
+
+    /// The replayed part of a trace lies in it: the offset before its last
+    /// record, the terminal subset no larger than its terminals.
+    fn trace_window(&self, m: &MobilityConfig, raw: &RawTrace) -> Result<(), ConfigError> {
+        let (t0, t1) = raw.time_span();
+        if m.trace_offset_s > 0.0 && m.trace_offset_s >= t1 - t0 {
+            return Err(self.bad(
+                "mobility.trace_offset_s",
+                &format!("an offset shorter than the trace's span ({} s)", shown(t1 - t0)),
+                shown(m.trace_offset_s),
+            ));
+        }
+        if m.trace_terminals > raw.ids.len() {
+            return Err(self.bad(
+                "mobility.trace_terminals",
+                &format!("at most the trace's {} terminals (0 = all)", raw.ids.len()),
+                m.trace_terminals.to_string(),
+            ));
+        }
+        Ok(())
     }
 
     /// The sites' latitude/longitude when nodes stand at sites (`nodes.count
@@ -607,6 +660,11 @@ mod tests {
             ("[terminals]\ndeadline_ms = [100.0, -3.0]", "terminals.deadline_ms[1]"),
             ("[terminals]\nactivity = 1.5", "terminals.activity"),
             ("[mobility]\ngm_alpha = 1.0", "mobility.gm_alpha"),
+            ("[mobility]\ntrace_offset_s = 5.0", "mobility.trace_offset_s"),
+            ("[mobility]\ntrace_terminals = 3", "mobility.trace_terminals"),
+            ("[mobility]\ntrace_file = \"builtin:pedestrian\"\ntrace_offset_s = -1.0", "mobility.trace_offset_s"),
+            ("[mobility]\ntrace_file = \"builtin:pedestrian\"\ntrace_offset_s = 600.0", "mobility.trace_offset_s"),
+            ("[mobility]\ntrace_file = \"builtin:pedestrian\"\ntrace_terminals = 224", "mobility.trace_terminals"),
             ("[catalogue]\nmodels = [\"NoSuchNet\"]", "catalogue.models"),
             ("[catalogue]\nmodels = []", "catalogue.models"),
             ("[decision]\nrb_levels = [2, 1]", "decision.rb_levels"),

@@ -6,6 +6,7 @@
 pub mod catalogue;
 pub mod config;
 pub mod error;
+pub mod family;
 pub mod fuzz;
 pub mod geo;
 pub mod metrics;

@@ -36,7 +36,7 @@ pub fn resolve(spec: &str) -> Result<Scenario, ConfigError> {
 
 /// [`resolve`] with a trace loader for formats this crate does not read.
 pub fn resolve_with(spec: &str, loader: &TraceLoader<'_>) -> Result<Scenario, ConfigError> {
-    if spec.contains('/') || spec.ends_with(".toml") || Path::new(spec).is_file() {
+    if is_file_spec(spec) {
         load_file_with(Path::new(spec), loader)
     } else {
         preset(spec)
@@ -49,13 +49,33 @@ pub fn load_file(path: &Path) -> Result<Scenario, ConfigError> {
 
 pub fn load_file_with(path: &Path, loader: &TraceLoader<'_>) -> Result<Scenario, ConfigError> {
     let name = path.display().to_string();
+    parse_file(path)?.validate_with(&name, path.parent(), loader)
+}
+
+/// The config a scenario file says, unvalidated.
+fn parse_file(path: &Path) -> Result<ScenarioConfig, ConfigError> {
+    let name = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| ConfigError::File { path: name.clone(), message: format!("cannot read scenario file: {e}") })?;
     let text = String::from_utf8(bytes).map_err(|e| ConfigError::File {
         path: name.clone(),
         message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
     })?;
-    ScenarioConfig::from_toml_str(&text, &name)?.validate_with(&name, path.parent(), loader)
+    ScenarioConfig::from_toml_str(&text, &name)
+}
+
+/// When `spec` names a file (as [`resolve_with`] reads it): its config,
+/// unvalidated, and its path; `None` for a preset.
+pub fn read_file_config(spec: &str) -> Result<Option<(ScenarioConfig, std::path::PathBuf)>, ConfigError> {
+    if is_file_spec(spec) {
+        Ok(Some((parse_file(Path::new(spec))?, Path::new(spec).to_path_buf())))
+    } else {
+        Ok(None)
+    }
+}
+
+fn is_file_spec(spec: &str) -> bool {
+    spec.contains('/') || spec.ends_with(".toml") || Path::new(spec).is_file()
 }
 
 #[cfg(test)]

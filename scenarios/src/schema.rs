@@ -61,6 +61,10 @@ pub struct ScenarioConfig {
     pub catalogue: CatalogueConfig,
     pub decision: DecisionConfig,
     pub cost: CostConfig,
+    /// Training only: the fields to sample per world (`family.rs`); a
+    /// scenario to run has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<crate::family::FamilyConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +155,22 @@ pub struct MobilityConfig {
     pub trace_format: Option<TraceFormat>,
     /// SUMO FCD only: x and y hold longitude and latitude (`--fcd-output.geo`).
     pub trace_geo: bool,
+    /// With a trace: replay it from this many seconds after its first record
+    /// (0 = from the start). Written only when set, so older files keep their hash.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub trace_offset_s: f64,
+    /// With a trace: replay this many of its terminals (0 = all), a subset
+    /// drawn per world seed among those present in the replayed window.
+    #[serde(skip_serializing_if = "is_zero_usize")]
+    pub trace_terminals: usize,
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+
+fn is_zero_usize(v: &usize) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +218,7 @@ impl Default for ScenarioConfig {
             catalogue: CatalogueConfig::default(),
             decision: DecisionConfig::default(),
             cost: CostConfig::default(),
+            family: None,
         }
     }
 }
@@ -265,6 +286,8 @@ impl Default for MobilityConfig {
             trace_file: String::new(),
             trace_format: None,
             trace_geo: false,
+            trace_offset_s: 0.0,
+            trace_terminals: 0,
         }
     }
 }

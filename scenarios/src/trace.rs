@@ -27,6 +27,23 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// The terminals `keep` (indices, in the order given) of this trace.
+    pub fn subset(&self, keep: &[usize]) -> Trace {
+        let u_n = self.terminals;
+        let rows = 0..self.slots;
+        Trace {
+            slots: self.slots,
+            terminals: keep.len(),
+            pos: rows.clone().flat_map(|k| keep.iter().map(move |&u| self.pos[k * u_n + u])).collect(),
+            present: rows.flat_map(|k| keep.iter().map(move |&u| self.present[k * u_n + u])).collect(),
+        }
+    }
+
+    /// Whether terminal `u` is present in any slot.
+    pub fn ever_present(&self, u: usize) -> bool {
+        (0..self.slots).any(|k| self.is_present(k, u))
+    }
+
     pub fn position(&self, slot: usize, terminal: usize) -> [f64; 2] {
         self.pos[slot * self.terminals + terminal]
     }
@@ -720,7 +737,13 @@ impl RawTrace {
     /// earliest record) by linear interpolation; a terminal is present at a
     /// slot only between its first and last record.
     pub fn resample(&self, slot_s: f64, slots: Option<usize>) -> Trace {
-        let (t0, t1) = self.time_span();
+        self.resample_from(0.0, slot_s, slots)
+    }
+
+    /// [`Self::resample`] on the grid `t0 + offset_s + k·slot_s`: the trace replayed from `offset_s` on.
+    pub fn resample_from(&self, offset_s: f64, slot_s: f64, slots: Option<usize>) -> Trace {
+        let (first, t1) = self.time_span();
+        let t0 = first + offset_s;
         let n_slots = slots.unwrap_or(((t1 - t0) / slot_s + 1e-9).floor() as usize + 1);
         let u_n = self.ids.len();
         let mut pos = vec![[0.0; 2]; n_slots * u_n];

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use rand::seq::SliceRandom;
+
 use crate::catalogue::{Catalogue, DnnModel, ModelId};
 use crate::config::Scenario;
 use crate::mobility::{WalkPlan, Walkers};
@@ -87,12 +89,28 @@ pub struct World {
     pub tiles: usize,
 }
 
+/// `count` terminals of `trace` drawn under `seed` (ascending): a uniform draw
+/// among those present in some slot, topped up with absent ones (in index
+/// order) when too few are.
+fn trace_subset(trace: &Trace, count: usize, seed: u64) -> Vec<usize> {
+    let (mut seen, absent): (Vec<usize>, Vec<usize>) = (0..trace.terminals).partition(|&u| trace.ever_present(u));
+    seen.shuffle(&mut stream(seed, "trace-terminals"));
+    let mut keep: Vec<usize> = seen.into_iter().chain(absent).take(count).collect();
+    keep.sort_unstable();
+    keep
+}
+
 impl World {
     /// Build the world of `scenario` under `seed` with its own mobility generator.
     pub fn build(scenario: &Scenario, seed: u64) -> World {
         let c = scenario.config();
         if let Some(raw) = scenario.trace() {
-            return Self::with_trace(scenario, seed, raw.resample(c.slot_s, Some(c.slots)));
+            let m = &c.mobility;
+            let mut trace = raw.resample_from(m.trace_offset_s, c.slot_s, Some(c.slots));
+            if m.trace_terminals > 0 && m.trace_terminals < trace.terminals {
+                trace = trace.subset(&trace_subset(&trace, m.trace_terminals, seed));
+            }
+            return Self::with_trace(scenario, seed, trace);
         }
         let walks =
             WalkPlan::new(stream(seed, "mobility"), &c.mobility, scenario.area(), c.terminals.count, c.slots, c.slot_s);

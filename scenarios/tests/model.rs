@@ -281,3 +281,56 @@ fn same_seed_same_world() {
     assert_eq!(slots(&a), slots(&b));
     assert_ne!(slots(&a), slots(&World::build(&s, 10)));
 }
+
+/// Positions and presence of every slot of a world.
+fn replay(w: &World) -> Vec<(Vec<[f64; 2]>, Vec<bool>)> {
+    let mut d = w.draws();
+    (0..w.slots())
+        .map(|t| {
+            w.draws_at(&mut d, t);
+            (d.pos.clone(), d.present.clone())
+        })
+        .collect()
+}
+
+fn pedestrian_trace(slots: usize, offset_s: f64, terminals: usize) -> scenarios::Scenario {
+    let mut c = ScenarioConfig { slots, ..Default::default() };
+    c.mobility.trace_file = "builtin:pedestrian".into();
+    c.mobility.trace_offset_s = offset_s;
+    c.mobility.trace_terminals = terminals;
+    c.validate("test", None).unwrap()
+}
+
+#[test]
+fn a_trace_offset_replays_the_trace_from_later_on() {
+    let whole = replay(&World::build(&pedestrian_trace(160, 0.0, 0), 1));
+    let later = replay(&World::build(&pedestrian_trace(60, 100.0, 0), 1));
+    assert_eq!(later.len(), 60);
+    for (k, slot) in later.iter().enumerate() {
+        assert_eq!(slot, &whole[100 + k], "slot {k} of the offset replay is slot {} of the whole", 100 + k);
+    }
+    assert!(later.iter().any(|(_, present)| present.iter().any(|&p| p)), "someone walks in the window");
+}
+
+#[test]
+fn a_trace_subset_keeps_whole_tracks_of_present_terminals_drawn_per_seed() {
+    let whole = World::build(&pedestrian_trace(100, 50.0, 0), 1);
+    let all = replay(&whole);
+    // Each terminal's track: its (position, presence) in every slot.
+    let track = |r: &[(Vec<[f64; 2]>, Vec<bool>)], u: usize| r.iter().map(|(p, q)| (p[u], q[u])).collect::<Vec<_>>();
+    let seen: Vec<usize> = (0..whole.terminals()).filter(|&u| all.iter().any(|(_, q)| q[u])).collect();
+    assert!(seen.len() > 20 && seen.len() < whole.terminals(), "{} of {} present", seen.len(), whole.terminals());
+    let subset_of = |seed: u64| {
+        let w = World::build(&pedestrian_trace(100, 50.0, 20), seed);
+        assert_eq!(w.terminals(), 20);
+        let r = replay(&w);
+        // Every kept terminal is one present in the window, whole track and in index order.
+        let kept: Vec<usize> = (0..20)
+            .map(|v| *seen.iter().find(|&&u| track(&all, u) == track(&r, v)).expect("a track of the trace"))
+            .collect();
+        assert!(kept.windows(2).all(|p| p[0] < p[1]), "{kept:?}");
+        kept
+    };
+    assert_eq!(subset_of(3), subset_of(3));
+    assert_ne!(subset_of(3), subset_of(4));
+}

@@ -530,6 +530,23 @@ mod dppo {
         let sneaky = d.path().join("sneaky.toml");
         std::fs::write(&sneaky, format!("name = \"sneaky\"\n[mobility]\ntrace_file = {:?}\n", held_trace)).unwrap();
         let no_ckpt = d.path().join("none.safetensors");
+        // Families: one that may draw the held-out trace, one naming no field of a scenario.
+        let sneaky_family = d.path().join("sneaky-family.toml");
+        std::fs::write(
+            &sneaky_family,
+            format!(
+                "name = \"fam\"\n[mobility]\ntrace_file = \"builtin:vehicular\"\n[family]\nworlds = 4\n\
+                 [family.choices]\n\"mobility.trace_file\" = [\"builtin:vehicular\", {:?}]\n",
+                held_trace
+            ),
+        )
+        .unwrap();
+        let typo_family = d.path().join("typo-family.toml");
+        std::fs::write(
+            &typo_family,
+            "name = \"fam\"\n[family]\nworlds = 4\n[family.ranges]\n\"terminals.cuont\" = [5, 9]\n",
+        )
+        .unwrap();
         let mut seen = Vec::new();
         for extra in [
             vec!["--scenario", "tiny", "--scenario", "default", "--weights", "1"],
@@ -538,6 +555,9 @@ mod dppo {
             vec!["--scenario", "tiny", "--scenario", "../scenarios/heldout/random-pedestrian.toml"],
             vec!["--scenario", sneaky.to_str().unwrap()],
             vec!["--scenario", "tiny", "--init", no_ckpt.to_str().unwrap()],
+            vec!["--scenario", sneaky_family.to_str().unwrap()],
+            vec!["--scenario", typo_family.to_str().unwrap()],
+            vec!["--scenario", "tiny", "--scenario", "tiny"],
         ] {
             let mut args = vec!["train", "--steps", "1024", "--quiet", "--out", out.to_str().unwrap()];
             args.extend(extra.iter());
@@ -548,6 +568,40 @@ mod dppo {
             seen.push(message(&o, d.path()).replace(root.to_str().unwrap(), "[root]"));
         }
         insta::assert_snapshot!(seen.join("\n"));
+    }
+
+    /// A family file trains on its sampled worlds, logged as one world type;
+    /// `run` refuses it.
+    #[test]
+    fn a_family_trains_as_one_world_type_and_is_not_a_scenario_to_run() {
+        let d = tmp();
+        let fam = d.path().join("fam.toml");
+        std::fs::write(
+            &fam,
+            "name = \"fam\"\nslots = 16\n[nodes]\ncount = 4\n[catalogue]\nmodels = [\"MobileNetV2\", \"ResNet-18\"]\n\
+             [family]\nworlds = 3\n[family.ranges]\n\"terminals.count\" = [3, 8]\n\
+             [family.choices]\n\"mobility.model\" = [\"gauss_markov\", \"manhattan\"]\n",
+        )
+        .unwrap();
+        let out = d.path().join("agent");
+        let args =
+            ["train", "--scenario", fam.to_str().unwrap(), "--steps", "1024", "--rollout", "32", "--quiet", "--out"];
+        let o = edgebench(&[&args[..], &[out.to_str().unwrap()]].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let worlds = read_parquet(&out.join("train_worlds.parquet")).unwrap();
+        let col = worlds.column("world").unwrap().str().unwrap().clone();
+        let names: Vec<&str> = (0..col.len()).filter_map(|i| col.get(i)).collect();
+        assert!(!names.is_empty() && names.iter().all(|n| *n == "fam"), "{names:?}");
+        let o = edgebench(&[
+            "run",
+            "--scenario",
+            fam.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            d.path().join("r").to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("field family") && stderr(&o).contains("edgebench train"), "{}", stderr(&o));
     }
 
     #[test]

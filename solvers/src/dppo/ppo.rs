@@ -196,6 +196,8 @@ impl Trained {
 struct TrainEnv {
     /// Which scenario of the mixture the current episode's world is from.
     kind: usize,
+    /// Its world type ([`Mixture::world_of`]), for the per-world logs.
+    world_type: usize,
     world: World,
     draws: SlotDraws,
     state: SimState,
@@ -212,6 +214,9 @@ fn episode_seed(seed: u64, worker: usize, env: usize, episode: u64) -> u64 {
 /// proportional to its weight, from (seed, worker, env, episode) alone, so a
 /// training stays a function of its settings. One scenario draws nothing:
 /// its training is the single-scenario one, bit for bit.
+///
+/// Scenarios that share a name are one *world type* in the logs and the
+/// sidecar: the sampled worlds of a family file (`scenarios::family`).
 pub struct Mixture<'a> {
     pub entries: Vec<(&'a Scenario, f64)>,
 }
@@ -221,22 +226,50 @@ impl<'a> Mixture<'a> {
         Mixture { entries: vec![(scenario, 1.0)] }
     }
 
-    /// `name` for one scenario, `name:weight+…` for several.
+    /// `name` for one world type, `name:weight+…` (weights summed per type) for several.
     pub fn name(&self) -> String {
-        match self.entries.as_slice() {
-            [(s, _)] => s.name().to_string(),
-            many => many.iter().map(|(s, w)| format!("{}:{w}", s.name())).collect::<Vec<_>>().join("+"),
+        let names = self.names();
+        if names.len() == 1 {
+            return names[0].to_string();
         }
+        let weight = |n: &str| self.entries.iter().filter(|(s, _)| s.name() == n).map(|e| e.1).sum::<f64>();
+        // A family's share is the sum of its worlds' (w / worlds each): round off the float dust.
+        let shown = |w: f64| (w * 1e9).round() / 1e9;
+        names.iter().map(|n| format!("{n}:{}", shown(weight(n)))).collect::<Vec<_>>().join("+")
     }
 
-    /// The scenarios' names, in mixture order.
+    /// The world types' names (distinct scenario names), in order of first appearance.
     pub fn names(&self) -> Vec<&'a str> {
-        self.entries.iter().map(|(s, _)| s.name()).collect()
+        let mut names: Vec<&'a str> = Vec::new();
+        for (s, _) in &self.entries {
+            if !names.contains(&s.name()) {
+                names.push(s.name());
+            }
+        }
+        names
     }
 
-    /// The scenarios' config hashes, joined by `+` in the same order.
+    /// The world type (index into [`Self::names`]) of scenario `kind`.
+    pub fn world_of(&self, kind: usize) -> usize {
+        let name = self.entries[kind].0.name();
+        self.names().iter().position(|n| *n == name).expect("every scenario has a world type")
+    }
+
+    /// Per world type, in [`Self::names`] order, joined by `+`: the config
+    /// hash of its scenario, or of the list of its scenarios' hashes.
     pub fn hash(&self) -> String {
-        self.entries.iter().map(|(s, _)| s.config_hash()).collect::<Vec<_>>().join("+")
+        self.names()
+            .iter()
+            .map(|n| {
+                let hashes: Vec<String> =
+                    self.entries.iter().filter(|(s, _)| s.name() == *n).map(|(s, _)| s.config_hash()).collect();
+                match hashes.as_slice() {
+                    [one] => one.clone(),
+                    many => scenarios::config::hash_text(&many.join("\n")),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("+")
     }
 
     /// Weights in scenario order, equal when none are given.
@@ -299,7 +332,7 @@ impl TrainEnv {
         let mut obs = Observation::default();
         let mut draws = world.draws();
         observe(&world, &mut draws, &state, &mut obs);
-        TrainEnv { kind, world, draws, state, obs, episode }
+        TrainEnv { kind, world_type: mix.world_of(kind), world, draws, state, obs, episode }
     }
     fn slots_left(&self) -> usize {
         self.world.slots() - self.state.slot
@@ -538,7 +571,7 @@ fn run_worker(
         let mut ro = Rollout { records: Vec::new(), rewards: Vec::new(), dones: Vec::new() };
         // Per scenario of the mixture: slots, cost, tasks, interrupted tasks
         // (the update's totals are their sums).
-        let mut per_world = vec![[0.0f64; 4]; sh.mix.entries.len()];
+        let mut per_world = vec![[0.0f64; 4]; sh.mix.names().len()];
         for _ in 0..cfg.rollout_steps {
             // One batch per scenario of the mixture (its environment decodes), in mixture order.
             let mut decided: Vec<Option<(scenarios::Decision, SlotRecord)>> = envs.iter().map(|_| None).collect();
@@ -565,7 +598,7 @@ fn run_worker(
                 let (decision, rec) = decided.expect("every environment decided");
                 let (outcome, next) = transition(&e.world.env, &e.state, &e.obs, &decision)
                     .map_err(|err| DppoError::Internal(format!("decoded decision invalid: {err}")))?;
-                let wl = &mut per_world[e.kind];
+                let wl = &mut per_world[e.world_type];
                 wl[0] += 1.0;
                 wl[1] += outcome.cost;
                 wl[2] += outcome.tasks.len() as f64;

@@ -262,6 +262,28 @@ fn a_mixture_draws_its_scenarios_by_weight_and_trains_deterministically() {
 }
 
 #[test]
+fn scenarios_sharing_a_name_are_one_world_type_in_logs_and_sidecar() {
+    // Two worlds of a family (both named `tiny`, 6 and 4 terminals) and a third type.
+    let a = tiny().with_slots(20, "test").unwrap();
+    let a2 = a.with_terminals(4, "test").unwrap();
+    let b = tiny_manhattan().with_slots(20, "test").unwrap();
+    let mix = Mixture { entries: vec![(&a, 0.5), (&b, 1.0), (&a2, 0.5)] };
+    assert_eq!(mix.names(), vec!["tiny", "tiny-manhattan"]);
+    assert_eq!((mix.world_of(0), mix.world_of(1), mix.world_of(2)), (0, 1, 0));
+    assert_eq!(mix.name(), "tiny:1+tiny-manhattan:1");
+    let family_hash = scenarios::config::hash_text(&format!("{}\n{}", a.config_hash(), a2.config_hash()));
+    assert_eq!(mix.hash(), format!("{family_hash}+{}", b.config_hash()));
+    let cfg = TrainConfig { rollout_steps: 64, ..short(1024, 2) };
+    let t = train(&mix, &cfg, &mut |_| {}).unwrap();
+    for l in &t.logs {
+        assert_eq!(l.worlds.len(), 2, "one row per world type");
+        assert_eq!(l.worlds.iter().map(|w| w.slots).sum::<u64>(), cfg.slots_per_update());
+    }
+    assert!(t.logs.iter().map(|l| l.worlds[0].slots).sum::<u64>() > 0);
+    assert!(t.logs.iter().map(|l| l.worlds[1].slots).sum::<u64>() > 0);
+}
+
+#[test]
 fn fine_tuning_starts_from_the_checkpoint_and_records_it() {
     let d = tempfile::tempdir().unwrap();
     let (ck, _) = trained_checkpoint(1024, d.path());
