@@ -119,6 +119,9 @@ struct TrainCli {
     /// PPO epochs over each rollout.
     #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
+    /// Weight of the entropy bonus in the PPO loss.
+    #[arg(long, default_value_t = TrainConfig::default().entropy_coef)]
+    entropy_coef: f64,
     /// Fine-tune this checkpoint (its weights and observation statistics) instead of starting
     /// from fresh weights; the sidecar records it.
     #[arg(long, value_name = "CHECKPOINT")]
@@ -433,6 +436,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 seed: t.seed,
                 lr: t.lr,
                 epochs: t.epochs,
+                entropy_coef: t.entropy_coef,
                 ..Default::default()
             };
             let args = harness::train_cmd::TrainArgs {

@@ -796,9 +796,12 @@ mod dppo {
         // --checkpoint without dppo, and bad training settings.
         let o = run_tiny(&res, &["--policies", "greedy", "--checkpoint", junk.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        for (args, must) in
-            [(vec!["--workers", "0"], "--workers"), (vec!["--steps", "10"], "steps"), (vec!["--lr", "0"], "--lr")]
-        {
+        for (args, must) in [
+            (vec!["--workers", "0"], "--workers"),
+            (vec!["--steps", "10"], "steps"),
+            (vec!["--lr", "0"], "--lr"),
+            (vec!["--entropy-coef=-0.1"], "--entropy-coef"),
+        ] {
             let mut full = vec!["train", "--scenario", "tiny", "--quiet", "--out", res.to_str().unwrap()];
             full.extend(args.iter());
             let o = edgebench(&full);

@@ -82,6 +82,9 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("--lr: expected a positive number, got {}", self.lr));
         }
+        if !(self.entropy_coef.is_finite() && self.entropy_coef >= 0.0) {
+            return Err(format!("--entropy-coef: expected a finite number >= 0, got {}", self.entropy_coef));
+        }
         if self.minibatches > self.envs_per_worker * self.rollout_steps {
             return Err(format!(
                 "minibatches ({}) must not exceed the slots per worker and update ({})",
