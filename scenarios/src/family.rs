@@ -19,31 +19,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::config::{Scenario, TraceLoader};
 use crate::error::ConfigError;
 use crate::rng::stream;
-use crate::schema::ScenarioConfig;
+use crate::schema::{FamilyConfig, ScenarioConfig};
 use crate::trace::{RawTrace, TraceFormat};
 
 /// Most worlds one family expands into (each is validated and held in memory).
 pub const MAX_WORLDS: usize = 4096;
-
-/// The `[family]` table: how many worlds, and which fields vary how. Keys
-/// are dotted field paths of the scenario file (`"mobility.speed_mps"`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FamilyConfig {
-    /// Worlds drawn per training.
-    pub worlds: usize,
-    /// `[low, high]`: uniform; integers when both ends are written as integers.
-    #[serde(default)]
-    pub ranges: BTreeMap<String, [toml::Value; 2]>,
-    /// Values, one drawn uniformly.
-    #[serde(default)]
-    pub choices: BTreeMap<String, Vec<toml::Value>>,
-}
 
 /// Fields a family may not vary: its name labels every world, and a family
 /// does not nest.

@@ -64,7 +64,7 @@ pub struct ScenarioConfig {
     /// Training only: the fields to sample per world (`family.rs`); a
     /// scenario to run has none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub family: Option<crate::family::FamilyConfig>,
+    pub family: Option<FamilyConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +200,21 @@ pub struct CostConfig {
     pub interruption: f64,
     /// `β`: cost per GB (1e9 bytes) downloaded over the backhaul.
     pub backhaul_per_gb: f64,
+}
+
+/// The `[family]` table of a training family (`family.rs`): how many worlds, and which fields vary how. Keys
+/// are dotted field paths of the scenario file (`"mobility.speed_mps"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyConfig {
+    /// Worlds drawn per training.
+    pub worlds: usize,
+    /// `[low, high]`: uniform; integers when both ends are written as integers.
+    #[serde(default)]
+    pub ranges: std::collections::BTreeMap<String, [toml::Value; 2]>,
+    /// Values, one drawn uniformly.
+    #[serde(default)]
+    pub choices: std::collections::BTreeMap<String, Vec<toml::Value>>,
 }
 
 impl Default for ScenarioConfig {
