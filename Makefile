@@ -56,12 +56,15 @@ pytest: python ## The Python package's tests (python/tests)
 REGRESS := results/regress
 regress: build regress-run ## Regression check of policy quality against harness/regress/*.toml (tiny, reduced default: every policy; a reduced held-out trace: the general checkpoint)
 
+# 24 seeds of the whole 200-slot held-out world: fewer leave the `default`-only
+# checkpoint within tolerance (docs/measurements.md, 2026-12-04).
+HELDOUT_REGRESS_SEEDS := 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24
 regress-run:
 	$(BIN) run --scenario tiny --seeds 1,2,3,4,5,6,7,8,9,10 --quiet --out $(REGRESS)/tiny
 	$(BIN) regress --results $(REGRESS)/tiny --baseline harness/regress/tiny.toml
 	$(BIN) run --scenario default --slots 60 --terminals 24 --seeds 1,2,3,4,5,6 --quiet --out $(REGRESS)/default-reduced
 	$(BIN) regress --results $(REGRESS)/default-reduced --baseline harness/regress/default-reduced.toml
-	$(BIN) run --scenario scenarios/heldout/grid5-pedestrian.toml --slots 120 --seeds 1,2,3,4,5,6,7,8,9,10,11,12 \
+	$(BIN) run --scenario scenarios/heldout/grid5-pedestrian.toml --seeds $(HELDOUT_REGRESS_SEEDS) \
 	  --policies dppo,greedy,nearest --checkpoint shipped:general --quiet --out $(REGRESS)/heldout-reduced
 	$(BIN) regress --results $(REGRESS)/heldout-reduced --baseline harness/regress/heldout-reduced.toml
 
@@ -87,14 +90,16 @@ train: build ## Train the DPPO agent on `default` (2 workers, seed 1) and instal
 	cp results/train-default/train.parquet solvers/checkpoints/default-train.parquet
 
 # `make train-general` (issue 21): the default checkpoint fine-tuned on a
-# mixture of world types (random waypoint, SUMO vehicles and pedestrians, the
-# Melbourne sites, a dense grid), none of them a held-out world; shipped as
-# `--checkpoint shipped:general` (docs/heldout.md).
+# mixture of world types, none of them a held-out world: `default`, three
+# families of sampled worlds (scenarios/train/: generated mobility, windows
+# and terminal subsets of the SUMO traces, subsets of the Melbourne sites),
+# `melbourne` and `dense`; shipped as `--checkpoint shipped:general`
+# (docs/heldout.md).
 GENERAL_STEPS ?= 1500000
-GENERAL_WORLDS := --scenario default --scenario vehicular --scenario scenarios/train/pedestrian.toml \
-  --scenario melbourne --scenario dense --weights 2,1,1,2,2
+GENERAL_WORLDS := --scenario default --scenario scenarios/train/generated.toml --scenario scenarios/train/traces.toml \
+  --scenario scenarios/train/sites.toml --scenario melbourne --scenario dense --weights 4,2,2,1,1,1
 train-general: build ## Fine-tune the default checkpoint on a mixture of world types (at most 30 minutes on 2 cores) and install it as the shipped `general` checkpoint
-	$(BIN) train $(GENERAL_WORLDS) --init solvers/checkpoints/default.safetensors --lr 0.001 --workers 2 --seed 21 \
+	$(BIN) train $(GENERAL_WORLDS) --init solvers/checkpoints/default.safetensors --lr 0.0003 --workers 2 --seed 21 \
 	  --steps $(GENERAL_STEPS) --out results/train-general
 	cp results/train-general/policy.safetensors solvers/checkpoints/general.safetensors
 	cp results/train-general/policy.json solvers/checkpoints/general.json

@@ -32,9 +32,10 @@ const SHIPPED: [Shipped; 2] = [
         weights: include_bytes!("../../checkpoints/default.safetensors"),
         sidecar: include_str!("../../checkpoints/default.json"),
     },
-    // `default`'s fine-tuned on a mixture of world types (`make train-general`,
-    // docs/heldout.md); on request only (`--checkpoint shipped:general`): it
-    // is worse than `default`'s on `melbourne`, `vehicular` and `default`.
+    // `default`'s fine-tuned on a mixture of world types and sampled worlds
+    // (`make train-general`, docs/heldout.md); on request only
+    // (`--checkpoint shipped:general`): it is worse than `default`'s on
+    // `melbourne` and `vehicular`.
     Shipped {
         name: "general",
         weights: include_bytes!("../../checkpoints/general.safetensors"),
