@@ -316,18 +316,12 @@ impl Check<'_> {
         self.pos("mobility.block_m", m.block_m)?;
         self.prob("mobility.turn_prob", m.turn_prob)?;
         self.nonneg("mobility.trace_offset_s", m.trace_offset_s)?;
-        if m.trace_file.is_empty() {
-            for (field, set) in
-                [("trace_offset_s", m.trace_offset_s != 0.0), ("trace_terminals", m.trace_terminals != 0)]
-            {
-                if set {
-                    return Err(self.bad(
-                        &format!("mobility.{field}"),
-                        "0 (unset) without mobility.trace_file: it selects part of a trace",
-                        if field == "trace_offset_s" { shown(m.trace_offset_s) } else { m.trace_terminals.to_string() },
-                    ));
-                }
-            }
+        let unset = "0 (unset) without mobility.trace_file: it selects part of a trace";
+        if m.trace_file.is_empty() && m.trace_offset_s != 0.0 {
+            return Err(self.bad("mobility.trace_offset_s", unset, shown(m.trace_offset_s)));
+        }
+        if m.trace_file.is_empty() && m.trace_terminals != 0 {
+            return Err(self.bad("mobility.trace_terminals", unset, m.trace_terminals.to_string()));
         }
         Ok(())
     }

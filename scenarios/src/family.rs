@@ -164,10 +164,11 @@ pub fn resolve_for_training(spec: &str, seed: u64, loader: &TraceLoader<'_>) -> 
     let Some((config, path)) = crate::presets::read_file_config(spec)? else {
         return Ok(vec![crate::presets::resolve_with(spec, loader)?]);
     };
-    let Some(family) = config.family.clone() else {
-        return Ok(vec![crate::presets::resolve_with(spec, loader)?]);
-    };
     let source = path.display().to_string();
+    let Some(family) = config.family.clone() else {
+        // A plain file: validated as `resolve_with` would, without reading it again.
+        return Ok(vec![config.validate_with(&source, path.parent(), loader)?]);
+    };
     family.check(&source)?;
     // Worlds that replay the same trace file read it once.
     type Key = (PathBuf, Option<TraceFormat>, bool);
