@@ -295,8 +295,15 @@ pub fn decode_caches<R: Rng>(
             bytes += env.model(m).weights_bytes;
             a.cache_keep[n * n_models + m] = true;
         }
-        for (m, &forced) in need.iter().enumerate() {
-            if forced || bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
+        // The free choices in the head's order of preference (highest logit
+        // first, ties to the lower model): in index order, a model late in
+        // the catalogue could never be fetched into a cache that the earlier
+        // ones fill (AlexNet on `melbourne`, docs/heldout.md).
+        let logits = &cache_logits[n * n_models..(n + 1) * n_models];
+        let mut free: Vec<usize> = (0..n_models).filter(|&m| !need[m]).collect();
+        free.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
+        for m in free {
+            if bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
                 continue;
             }
             let u = n * n_models + m;
@@ -309,6 +316,7 @@ pub fn decode_caches<R: Rng>(
                 bytes += env.model(m).weights_bytes;
             }
         }
+        set.sort_unstable();
         caches.push(set);
     }
     let actions = (0..obs.tasks.len())

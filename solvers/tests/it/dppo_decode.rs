@@ -195,3 +195,37 @@ fn requested_decisions_are_made_valid_and_valid_ones_pass_unchanged() {
     }
     assert!(repaired > 0 && requests > 400, "random requests must need repairs: {repaired} in {requests}");
 }
+
+/// A cache with room for one of two large models keeps the one the cache
+/// head prefers, whichever comes first in the catalogue: free choices are
+/// offered in the head's order, not the catalogue's (AlexNet, last in the
+/// default catalogue, was never fetched on `melbourne` before).
+#[test]
+fn a_full_cache_keeps_the_model_the_head_prefers_most() {
+    let mut c = ScenarioConfig::default();
+    c.nodes.count = 1;
+    c.nodes.cache_mib = 250.0;
+    c.terminals.count = 3;
+    let world = World::build(&c.validate("cache-order-test", None).unwrap(), 1);
+    let env = &world.env;
+    let (big_early, big_late) = (3, 4);
+    let (w_early, w_late) = (env.model(big_early).weights_bytes, env.model(big_late).weights_bytes);
+    let cap = env.nodes[0].cache_bytes;
+    assert!(w_early <= cap && w_late <= cap && w_early + w_late > cap, "the test needs room for one of the two");
+    let mut obs = Observation::default();
+    observe(&world, &mut world.draws(), &SimState::initial(1, world.terminals()), &mut obs);
+    let shape = HeadShape::of(env);
+    for (preferred, other) in [(big_late, big_early), (big_early, big_late)] {
+        let mut logits = vec![-10.0f32; shape.models];
+        logits[preferred] = 3.0;
+        logits[other] = 1.0;
+        let mut a =
+            solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL; obs.tasks.len()], ..Default::default() };
+        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+        let d = decode_caches(env, &obs, &shape, &mut a, &logits, &mut pick);
+        assert_eq!(d.caches, vec![vec![preferred]], "preferred {preferred}");
+        // Both were offered only while they fit: the other one was not a free choice.
+        assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
+        validate(env, &obs, &d).unwrap();
+    }
+}
