@@ -24,15 +24,18 @@ pub struct SlotRecord {
 }
 
 /// The raw (unnormalised) rows of one observation.
-struct SlotRows {
-    opt: Vec<f32>,
-    cands: Vec<usize>,
-    cand_start: Vec<usize>,
-    cache: Vec<f32>,
-    value: Vec<f32>,
+pub struct SlotRows {
+    /// Option rows of every task's candidates, task after task.
+    pub opt: Vec<f32>,
+    /// Option ids of those candidates; task `i`'s are `cands[cand_start[i]..cand_start[i + 1]]`.
+    pub cands: Vec<usize>,
+    pub cand_start: Vec<usize>,
+    pub cache: Vec<f32>,
+    pub value: Vec<f32>,
 }
 
-fn slot_rows(env: &Environment, obs: &Observation, slots_left: usize) -> SlotRows {
+/// The rows the agent builds for one observation, `slots_left` slots before the end.
+pub fn slot_rows(env: &Environment, obs: &Observation, slots_left: usize) -> SlotRows {
     let ctx = SlotContext::new(env, obs);
     // At most local, drop and every node per task.
     let most = obs.tasks.len() * (NODE0 + env.nodes.len());
