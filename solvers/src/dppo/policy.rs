@@ -34,8 +34,8 @@ const SHIPPED: [Shipped; 2] = [
     },
     // `default`'s fine-tuned on a mixture of world types and sampled worlds
     // (`make train-general`, docs/heldout.md); on request only
-    // (`--checkpoint shipped:general`): it is worse than `default`'s on
-    // `melbourne` and `vehicular`.
+    // (`--checkpoint shipped:general`): on the presets other than
+    // `default` it is worse than `default`'s (by far on `melbourne`).
     Shipped {
         name: "general",
         weights: include_bytes!("../../checkpoints/general.safetensors"),
@@ -44,7 +44,8 @@ const SHIPPED: [Shipped; 2] = [
 ];
 
 /// The shipped checkpoint a scenario without one of its own uses (issue 21
-/// asks for a general one here; the one trained so far does not earn it).
+/// asks for a general one here; chosen on the presets, `default`'s
+/// generalises better than `general`, docs/heldout.md).
 const FALLBACK: &str = "default";
 
 /// The checkpoint shipped for a scenario name, else the fallback one.
