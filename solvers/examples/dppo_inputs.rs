@@ -8,8 +8,8 @@
 //! CHECKPOINT is a `.safetensors` file (with its `.json` sidecar) or
 //! `shipped:NAME`; SCENARIO a preset name or a scenario file. It prints
 //! 1. per input column of the option, cache and value rows, the share of
-//!    normalised values at the ±5 clip (columns that never come within 3 of
-//!    it are left out): inputs the checkpoint's statistics do not cover;
+//!    normalised values at the ±5 clip (columns whose |z| never reaches 3
+//!    are left out): inputs the checkpoint's statistics do not cover;
 //! 2. per model, the agent's decisions split by whether a node the task
 //!    reaches held the model ready, or held it at all: caching the agent did
 //!    not do shows as local runs with the model nowhere in reach.

@@ -298,7 +298,7 @@ pub fn decode_caches<R: Rng>(
         // The free choices in the head's order of preference (highest logit
         // first, ties to the lower model): in index order, a model late in
         // the catalogue could never be fetched into a cache that the earlier
-        // ones fill (AlexNet on `melbourne`, docs/heldout.md).
+        // ones fill (AlexNet on `melbourne`, docs/model.md §9b "Decoding").
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
         let mut free: Vec<usize> = (0..n_models).filter(|&m| !need[m]).collect();
         free.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
@@ -316,7 +316,7 @@ pub fn decode_caches<R: Rng>(
                 bytes += env.model(m).weights_bytes;
             }
         }
-        set.sort_unstable();
+        set.sort_unstable(); // a set: the same decision whatever the order of choice
         caches.push(set);
     }
     let actions = (0..obs.tasks.len())

@@ -34,8 +34,8 @@ const SHIPPED: [Shipped; 2] = [
     },
     // `default`'s fine-tuned on a mixture of world types and sampled worlds
     // (`make train-general`, docs/heldout.md); on request only
-    // (`--checkpoint shipped:general`): on the presets other than
-    // `default` it is worse than `default`'s (by far on `melbourne`).
+    // (`--checkpoint shipped:general`): worse than `default`'s on
+    // `vehicular` and, by far, on `melbourne` (better on `dense`).
     Shipped {
         name: "general",
         weights: include_bytes!("../../checkpoints/general.safetensors"),
