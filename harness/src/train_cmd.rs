@@ -225,19 +225,11 @@ pub fn load_checkpoint(
     scenario: &scenarios::Scenario,
 ) -> Result<std::sync::Arc<checkpoint::Checkpoint>, BadInput> {
     let d = &scenario.config().decision;
-    let named = given.and_then(|p| p.to_str()).and_then(|p| p.strip_prefix("shipped:"));
-    let ck = match (given, named) {
-        (_, Some(name)) => {
-            let Some(shipped) = solvers::dppo::shipped_named(name) else {
-                return Err(BadInput(format!(
-                    "--checkpoint shipped:{name}: no such shipped checkpoint; expected one of {}",
-                    solvers::dppo::shipped_names().iter().map(|n| format!("shipped:{n}")).collect::<Vec<_>>().join(", ")
-                )));
-            };
-            shipped.load(&d.rb_levels, &d.cu_levels)
-        }
-        (Some(p), None) => checkpoint::load(p, &d.rb_levels, &d.cu_levels),
-        (None, _) => {
+    let ck = match given {
+        Some(spec) => solvers::dppo::CheckpointSource::parse(spec)
+            .map_err(|e| BadInput(format!("--checkpoint {e}")))?
+            .load(&d.rb_levels, &d.cu_levels),
+        None => {
             let shipped = solvers::dppo::shipped_checkpoint(scenario.name());
             if shipped.name != scenario.name() {
                 crate::ranks::note(&format!(

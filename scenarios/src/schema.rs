@@ -3,6 +3,8 @@
 //! what differs. Nothing here checks a value or reads a file: `config`
 //! turns a [`ScenarioConfig`] into the checked `Scenario`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
@@ -211,10 +213,10 @@ pub struct FamilyConfig {
     pub worlds: usize,
     /// `[low, high]`: uniform; integers when both ends are written as integers.
     #[serde(default)]
-    pub ranges: std::collections::BTreeMap<String, [toml::Value; 2]>,
+    pub ranges: BTreeMap<String, [toml::Value; 2]>,
     /// Values, one drawn uniformly.
     #[serde(default)]
-    pub choices: std::collections::BTreeMap<String, Vec<toml::Value>>,
+    pub choices: BTreeMap<String, Vec<toml::Value>>,
 }
 
 impl Default for ScenarioConfig {

@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use scenarios::{Observation, Policy, Simulator, World};
 use solvers::dppo::agent::slot_rows;
-use solvers::dppo::checkpoint::{self, Checkpoint};
+use solvers::dppo::checkpoint::Checkpoint;
 use solvers::dppo::features::{CACHE_DIM, ROW_DIM, VALUE_DIM};
-use solvers::dppo::Dppo;
+use solvers::dppo::{CheckpointSource, Dppo};
 
 const CLIP: f32 = 5.0;
 const NEAR: f32 = 3.0;
@@ -48,15 +48,8 @@ fn tally(rows: &[f32], (mean, inv): &(Vec<f32>, Vec<f32>), cols: &mut [Column]) 
 }
 
 fn load(spec: &str, rb: &[u32], cu: &[u32]) -> Result<Checkpoint, String> {
-    match spec.strip_prefix("shipped:") {
-        Some(name) => solvers::dppo::shipped_named(name)
-            .ok_or_else(|| {
-                format!("CHECKPOINT {spec}: no such shipped checkpoint ({})", solvers::dppo::shipped_names().join(", "))
-            })?
-            .load(rb, cu),
-        None => checkpoint::load(Path::new(spec), rb, cu),
-    }
-    .map_err(|e| e.to_string())
+    let source = CheckpointSource::parse(Path::new(spec)).map_err(|e| format!("CHECKPOINT {e}"))?;
+    source.load(rb, cu).map_err(|e| e.to_string())
 }
 
 fn run(args: &[String]) -> Result<(), String> {

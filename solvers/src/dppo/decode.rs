@@ -287,6 +287,7 @@ pub fn decode_caches<R: Rng>(
         }
     }
     let mut caches = Vec::with_capacity(n_nodes);
+    let mut free = Vec::with_capacity(n_models);
     for (n, need) in needed.iter().enumerate() {
         let mut set = Vec::new();
         let mut bytes = 0.0;
@@ -300,9 +301,10 @@ pub fn decode_caches<R: Rng>(
         // the catalogue could never be fetched into a cache that the earlier
         // ones fill (AlexNet on `melbourne`, docs/model.md §9b "Decoding").
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
-        let mut free: Vec<usize> = (0..n_models).filter(|&m| !need[m]).collect();
+        free.clear();
+        free.extend((0..n_models).filter(|&m| !need[m]));
         free.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
-        for m in free {
+        for &m in &free {
             if bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
                 continue;
             }

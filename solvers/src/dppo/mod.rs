@@ -26,7 +26,7 @@ mod policy;
 #[cfg(feature = "dppo")]
 pub mod ppo;
 #[cfg(feature = "dppo")]
-pub use policy::{shipped_checkpoint, shipped_named, shipped_names, Dppo, Shipped};
+pub use policy::{shipped_checkpoint, shipped_named, shipped_names, CheckpointSource, Dppo, Shipped};
 
 /// Errors of the agent. `BadCheckpoint` and `Config` are bad input (exit 2),
 /// shown on one line whatever they quote from the file.

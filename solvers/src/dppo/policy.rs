@@ -1,7 +1,7 @@
 //! `dppo` as a [`Policy`]: a checkpoint's network, most probable choice in
 //! every head (deterministic), one intra-op thread.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rand_chacha::ChaCha8Rng;
@@ -60,6 +60,33 @@ pub fn shipped_named(name: &str) -> Option<&'static Shipped> {
 
 pub fn shipped_names() -> Vec<&'static str> {
     SHIPPED.iter().map(|s| s.name).collect()
+}
+
+/// Where a checkpoint comes from, as `--checkpoint` names it: `shipped:NAME`
+/// (one embedded in the binary) or a `.safetensors` file.
+pub enum CheckpointSource<'a> {
+    Shipped(&'static Shipped),
+    File(&'a Path),
+}
+
+impl<'a> CheckpointSource<'a> {
+    /// `Err` names the unknown shipped checkpoint and the ones there are.
+    pub fn parse(spec: &'a Path) -> Result<CheckpointSource<'a>, String> {
+        match spec.to_str().and_then(|s| s.strip_prefix("shipped:")) {
+            None => Ok(CheckpointSource::File(spec)),
+            Some(name) => shipped_named(name).map(CheckpointSource::Shipped).ok_or_else(|| {
+                let names: Vec<String> = shipped_names().iter().map(|n| format!("shipped:{n}")).collect();
+                format!("shipped:{name}: no such shipped checkpoint; expected one of {}", names.join(", "))
+            }),
+        }
+    }
+    /// Checked against the levels of the scenario it will decide in.
+    pub fn load(&self, rb_levels: &[u32], cu_levels: &[u32]) -> Result<Checkpoint, DppoError> {
+        match self {
+            CheckpointSource::Shipped(s) => s.load(rb_levels, cu_levels),
+            CheckpointSource::File(p) => super::checkpoint::load(p, rb_levels, cu_levels),
+        }
+    }
 }
 
 impl Shipped {
