@@ -6,7 +6,7 @@ use std::time::Instant;
 use rand::Rng;
 use scenarios::{Decision, Environment, Observation};
 
-use super::decode::{decode_caches, decode_cuts, decode_tasks, top_up, HeadShape, Pick, SlotActions};
+use super::decode::{decode_caches, decode_cuts, decode_tasks, rescue, top_up, HeadShape, Pick, SlotActions};
 use super::features::{self, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
 use super::net::{rows_tensor, to_vec, Affine, Net, Normalizer};
 
@@ -170,6 +170,9 @@ pub fn act<R: Rng>(
         at += n_cut;
         let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];
         let mut decision = decode_caches(env, obs, shape, &mut rec.actions, logits, pick);
+        if net.arch.rescue {
+            rescue(env, obs, &mut decision);
+        }
         if net.arch.top_up {
             top_up(env, obs, &mut decision);
         }

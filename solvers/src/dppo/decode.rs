@@ -10,11 +10,13 @@
 //! the cache head, offered only while it fits. Every mask is returned so that
 //! the update re-applies exactly the distribution that was sampled.
 //!
-//! [`top_up`] then hands the units no task was given to offloaded tasks (a
-//! deterministic step after sampling, not part of the sampled distribution).
+//! [`rescue`] then serves at a node tasks the decision interrupts when that
+//! lowers the slot's cost, and [`top_up`] hands the units no task was given
+//! to offloaded tasks (deterministic steps after sampling, not part of the
+//! sampled distribution).
 
 use rand::Rng;
-use scenarios::sim::{offload_terms, task_cost};
+use scenarios::sim::{local_terms, offload_terms, task_cost};
 use scenarios::{Action, Decision, Environment, Observation};
 
 use super::features::{NODE0, OPT_DROP, OPT_LOCAL};
@@ -413,6 +415,132 @@ pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
                 }
             }
         }
+    }
+}
+
+/// Rescue after decoding: a task the decision drops, or runs on its terminal
+/// past the deadline, costs `ω`; if a node it reaches holds its model in the
+/// decided cache, it is served there at the smallest levels and its cheapest
+/// cut whenever that lowers the slot's cost. When the node has no unit left,
+/// units are taken from the tasks already there, one level step at a time,
+/// the step that raises cost least first, and the move is made only if the
+/// rescued task gains more than those steps cost. Tasks are rescued in the
+/// decoder's order (earliest deadline first), each at the node where the net
+/// gain is largest (ties to the lower node). The sequential decoder gives
+/// early tasks their levels before it sees the later ones, which then find
+/// the node's units gone: on crowded nodes the agent dropped tasks whose
+/// model was ready (docs/model.md §9b "Rescue"). A deterministic step after
+/// sampling, like [`top_up`]; levels stay within the units and caches are
+/// not touched, so a valid decision stays valid.
+pub fn rescue(env: &Environment, obs: &Observation, decision: &mut Decision) {
+    let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
+    let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
+    let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
+    let mut at_node: Vec<Vec<(usize, f64)>> = vec![Vec::new(); env.nodes.len()];
+    let mut interrupted = Vec::new();
+    for (i, a) in decision.actions.iter().enumerate() {
+        let task = &obs.tasks[i];
+        match *a {
+            Action::Offload { node, rb, cu, .. } => {
+                rb_left[node] = rb_left[node].saturating_sub(rb);
+                cu_left[node] = cu_left[node].saturating_sub(cu);
+                at_node[node].push((i, obs.model_ready_at(env, node, task.model)));
+            }
+            Action::Drop => interrupted.push(i),
+            Action::Local => {
+                if local_terms(env, task).total() > task.deadline_s {
+                    interrupted.push(i);
+                }
+            }
+        }
+    }
+    interrupted.sort_by(|&x, &y| {
+        obs.tasks[x]
+            .deadline_s
+            .total_cmp(&obs.tasks[y].deadline_s)
+            .then(obs.tasks[x].terminal.cmp(&obs.tasks[y].terminal))
+    });
+    let cost = |i: usize, node: usize, ready_at: f64, cut: usize, rb: u32, cu: u32| {
+        let task = &obs.tasks[i];
+        let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready_at, obs.time_s);
+        task_cost(env, terms.total(), task.deadline_s)
+    };
+    let below = |levels: &[u32], l: u32| levels.iter().copied().filter(|&x| x < l).max();
+    // A rescue at one node: net gain, the cut, and the level steps it takes.
+    struct Plan {
+        gain: f64,
+        node: usize,
+        ready_at: f64,
+        cut: usize,
+        steps: Vec<(usize, u32, u32)>,
+    }
+    for &i in &interrupted {
+        let model = obs.tasks[i].model;
+        let mut best: Option<Plan> = None;
+        for node in 0..env.nodes.len() {
+            if !obs.link(i, node).accessible || !decision.caches[node].contains(&model) {
+                continue;
+            }
+            let ready_at = obs.model_ready_at(env, node, model);
+            let (served, cut) = (0..env.model(model).offload_cuts())
+                .map(|c| (cost(i, node, ready_at, c, rb_min, cu_min), c))
+                .fold((f64::INFINITY, 0), |b, x| if x.0 < b.0 { x } else { b });
+            let mut gain = env.interruption_cost - served;
+            // Levels of the tasks at the node as the steps leave them.
+            let mut levels: Vec<(u32, u32)> = at_node[node]
+                .iter()
+                .map(|&(k, _)| match decision.actions[k] {
+                    Action::Offload { rb, cu, .. } => (rb, cu),
+                    _ => unreachable!("only offloads are at a node"),
+                })
+                .collect();
+            let (mut rb_free, mut cu_free) = (rb_left[node], cu_left[node]);
+            let mut steps = Vec::new();
+            while gain > 1e-12 && (rb_free < rb_min || cu_free < cu_min) {
+                // The cheapest single step down of a unit still short; ties to the first task.
+                let mut pick: Option<(f64, usize, u32, u32)> = None;
+                for (t, &(k, ready)) in at_node[node].iter().enumerate() {
+                    let (rb, cu) = levels[t];
+                    let Action::Offload { cut: c, .. } = decision.actions[k] else { unreachable!() };
+                    let now = cost(k, node, ready, c, rb, cu);
+                    let down = [
+                        (rb_free < rb_min).then(|| below(&env.rb_levels, rb).map(|r| (r, cu))).flatten(),
+                        (cu_free < cu_min).then(|| below(&env.cu_levels, cu).map(|x| (rb, x))).flatten(),
+                    ];
+                    for (r, x) in down.into_iter().flatten() {
+                        let rise = cost(k, node, ready, c, r, x) - now;
+                        if pick.is_none_or(|p| rise < p.0) {
+                            pick = Some((rise, t, r, x));
+                        }
+                    }
+                }
+                let Some((rise, t, r, x)) = pick else {
+                    gain = 0.0;
+                    break;
+                };
+                rb_free += levels[t].0 - r;
+                cu_free += levels[t].1 - x;
+                levels[t] = (r, x);
+                gain -= rise;
+                steps.push((t, r, x));
+            }
+            if gain > 1e-12 && best.as_ref().is_none_or(|b| gain > b.gain) {
+                best = Some(Plan { gain, node, ready_at, cut, steps });
+            }
+        }
+        let Some(plan) = best else { continue };
+        let node = plan.node;
+        for (t, r, x) in plan.steps {
+            if let Action::Offload { rb, cu, .. } = &mut decision.actions[at_node[node][t].0] {
+                rb_left[node] += *rb - r;
+                cu_left[node] += *cu - x;
+                (*rb, *cu) = (r, x);
+            }
+        }
+        rb_left[node] -= rb_min;
+        cu_left[node] -= cu_min;
+        decision.actions[i] = Action::Offload { node, cut: plan.cut, rb: rb_min, cu: cu_min };
+        at_node[node].push((i, plan.ready_at));
     }
 }
 

@@ -57,6 +57,11 @@ pub struct Arch {
     /// training and in evaluation; absent (false) in older sidecars.
     #[serde(default)]
     pub top_up: bool,
+    /// Interrupted tasks are served at a node when that lowers the slot's
+    /// cost ([`super::decode::rescue`]), before the top-up, in training and
+    /// in evaluation; absent (false) in older sidecars.
+    #[serde(default)]
+    pub rescue: bool,
 }
 
 impl Arch {
@@ -72,6 +77,7 @@ impl Arch {
             cu_levels,
             activation: Activation::Hardtanh,
             top_up: true,
+            rescue: true,
         }
     }
     pub fn row_out(&self) -> usize {

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
-    decode_caches, decode_cuts, decode_requested, decode_tasks, top_up, HeadShape, Pick, Requested,
+    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, HeadShape, Pick, Requested,
 };
 use solvers::dppo::features::{option_rows, SlotContext, NODE0, OPT_DROP, OPT_LOCAL};
 
@@ -36,6 +36,11 @@ fn decode_random(world: &World, obs: &Observation, rng: &mut ChaCha8Rng, sample:
 
 /// A world with random nodes (count, units, cache) and terminals (count, activity).
 fn random_world(rng: &mut ChaCha8Rng, case: u64, slots: usize) -> World {
+    random_world_with(rng, case, slots, |_| {})
+}
+
+/// As [`random_world`], with `edit` applied to the configuration last.
+fn random_world_with(rng: &mut ChaCha8Rng, case: u64, slots: usize, edit: impl FnOnce(&mut ScenarioConfig)) -> World {
     let mut c = ScenarioConfig::default();
     c.slots = slots;
     c.nodes.count = rng.gen_range(1..8);
@@ -45,6 +50,7 @@ fn random_world(rng: &mut ChaCha8Rng, case: u64, slots: usize) -> World {
     c.terminals.count = rng.gen_range(1..60);
     c.terminals.activity = rng.gen_range(0.3..1.0);
     c.terminals.model_switch_prob = 0.1;
+    edit(&mut c);
     World::build(&c.validate("decode-test", None).unwrap(), case)
 }
 
@@ -228,4 +234,125 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
         assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
         validate(env, &obs, &d).unwrap();
     }
+}
+
+/// The rescue keeps a decision valid and its caches, never raises the slot's
+/// cost, moves only interrupted tasks (to a node) and otherwise only lowers
+/// levels; on random worlds and logits it rescues many tasks. A small `ω`
+/// makes rescues that would cost more in steps than they gain common.
+#[test]
+fn the_rescue_keeps_decisions_valid_and_never_raises_the_slot_cost() {
+    use scenarios::Action;
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5e5c0e);
+    let (mut rescued, mut gained) = (0usize, 0.0f64);
+    for case in 0..40u64 {
+        let omega = rng.gen_range(0.3..3.0);
+        let world = random_world_with(&mut rng, case, 30, |c| c.cost.interruption = omega);
+        let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
+        let mut obs = Observation::default();
+        let mut draws = world.draws();
+        for _ in 0..world.slots() {
+            observe(&world, &mut draws, &state, &mut obs);
+            let sample = rng.gen_bool(0.7);
+            let d = decode_random(&world, &obs, &mut rng, sample);
+            let mut r = d.clone();
+            rescue(&world.env, &obs, &mut r);
+            if let Err(e) = validate(&world.env, &obs, &r) {
+                panic!("case {case}, slot {}, after the rescue: {e}", obs.slot);
+            }
+            assert_eq!(r.caches, d.caches);
+            let (before, next) = transition(&world.env, &state, &obs, &d).unwrap();
+            let after = transition(&world.env, &state, &obs, &r).unwrap().0;
+            for (k, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
+                match (b.action, a.action) {
+                    (Action::Offload { node, cut, rb, cu }, Action::Offload { node: n2, cut: c2, rb: r2, cu: u2 }) => {
+                        assert!(
+                            node == n2 && cut == c2 && r2 <= rb && u2 <= cu,
+                            "task {k}: {:?} -> {:?}",
+                            b.action,
+                            a.action
+                        )
+                    }
+                    (Action::Drop | Action::Local, Action::Offload { .. }) => {
+                        assert_eq!(b.cost, world.env.interruption_cost, "task {k}: only an interrupted task is moved");
+                        assert!(a.cost < b.cost, "task {k}: a rescue serves the task for less");
+                        rescued += 1;
+                    }
+                    (x, y) => assert_eq!(x, y, "task {k}"),
+                }
+            }
+            assert!(after.cost <= before.cost + 1e-9, "case {case}: slot cost {} -> {}", before.cost, after.cost);
+            gained += before.cost - after.cost;
+            state = next;
+        }
+    }
+    assert!(rescued > 200 && gained > 0.0, "the rescue must be exercised: {rescued} tasks, cost gained {gained}");
+}
+
+/// Hand-built: one node, two tasks of a ready model; the first holds every
+/// unit, the second is dropped. The rescue steps the first down one level
+/// and serves the second at the smallest levels, for a lower slot cost.
+#[test]
+fn the_rescue_takes_units_from_a_task_that_holds_them_all() {
+    use scenarios::{Action, Decision};
+    let mut c = ScenarioConfig::default();
+    c.area_m = [100.0, 100.0];
+    c.nodes.count = 1;
+    c.nodes.rb_units = 8;
+    c.nodes.cu_units = 4;
+    c.terminals.count = 2;
+    c.terminals.activity = 1.0;
+    c.terminals.model_switch_prob = 0.0;
+    c.terminals.deadline_ms = vec![1000.0];
+    c.catalogue.models = vec!["MobileNetV2".into()];
+    let world = World::build(&c.validate("rescue-test", None).unwrap(), 1);
+    let env = &world.env;
+    let mut state = SimState::initial(1, world.terminals());
+    let mut obs = Observation::default();
+    let mut draws = world.draws();
+    // Fetch the model and wait until it is ready.
+    loop {
+        observe(&world, &mut draws, &state, &mut obs);
+        if obs.cache_entry(0, 0).is_some_and(|e| e.ready_at <= obs.time_s) {
+            break;
+        }
+        let keep = Decision { caches: vec![vec![0]], actions: vec![Action::Local; obs.tasks.len()] };
+        state = transition(env, &state, &obs, &keep).unwrap().1;
+    }
+    assert_eq!(obs.tasks.len(), 2);
+    assert!(obs.covered(0) && obs.covered(1));
+    let d = Decision {
+        caches: vec![vec![0]],
+        actions: vec![Action::Offload { node: 0, cut: 0, rb: 8, cu: 4 }, Action::Drop],
+    };
+    let mut r = d.clone();
+    rescue(env, &obs, &mut r);
+    validate(env, &obs, &r).unwrap();
+    let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
+    match (r.actions[0], r.actions[1]) {
+        (Action::Offload { rb, cu, .. }, Action::Offload { node: 0, rb: r1, cu: c1, .. }) => {
+            assert_eq!((r1, c1), (rb_min, cu_min));
+            // One step down of each unit that was short, no more.
+            assert_eq!(rb, *env.rb_levels.iter().filter(|&&l| l < 8).max().unwrap());
+            assert_eq!(cu, *env.cu_levels.iter().filter(|&&l| l < 4).max().unwrap());
+        }
+        other => panic!("not rescued: {other:?}"),
+    }
+    let before = transition(env, &state, &obs, &d).unwrap().0.cost;
+    let after = transition(env, &state, &obs, &r).unwrap().0.cost;
+    assert!(after < before - 0.5, "slot cost {before} -> {after}");
+
+    // With ω between the rescued task's served cost and that plus what the
+    // steps down cost the first task, the move would raise the slot's cost:
+    // no rescue.
+    let cost_of =
+        |d: &Decision| transition(env, &state, &obs, d).unwrap().0.tasks.iter().map(|t| t.cost).collect::<Vec<_>>();
+    let (held, shared) = (cost_of(&d)[0], cost_of(&r));
+    let rise = shared[0] - held;
+    assert!(rise > 1e-6, "stepping down must cost the first task something");
+    let mut cheap = world.env.clone();
+    cheap.interruption_cost = shared[1] + rise / 2.0;
+    let mut kept = d.clone();
+    rescue(&cheap, &obs, &mut kept);
+    assert_eq!(kept, d, "a rescue that costs more than it gains is not made");
 }
