@@ -33,9 +33,7 @@ const SHIPPED: [Shipped; 2] = [
         sidecar: include_str!("../../checkpoints/default.json"),
     },
     // `default`'s fine-tuned on a mixture of world types and sampled worlds
-    // (`make train-general`, docs/heldout.md); on request only
-    // (`--checkpoint shipped:general`): worse than `default`'s on
-    // `vehicular` and, by far, on `melbourne` (better on `dense`).
+    // (`make train-general`, docs/heldout.md); the fallback.
     Shipped {
         name: "general",
         weights: include_bytes!("../../checkpoints/general.safetensors"),
@@ -43,10 +41,11 @@ const SHIPPED: [Shipped; 2] = [
     },
 ];
 
-/// The shipped checkpoint a scenario without one of its own uses (issue 21
-/// asks for a general one here; chosen on the presets, `default`'s
-/// generalises better than `general`, docs/heldout.md).
-const FALLBACK: &str = "default";
+/// The shipped checkpoint a scenario without one of its own uses: the one
+/// with the higher mean s_lookahead on the presets that use it (`vehicular`,
+/// `melbourne`, `dense`), chosen before either ran on a held-out world
+/// (docs/heldout.md "Which checkpoint is the fallback").
+const FALLBACK: &str = "general";
 
 /// The checkpoint shipped for a scenario name, else the fallback one.
 pub fn shipped_checkpoint(scenario: &str) -> &'static Shipped {
