@@ -149,6 +149,34 @@ impl SlotActions {
     }
 }
 
+/// The decoder's order of tasks: earliest deadline first, ties by terminal.
+fn deadline_order(obs: &Observation) -> impl Fn(&usize, &usize) -> std::cmp::Ordering + '_ {
+    |&x, &y| {
+        obs.tasks[x]
+            .deadline_s
+            .total_cmp(&obs.tasks[y].deadline_s)
+            .then(obs.tasks[x].terminal.cmp(&obs.tasks[y].terminal))
+    }
+}
+
+/// Cost (`T/D`, or `ω` when late) of task `i` offloaded to `node` with these
+/// levels and cut, its model ready at `ready_at`.
+#[allow(clippy::too_many_arguments)]
+fn offload_cost(
+    env: &Environment,
+    obs: &Observation,
+    i: usize,
+    node: usize,
+    ready_at: f64,
+    cut: usize,
+    rb: u32,
+    cu: u32,
+) -> f64 {
+    let task = &obs.tasks[i];
+    let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready_at, obs.time_s);
+    task_cost(env, terms.total(), task.deadline_s)
+}
+
 /// Decode options and levels of every task (stage 1). `cands`/`cand_start`
 /// list each task's candidate options (see `features::option_rows`);
 /// `row_out` holds `row_out()` values per candidate row.
@@ -180,12 +208,7 @@ pub fn decode_tasks<R: Rng>(
         ..SlotActions::default()
     };
     let mut order: Vec<usize> = (0..n_tasks).collect();
-    order.sort_by(|&x, &y| {
-        obs.tasks[x]
-            .deadline_s
-            .total_cmp(&obs.tasks[y].deadline_s)
-            .then(obs.tasks[x].terminal.cmp(&obs.tasks[y].terminal))
-    });
+    order.sort_by(deadline_order(obs));
     let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
     let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
     let mut pinned: Vec<Vec<usize>> = vec![Vec::new(); shape.nodes];
@@ -364,11 +387,7 @@ pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
             Action::Offload { cut, rb, cu, .. } => (cut, rb, cu),
             _ => unreachable!("only offloads are topped up"),
         };
-        let cost = |i: usize, ready_at: f64, cut: usize, rb: u32, cu: u32| {
-            let task = &obs.tasks[i];
-            let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready_at, obs.time_s);
-            task_cost(env, terms.total(), task.deadline_s)
-        };
+        let cost = |i, ready_at, cut, rb, cu| offload_cost(env, obs, i, node, ready_at, cut, rb, cu);
         // The best single step of a task given what is left: (gain, rb, cu);
         // the RB step wins a tie.
         let best_step = |(i, ready_at): (usize, f64), actions: &[Action], rb_left: u32, cu_left: u32| {
@@ -454,17 +473,8 @@ pub fn rescue(env: &Environment, obs: &Observation, decision: &mut Decision) {
             }
         }
     }
-    interrupted.sort_by(|&x, &y| {
-        obs.tasks[x]
-            .deadline_s
-            .total_cmp(&obs.tasks[y].deadline_s)
-            .then(obs.tasks[x].terminal.cmp(&obs.tasks[y].terminal))
-    });
-    let cost = |i: usize, node: usize, ready_at: f64, cut: usize, rb: u32, cu: u32| {
-        let task = &obs.tasks[i];
-        let terms = offload_terms(env, task, obs.link(i, node), node, cut, rb, cu, ready_at, obs.time_s);
-        task_cost(env, terms.total(), task.deadline_s)
-    };
+    interrupted.sort_by(deadline_order(obs));
+    let cost = |i, node, ready_at, cut, rb, cu| offload_cost(env, obs, i, node, ready_at, cut, rb, cu);
     let below = |levels: &[u32], l: u32| levels.iter().copied().filter(|&x| x < l).max();
     // A rescue at one node: net gain, the cut, and the level steps it takes.
     struct Plan {

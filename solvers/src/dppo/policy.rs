@@ -43,8 +43,8 @@ const SHIPPED: [Shipped; 2] = [
 
 /// The shipped checkpoint a scenario without one of its own uses: the one
 /// with the higher mean s_lookahead on the presets that use it (`vehicular`,
-/// `melbourne`, `dense`), chosen before either ran on a held-out world
-/// (docs/heldout.md "Which checkpoint is the fallback").
+/// `melbourne`, `dense`), a rule fixed in advance that no held-out score
+/// enters (docs/heldout.md "Which checkpoint is the fallback").
 const FALLBACK: &str = "general";
 
 /// The checkpoint shipped for a scenario name, else the fallback one.

@@ -54,36 +54,55 @@ fn random_world_with(rng: &mut ChaCha8Rng, case: u64, slots: usize, edit: impl F
     World::build(&c.validate("decode-test", None).unwrap(), case)
 }
 
-#[test]
-fn every_decoded_decision_is_valid() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0xdec0de);
-    let mut checked = 0;
-    let mut offloads = 0;
-    let (mut raised, mut gained) = (0usize, 0.0f64);
+/// Along 40 random worlds (`world_of`) of 30 slots, decode random logits in
+/// every state, check that the decision is valid, and hand it to `check`
+/// with its state and observation; the state then evolves with it (caches
+/// fill, ready times vary).
+fn each_decoded_slot(
+    rng: &mut ChaCha8Rng,
+    mut world_of: impl FnMut(&mut ChaCha8Rng, u64) -> World,
+    mut check: impl FnMut(u64, &World, &SimState, &Observation, &scenarios::Decision),
+) {
     for case in 0..40u64 {
-        let world = random_world(&mut rng, case, 30);
+        let world = world_of(rng, case);
         let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
         let mut obs = Observation::default();
         let mut draws = world.draws();
         for _ in 0..world.slots() {
             observe(&world, &mut draws, &state, &mut obs);
             let sample = rng.gen_bool(0.7);
-            let d = decode_random(&world, &obs, &mut rng, sample);
+            let d = decode_random(&world, &obs, rng, sample);
             if let Err(e) = validate(&world.env, &obs, &d) {
                 panic!("case {case}, slot {}: {e}", obs.slot);
             }
+            check(case, &world, &state, &obs, &d);
+            state = transition(&world.env, &state, &obs, &d).unwrap().1;
+        }
+    }
+}
+
+#[test]
+fn every_decoded_decision_is_valid() {
+    let mut rng = ChaCha8Rng::seed_from_u64(0xdec0de);
+    let mut checked = 0;
+    let mut offloads = 0;
+    let (mut raised, mut gained) = (0usize, 0.0f64);
+    each_decoded_slot(
+        &mut rng,
+        |rng, case| random_world(rng, case, 30),
+        |case, world, state, obs, d| {
             offloads += d.actions.iter().filter(|a| matches!(a, scenarios::Action::Offload { .. })).count();
             checked += 1;
             // The top-up keeps the decision valid, changes only levels, and
             // never raises a task's cost (nor, so, the slot's).
             let mut topped = d.clone();
-            top_up(&world.env, &obs, &mut topped);
-            if let Err(e) = validate(&world.env, &obs, &topped) {
+            top_up(&world.env, obs, &mut topped);
+            if let Err(e) = validate(&world.env, obs, &topped) {
                 panic!("case {case}, slot {}, after top-up: {e}", obs.slot);
             }
             assert_eq!(topped.caches, d.caches);
-            let before = transition(&world.env, &state, &obs, &d).unwrap().0;
-            let after = transition(&world.env, &state, &obs, &topped).unwrap().0;
+            let before = transition(&world.env, state, obs, d).unwrap().0;
+            let after = transition(&world.env, state, obs, &topped).unwrap().0;
             for (k, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
                 match (b.action, a.action) {
                     (
@@ -104,10 +123,8 @@ fn every_decoded_decision_is_valid() {
             }
             assert!(after.cost <= before.cost + 1e-9);
             gained += before.cost - after.cost;
-            // Evolve the state with the decoded decision (caches fill, ready times vary).
-            state = transition(&world.env, &state, &obs, &d).unwrap().1;
-        }
-    }
+        },
+    );
     assert_eq!(checked, 40 * 30);
     assert!(offloads > 1_000, "the test must exercise offloads, got {offloads}");
     assert!(raised > 100 && gained > 0.0, "the top-up must be exercised: {raised} tasks raised, cost gained {gained}");
@@ -245,47 +262,40 @@ fn the_rescue_keeps_decisions_valid_and_never_raises_the_slot_cost() {
     use scenarios::Action;
     let mut rng = ChaCha8Rng::seed_from_u64(0x5e5c0e);
     let (mut rescued, mut gained) = (0usize, 0.0f64);
-    for case in 0..40u64 {
+    let world_of = |rng: &mut ChaCha8Rng, case| {
         let omega = rng.gen_range(0.3..3.0);
-        let world = random_world_with(&mut rng, case, 30, |c| c.cost.interruption = omega);
-        let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
-        let mut obs = Observation::default();
-        let mut draws = world.draws();
-        for _ in 0..world.slots() {
-            observe(&world, &mut draws, &state, &mut obs);
-            let sample = rng.gen_bool(0.7);
-            let d = decode_random(&world, &obs, &mut rng, sample);
-            let mut r = d.clone();
-            rescue(&world.env, &obs, &mut r);
-            if let Err(e) = validate(&world.env, &obs, &r) {
-                panic!("case {case}, slot {}, after the rescue: {e}", obs.slot);
-            }
-            assert_eq!(r.caches, d.caches);
-            let (before, next) = transition(&world.env, &state, &obs, &d).unwrap();
-            let after = transition(&world.env, &state, &obs, &r).unwrap().0;
-            for (k, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
-                match (b.action, a.action) {
-                    (Action::Offload { node, cut, rb, cu }, Action::Offload { node: n2, cut: c2, rb: r2, cu: u2 }) => {
-                        assert!(
-                            node == n2 && cut == c2 && r2 <= rb && u2 <= cu,
-                            "task {k}: {:?} -> {:?}",
-                            b.action,
-                            a.action
-                        )
-                    }
-                    (Action::Drop | Action::Local, Action::Offload { .. }) => {
-                        assert_eq!(b.cost, world.env.interruption_cost, "task {k}: only an interrupted task is moved");
-                        assert!(a.cost < b.cost, "task {k}: a rescue serves the task for less");
-                        rescued += 1;
-                    }
-                    (x, y) => assert_eq!(x, y, "task {k}"),
-                }
-            }
-            assert!(after.cost <= before.cost + 1e-9, "case {case}: slot cost {} -> {}", before.cost, after.cost);
-            gained += before.cost - after.cost;
-            state = next;
+        random_world_with(rng, case, 30, |c| c.cost.interruption = omega)
+    };
+    each_decoded_slot(&mut rng, world_of, |case, world, state, obs, d| {
+        let mut r = d.clone();
+        rescue(&world.env, obs, &mut r);
+        if let Err(e) = validate(&world.env, obs, &r) {
+            panic!("case {case}, slot {}, after the rescue: {e}", obs.slot);
         }
-    }
+        assert_eq!(r.caches, d.caches);
+        let before = transition(&world.env, state, obs, d).unwrap().0;
+        let after = transition(&world.env, state, obs, &r).unwrap().0;
+        for (k, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
+            match (b.action, a.action) {
+                (Action::Offload { node, cut, rb, cu }, Action::Offload { node: n2, cut: c2, rb: r2, cu: u2 }) => {
+                    assert!(
+                        node == n2 && cut == c2 && r2 <= rb && u2 <= cu,
+                        "task {k}: {:?} -> {:?}",
+                        b.action,
+                        a.action
+                    )
+                }
+                (Action::Drop | Action::Local, Action::Offload { .. }) => {
+                    assert_eq!(b.cost, world.env.interruption_cost, "task {k}: only an interrupted task is moved");
+                    assert!(a.cost < b.cost, "task {k}: a rescue serves the task for less");
+                    rescued += 1;
+                }
+                (x, y) => assert_eq!(x, y, "task {k}"),
+            }
+        }
+        assert!(after.cost <= before.cost + 1e-9, "case {case}: slot cost {} -> {}", before.cost, after.cost);
+        gained += before.cost - after.cost;
+    });
     assert!(rescued > 200 && gained > 0.0, "the rescue must be exercised: {rescued} tasks, cost gained {gained}");
 }
 
