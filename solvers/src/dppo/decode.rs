@@ -361,6 +361,31 @@ pub fn decode_caches<R: Rng>(
     Decision { caches, actions }
 }
 
+/// What a decision's offloads leave at each node: units per node, and the
+/// offloaded tasks there with the time their model is ready (it does not
+/// change with levels, so the top-up and the rescue look it up once).
+struct NodeLoads {
+    rb_left: Vec<u32>,
+    cu_left: Vec<u32>,
+    at_node: Vec<Vec<(usize, f64)>>,
+}
+
+impl NodeLoads {
+    fn of(env: &Environment, obs: &Observation, decision: &Decision) -> NodeLoads {
+        let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
+        let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
+        let mut at_node: Vec<Vec<(usize, f64)>> = vec![Vec::new(); env.nodes.len()];
+        for (i, a) in decision.actions.iter().enumerate() {
+            if let Action::Offload { node, rb, cu, .. } = *a {
+                rb_left[node] = rb_left[node].saturating_sub(rb);
+                cu_left[node] = cu_left[node].saturating_sub(cu);
+                at_node[node].push((i, obs.model_ready_at(env, node, obs.tasks[i].model)));
+            }
+        }
+        NodeLoads { rb_left, cu_left, at_node }
+    }
+}
+
 /// Work-conserving allocation after decoding: units of a node that no task
 /// was given go, one level step at a time, to the offloaded task at that
 /// node whose cost (`T/D`, or `ω` when late) drops the most, until no step
@@ -370,18 +395,8 @@ pub fn decode_caches<R: Rng>(
 /// task's cost rises, and levels stay within what is left: a valid decision
 /// stays valid. Caches and nodes are not touched.
 pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
-    let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
-    let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
-    // Nodes do not share units, so each is topped up on its own; a task's
-    // model readiness does not change with its levels, so it is looked up once.
-    let mut at_node: Vec<Vec<(usize, f64)>> = vec![Vec::new(); env.nodes.len()];
-    for (i, a) in decision.actions.iter().enumerate() {
-        if let Action::Offload { node, rb, cu, .. } = *a {
-            rb_left[node] = rb_left[node].saturating_sub(rb);
-            cu_left[node] = cu_left[node].saturating_sub(cu);
-            at_node[node].push((i, obs.model_ready_at(env, node, obs.tasks[i].model)));
-        }
-    }
+    // Nodes do not share units, so each is topped up on its own.
+    let NodeLoads { mut rb_left, mut cu_left, at_node } = NodeLoads::of(env, obs, decision);
     for (node, tasks) in at_node.iter().enumerate() {
         let levels = |i: usize, actions: &[Action]| match actions[i] {
             Action::Offload { cut, rb, cu, .. } => (cut, rb, cu),
@@ -453,26 +468,14 @@ pub fn top_up(env: &Environment, obs: &Observation, decision: &mut Decision) {
 /// not touched, so a valid decision stays valid.
 pub fn rescue(env: &Environment, obs: &Observation, decision: &mut Decision) {
     let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
-    let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
-    let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
-    let mut at_node: Vec<Vec<(usize, f64)>> = vec![Vec::new(); env.nodes.len()];
-    let mut interrupted = Vec::new();
-    for (i, a) in decision.actions.iter().enumerate() {
-        let task = &obs.tasks[i];
-        match *a {
-            Action::Offload { node, rb, cu, .. } => {
-                rb_left[node] = rb_left[node].saturating_sub(rb);
-                cu_left[node] = cu_left[node].saturating_sub(cu);
-                at_node[node].push((i, obs.model_ready_at(env, node, task.model)));
-            }
-            Action::Drop => interrupted.push(i),
-            Action::Local => {
-                if local_terms(env, task).total() > task.deadline_s {
-                    interrupted.push(i);
-                }
-            }
-        }
-    }
+    let NodeLoads { mut rb_left, mut cu_left, mut at_node } = NodeLoads::of(env, obs, decision);
+    let mut interrupted: Vec<usize> = (0..obs.tasks.len())
+        .filter(|&i| match decision.actions[i] {
+            Action::Offload { .. } => false,
+            Action::Drop => true,
+            Action::Local => local_terms(env, &obs.tasks[i]).total() > obs.tasks[i].deadline_s,
+        })
+        .collect();
     interrupted.sort_by(deadline_order(obs));
     let cost = |i, node, ready_at, cut, rb, cu| offload_cost(env, obs, i, node, ready_at, cut, rb, cu);
     let below = |levels: &[u32], l: u32| levels.iter().copied().filter(|&x| x < l).max();
