@@ -12,7 +12,12 @@
 //!    are left out): inputs the checkpoint's statistics do not cover;
 //! 2. per model, the agent's decisions split by whether a node the task
 //!    reaches held the model ready, or held it at all: caching the agent did
-//!    not do shows as local runs with the model nowhere in reach.
+//!    not do shows as local runs with the model nowhere in reach;
+//! 3. its cache churn: fetches by what forced them (an offload, or the
+//!    cache head's free choice), evictions (no room beside the decided set
+//!    or room left, still downloading, used the slot before, with tasks of
+//!    the model in reach), and fetches of a model evicted from the same
+//!    node shortly before.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -67,6 +72,7 @@ fn run(args: &[String]) -> Result<(), String> {
         [vec![Column::default(); ROW_DIM], vec![Column::default(); CACHE_DIM], vec![Column::default(); VALUE_DIM]];
     let mut decisions: BTreeMap<(usize, &str, bool, bool), u64> = BTreeMap::new();
     let mut policy = Dppo::new(&ckpt).map_err(|e| e.to_string())?;
+    let mut churn = Churn::default();
     let mut sim = Simulator::new(&world);
     let mut obs = Observation::default();
     while !sim.is_done() {
@@ -83,6 +89,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let ready = entries.iter().any(|e| e.ready_at <= obs.time_s);
             *decisions.entry((model, action.kind(), ready, !entries.is_empty())).or_default() += 1;
         }
+        churn.tally(env, &obs, &decision);
         sim.step(&obs, &decision).map_err(|e| format!("invalid decision: {e}"))?;
     }
     println!("inputs at the ±{CLIP} clip ({ck} on {scen}, seed {seed}):");
@@ -103,7 +110,93 @@ fn run(args: &[String]) -> Result<(), String> {
         };
         println!("  {:<12} {kind:<8} model {state:<11} {n:7}", env.model(model).name);
     }
+    churn.print();
     Ok(())
+}
+
+/// Cache churn along the run: downloads split by what forced them (an
+/// offload of a task whose model was absent, or the cache head's free
+/// choice), evictions by whether the decided set left room for the model,
+/// and downloads of a model evicted from the same node not long before.
+#[derive(Default)]
+struct Churn {
+    /// Per node: slot at which each model was last evicted.
+    evicted_at: Vec<BTreeMap<usize, usize>>,
+    downloads_pinned: u64,
+    downloads_free: u64,
+    evictions_no_room: u64,
+    evictions_room: u64,
+    evictions_used_last_slot: u64,
+    evictions_downloading: u64,
+    evictions_in_reach: u64,
+    redownloads: [u64; 3],
+}
+
+const REDOWNLOAD_WINDOWS: [usize; 3] = [5, 20, 60];
+
+impl Churn {
+    fn tally(&mut self, env: &scenarios::Environment, obs: &Observation, decision: &scenarios::Decision) {
+        self.evicted_at.resize(env.nodes.len(), BTreeMap::new());
+        for (n, set) in decision.caches.iter().enumerate() {
+            let bytes: f64 = set.iter().map(|&m| env.model(m).weights_bytes).sum();
+            for &m in set {
+                if obs.cache_entry(n, m).is_some() {
+                    continue;
+                }
+                let pinned = decision.actions.iter().enumerate().any(|(i, a)| {
+                    matches!(*a, scenarios::Action::Offload { node, .. } if node == n && obs.tasks[i].model == m)
+                });
+                if pinned {
+                    self.downloads_pinned += 1;
+                } else {
+                    self.downloads_free += 1;
+                }
+                if let Some(&at) = self.evicted_at[n].get(&m) {
+                    for (k, w) in REDOWNLOAD_WINDOWS.iter().enumerate() {
+                        self.redownloads[k] += u64::from(obs.slot - at <= *w);
+                    }
+                }
+            }
+            for e in &obs.caches[n] {
+                if set.contains(&e.model) {
+                    continue;
+                }
+                if bytes + env.model(e.model).weights_bytes <= env.nodes[n].cache_bytes {
+                    self.evictions_room += 1;
+                } else {
+                    self.evictions_no_room += 1;
+                }
+                self.evictions_used_last_slot += u64::from(e.last_used.is_some_and(|u| u + 1 >= obs.slot));
+                self.evictions_downloading += u64::from(e.ready_at > obs.time_s);
+                self.evictions_in_reach +=
+                    u64::from((0..obs.tasks.len()).any(|i| obs.tasks[i].model == e.model && obs.link(i, n).accessible));
+                self.evicted_at[n].insert(e.model, obs.slot);
+            }
+        }
+    }
+
+    fn print(&self) {
+        println!("cache churn:");
+        println!(
+            "  downloads {} (forced by an offload of the model {}, free choice {})",
+            self.downloads_pinned + self.downloads_free,
+            self.downloads_pinned,
+            self.downloads_free
+        );
+        println!(
+            "  evictions {} (no room beside the decided set {}, room left {}; still downloading {}; used in the slot before {}; \
+             with tasks of the model in reach {})",
+            self.evictions_no_room + self.evictions_room,
+            self.evictions_no_room,
+            self.evictions_room,
+            self.evictions_downloading,
+            self.evictions_used_last_slot,
+            self.evictions_in_reach
+        );
+        for (w, n) in REDOWNLOAD_WINDOWS.iter().zip(self.redownloads) {
+            println!("  downloads of a model evicted from the same node at most {w} slots before: {n}");
+        }
+    }
 }
 
 fn main() -> ExitCode {
