@@ -6,7 +6,7 @@ use std::time::Instant;
 use rand::Rng;
 use scenarios::{Decision, Environment, Observation};
 
-use super::decode::{decode_caches, decode_cuts, decode_tasks, rescue, top_up, HeadShape, Pick, SlotActions};
+use super::decode::{decode_caches, decode_cuts, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, SlotActions};
 use super::features::{self, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
 use super::net::{rows_tensor, to_vec, Affine, Net, Normalizer};
 
@@ -169,7 +169,8 @@ pub fn act<R: Rng>(
         decode_cuts(env, obs, shape, &mut rec.actions, &cut_logits[at..at + n_cut], pick);
         at += n_cut;
         let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];
-        let mut decision = decode_caches(env, obs, shape, &mut rec.actions, logits, pick);
+        let fetch = if net.arch.demand_fetch { Fetch::InDemand } else { Fetch::Any };
+        let mut decision = decode_caches(env, obs, shape, &mut rec.actions, logits, fetch, pick);
         if net.arch.rescue {
             rescue(env, obs, &mut decision);
         }

@@ -7,7 +7,8 @@
 //! this one fit the cache); a level only when it fits what is left. Cuts are
 //! offered up to the model's number of cuts. Caches come last: a model used
 //! by an offload this slot is kept (forced), any other is a keep/fetch coin of
-//! the cache head, offered only while it fits. Every mask is returned so that
+//! the cache head, offered only while it fits (and, for an absent model, with
+//! [`Fetch::InDemand`], only where a task in reach uses it). Every mask is returned so that
 //! the update re-applies exactly the distribution that was sampled.
 //!
 //! [`rescue`] then serves at a node tasks the decision interrupts when that
@@ -291,6 +292,17 @@ pub fn decode_cuts<R: Rng>(
     }
 }
 
+/// Which absent models a free cache choice may fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// Any model that fits.
+    Any,
+    /// Only a model that a task reaching the node uses this slot: a fetch
+    /// for no one fills the cache and, offered in the head's order, can
+    /// push out a model that is used (docs/model.md §9b, "Demand fetch").
+    InDemand,
+}
+
 /// Decode the cache sets (stage 3) and return the decision; `cache_logits`
 /// holds one keep logit per (node, model), node-major.
 pub fn decode_caches<R: Rng>(
@@ -299,6 +311,7 @@ pub fn decode_caches<R: Rng>(
     shape: &HeadShape,
     a: &mut SlotActions,
     cache_logits: &[f32],
+    fetch: Fetch,
     pick: &mut Pick<'_, R>,
 ) -> Decision {
     let (n_nodes, n_models) = (shape.nodes, shape.models);
@@ -309,6 +322,14 @@ pub fn decode_caches<R: Rng>(
     for i in 0..obs.tasks.len() {
         if a.is_offload(i) {
             needed[a.option[i] - NODE0][obs.tasks[i].model] = true;
+        }
+    }
+    let mut in_demand = vec![vec![fetch == Fetch::Any; n_models]; n_nodes];
+    if fetch == Fetch::InDemand {
+        for (i, task) in obs.tasks.iter().enumerate() {
+            for (n, demand) in in_demand.iter_mut().enumerate() {
+                demand[task.model] |= obs.link(i, n).accessible;
+            }
         }
     }
     let mut caches = Vec::with_capacity(n_nodes);
@@ -327,7 +348,7 @@ pub fn decode_caches<R: Rng>(
         // ones fill (AlexNet on `melbourne`, docs/model.md §9b "Decoding").
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
         free.clear();
-        free.extend((0..n_models).filter(|&m| !need[m]));
+        free.extend((0..n_models).filter(|&m| !need[m] && (in_demand[n][m] || obs.cache_entry(n, m).is_some())));
         free.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
         for &m in &free {
             if bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
@@ -623,7 +644,7 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
     }
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
     let cache_logits: Vec<f32> = req.keep.iter().map(|&k| if k { 1.0 } else { -1.0 }).collect();
-    let decision = decode_caches(env, obs, &shape, &mut a, &cache_logits, &mut pick);
+    let decision = decode_caches(env, obs, &shape, &mut a, &cache_logits, Fetch::Any, &mut pick);
     let mut changed = 0;
     for i in 0..n_tasks {
         changed += usize::from(a.option[i] != req.option[i]);

@@ -62,6 +62,11 @@ pub struct Arch {
     /// in evaluation; absent (false) in older sidecars.
     #[serde(default)]
     pub rescue: bool,
+    /// A free cache choice fetches an absent model only where a task in
+    /// reach uses it ([`super::decode::Fetch::InDemand`]), in training and
+    /// in evaluation; absent (false, any model) in older sidecars.
+    #[serde(default)]
+    pub demand_fetch: bool,
 }
 
 impl Arch {
@@ -78,6 +83,7 @@ impl Arch {
             activation: Activation::Hardtanh,
             top_up: true,
             rescue: true,
+            demand_fetch: true,
         }
     }
     pub fn row_out(&self) -> usize {

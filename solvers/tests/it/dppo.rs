@@ -81,19 +81,22 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     // loads, and the network built from it computes other outputs than the
     // same weights as hardtanh. (Compared on the outputs, not on decisions:
     // a briefly trained network decides like its prior either way.)
-    // Likewise a sidecar without `top_up` (or `rescue`) loads with it off.
+    // Likewise a sidecar without `top_up` (or `rescue`, `demand_fetch`) loads with it off.
     assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
-    assert!(ck.sidecar.architecture.top_up && ck.sidecar.architecture.rescue);
+    let arch = ck.sidecar.architecture;
+    assert!(arch.top_up && arch.rescue && arch.demand_fetch);
     let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();
     side["architecture"].as_object_mut().unwrap().remove("activation").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("top_up").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("rescue").unwrap();
+    side["architecture"].as_object_mut().unwrap().remove("demand_fetch").unwrap();
     let legacy = d.path().join("legacy.safetensors");
     std::fs::write(&legacy, &bytes).unwrap();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
     let old = checkpoint::load(&legacy, &levels.rb_levels, &levels.cu_levels).unwrap();
     assert_eq!(old.sidecar.architecture.activation, Activation::Tanh);
-    assert!(!old.sidecar.architecture.top_up && !old.sidecar.architecture.rescue);
+    let arch = old.sidecar.architecture;
+    assert!(!arch.top_up && !arch.rescue && !arch.demand_fetch);
     let option_outputs = |arch: Arch| {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
         let net = Net::new(&vs.root(), arch);

@@ -9,12 +9,18 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
-    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, HeadShape, Pick, Requested,
+    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, Requested,
 };
 use solvers::dppo::features::{option_rows, SlotContext, NODE0, OPT_DROP, OPT_LOCAL};
 
 /// Decode one slot from random logits; returns the decision.
-fn decode_random(world: &World, obs: &Observation, rng: &mut ChaCha8Rng, sample: bool) -> scenarios::Decision {
+fn decode_random(
+    world: &World,
+    obs: &Observation,
+    rng: &mut ChaCha8Rng,
+    sample: bool,
+    fetch: Fetch,
+) -> scenarios::Decision {
     let env = &world.env;
     let shape = HeadShape::of(env);
     let ctx = SlotContext::new(env, obs);
@@ -31,7 +37,7 @@ fn decode_random(world: &World, obs: &Observation, rng: &mut ChaCha8Rng, sample:
     let mut pick = if sample { Pick::Sample(&mut draw) } else { Pick::Mode };
     let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, &mut pick);
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
-    decode_caches(env, obs, &shape, &mut a, &cache_logits, &mut pick)
+    decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, &mut pick)
 }
 
 /// A world with random nodes (count, units, cache) and terminals (count, activity).
@@ -55,13 +61,13 @@ fn random_world_with(rng: &mut ChaCha8Rng, case: u64, slots: usize, edit: impl F
 }
 
 /// Along 40 random worlds (`world_of`) of 30 slots, decode random logits in
-/// every state, check that the decision is valid, and hand it to `check`
-/// with its state and observation; the state then evolves with it (caches
-/// fill, ready times vary).
+/// every state (sampled or not, either fetch rule), check that the decision
+/// is valid, and hand it to `check` with its state, observation and fetch
+/// rule; the state then evolves with it (caches fill, ready times vary).
 fn each_decoded_slot(
     rng: &mut ChaCha8Rng,
     mut world_of: impl FnMut(&mut ChaCha8Rng, u64) -> World,
-    mut check: impl FnMut(u64, &World, &SimState, &Observation, &scenarios::Decision),
+    mut check: impl FnMut(u64, &World, &SimState, &Observation, &scenarios::Decision, Fetch),
 ) {
     for case in 0..40u64 {
         let world = world_of(rng, case);
@@ -71,11 +77,12 @@ fn each_decoded_slot(
         for _ in 0..world.slots() {
             observe(&world, &mut draws, &state, &mut obs);
             let sample = rng.gen_bool(0.7);
-            let d = decode_random(&world, &obs, rng, sample);
+            let fetch = if rng.gen_bool(0.5) { Fetch::InDemand } else { Fetch::Any };
+            let d = decode_random(&world, &obs, rng, sample, fetch);
             if let Err(e) = validate(&world.env, &obs, &d) {
                 panic!("case {case}, slot {}: {e}", obs.slot);
             }
-            check(case, &world, &state, &obs, &d);
+            check(case, &world, &state, &obs, &d, fetch);
             state = transition(&world.env, &state, &obs, &d).unwrap().1;
         }
     }
@@ -90,7 +97,7 @@ fn every_decoded_decision_is_valid() {
     each_decoded_slot(
         &mut rng,
         |rng, case| random_world(rng, case, 30),
-        |case, world, state, obs, d| {
+        |case, world, state, obs, d, _| {
             offloads += d.actions.iter().filter(|a| matches!(a, scenarios::Action::Offload { .. })).count();
             checked += 1;
             // The top-up keeps the decision valid, changes only levels, and
@@ -204,8 +211,9 @@ fn requested_decisions_are_made_valid_and_valid_ones_pass_unchanged() {
             assert!(changed >= differs(&back.option, &req.option), "every changed option is counted");
             repaired += changed;
             requests += 1;
-            // Valid requests pass unchanged.
-            let own = decode_random(&world, &obs, &mut rng, true);
+            // Valid requests pass unchanged (decoded under either fetch rule).
+            let fetch = if rng.gen_bool(0.5) { Fetch::InDemand } else { Fetch::Any };
+            let own = decode_random(&world, &obs, &mut rng, true, fetch);
             let (d2, changed2) = decode_requested(env, &obs, &request_of(&world, &own));
             assert_eq!((d2.actions.clone(), changed2), (own.actions.clone(), 0), "case {case}, slot {}", obs.slot);
             assert_eq!(sorted_caches(&d2), sorted_caches(&own));
@@ -245,12 +253,75 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
         let mut a =
             solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL; obs.tasks.len()], ..Default::default() };
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(env, &obs, &shape, &mut a, &logits, &mut pick);
+        let d = decode_caches(env, &obs, &shape, &mut a, &logits, Fetch::Any, &mut pick);
         assert_eq!(d.caches, vec![vec![preferred]], "preferred {preferred}");
         // Both were offered only while they fit: the other one was not a free choice.
         assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
         validate(env, &obs, &d).unwrap();
     }
+}
+
+/// With [`Fetch::InDemand`] a free choice fetches only a model that a task
+/// reaching the node uses: one node, one terminal near it, two models; the
+/// head prefers the one the terminal does not use. With [`Fetch::Any`] both
+/// are fetched; in demand only the used one, and the other is not even
+/// offered.
+#[test]
+fn a_demand_fetch_fetches_only_what_a_task_in_reach_uses() {
+    let mut c = ScenarioConfig::default();
+    c.area_m = [60.0, 60.0];
+    c.nodes.count = 1;
+    c.terminals.count = 1;
+    c.catalogue.models = vec!["MobileNetV2".into(), "ResNet-18".into()];
+    let world = World::build(&c.validate("demand-fetch-test", None).unwrap(), 1);
+    let env = &world.env;
+    let mut obs = Observation::default();
+    observe(&world, &mut world.draws(), &SimState::initial(1, world.terminals()), &mut obs);
+    assert!(obs.tasks.len() == 1 && obs.link(0, 0).accessible, "one task, reaching the node");
+    let used = obs.tasks[0].model;
+    let unused = 1 - used;
+    let mut logits = [0f32; 2];
+    (logits[unused], logits[used]) = (3.0, 1.0);
+    let shape = HeadShape::of(env);
+    let decide = |fetch| {
+        let mut a = solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL], ..Default::default() };
+        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+        let d = decode_caches(env, &obs, &shape, &mut a, &logits, fetch, &mut pick);
+        validate(env, &obs, &d).unwrap();
+        (d.caches, a.cache_free_choice)
+    };
+    assert_eq!(decide(Fetch::Any), (vec![vec![0, 1]], vec![true, true]));
+    let mut offered = [false; 2];
+    offered[used] = true;
+    assert_eq!(decide(Fetch::InDemand), (vec![vec![used]], offered.to_vec()));
+}
+
+/// Along random worlds, a decision decoded with [`Fetch::InDemand`] fetches
+/// (forced by an offload or by the head) only models that a task reaching
+/// the node uses; with [`Fetch::Any`] some fetches are for no one.
+#[test]
+fn a_demand_fetch_never_fetches_for_no_one() {
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    let mut for_no_one = [0usize; 2];
+    let mut fetched = 0usize;
+    each_decoded_slot(
+        &mut rng,
+        |rng, case| random_world(rng, case, 30),
+        |case, _, _, obs, d, fetch| {
+            for (n, set) in d.caches.iter().enumerate() {
+                for &m in set.iter().filter(|&&m| obs.cache_entry(n, m).is_none()) {
+                    let used = (0..obs.tasks.len()).any(|i| obs.tasks[i].model == m && obs.link(i, n).accessible);
+                    if fetch == Fetch::InDemand {
+                        assert!(used, "case {case}, slot {}: node {n} fetched model {m} for no one", obs.slot);
+                        fetched += 1;
+                    }
+                    for_no_one[usize::from(fetch == Fetch::InDemand)] += usize::from(!used);
+                }
+            }
+        },
+    );
+    assert!(fetched > 100, "the demand fetch must fetch: {fetched}");
+    assert!(for_no_one[0] > 100, "without it fetches for no one must occur: {}", for_no_one[0]);
 }
 
 /// The rescue keeps a decision valid and its caches, never raises the slot's
@@ -266,7 +337,7 @@ fn the_rescue_keeps_decisions_valid_and_never_raises_the_slot_cost() {
         let omega = rng.gen_range(0.3..3.0);
         random_world_with(rng, case, 30, |c| c.cost.interruption = omega)
     };
-    each_decoded_slot(&mut rng, world_of, |case, world, state, obs, d| {
+    each_decoded_slot(&mut rng, world_of, |case, world, state, obs, d, _| {
         let mut r = d.clone();
         rescue(&world.env, obs, &mut r);
         if let Err(e) = validate(&world.env, obs, &r) {
