@@ -33,7 +33,7 @@ const SHIPPED: [Shipped; 2] = [
         sidecar: include_str!("../../checkpoints/default.json"),
     },
     // `default`'s fine-tuned on a mixture of world types and sampled worlds
-    // (`make train-general`, docs/heldout.md); the fallback.
+    // (`make train-general`, docs/heldout.md).
     Shipped {
         name: "general",
         weights: include_bytes!("../../checkpoints/general.safetensors"),
@@ -45,7 +45,7 @@ const SHIPPED: [Shipped; 2] = [
 /// with the higher mean s_lookahead on the presets that use it (`vehicular`,
 /// `melbourne`, `dense`), a rule fixed in advance that no held-out score
 /// enters (docs/heldout.md "Which checkpoint is the fallback").
-const FALLBACK: &str = "general";
+const FALLBACK: &str = "default";
 
 /// The checkpoint shipped for a scenario name, else the fallback one.
 pub fn shipped_checkpoint(scenario: &str) -> &'static Shipped {
