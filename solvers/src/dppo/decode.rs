@@ -8,8 +8,9 @@
 //! offered up to the model's number of cuts. Caches come last: a model used
 //! by an offload this slot is kept (forced), any other is a keep/fetch coin of
 //! the cache head, offered only while it fits (and, for an absent model, with
-//! [`Fetch::InDemand`], only where a task in reach uses it). Every mask is returned so that
-//! the update re-applies exactly the distribution that was sampled.
+//! [`Fetch::InDemand`], only where a task in reach uses it). Every mask is
+//! returned so that the update re-applies exactly the distribution that was
+//! sampled.
 //!
 //! [`rescue`] then serves at a node tasks the decision interrupts when that
 //! lowers the slot's cost, and [`top_up`] hands the units no task was given
@@ -324,6 +325,7 @@ pub fn decode_caches<R: Rng>(
             needed[a.option[i] - NODE0][obs.tasks[i].model] = true;
         }
     }
+    // Which absent models may be fetched where: all of them under `Any`.
     let mut in_demand = vec![vec![fetch == Fetch::Any; n_models]; n_nodes];
     if fetch == Fetch::InDemand {
         for (i, task) in obs.tasks.iter().enumerate() {
