@@ -27,7 +27,7 @@ use std::sync::Arc;
 use scenarios::{Observation, Policy, Simulator, World};
 use solvers::dppo::agent::slot_rows;
 use solvers::dppo::checkpoint::Checkpoint;
-use solvers::dppo::features::{CACHE_DIM, ROW_DIM, VALUE_DIM};
+use solvers::dppo::features::{reach_counts, CACHE_DIM, ROW_DIM, VALUE_DIM};
 use solvers::dppo::{CheckpointSource, Dppo};
 
 const CLIP: f32 = 5.0;
@@ -137,6 +137,7 @@ const REDOWNLOAD_WINDOWS: [usize; 3] = [5, 20, 60];
 impl Churn {
     fn tally(&mut self, env: &scenarios::Environment, obs: &Observation, decision: &scenarios::Decision) {
         self.evicted_at.resize(env.nodes.len(), BTreeMap::new());
+        let reach = reach_counts(env, obs);
         for (n, set) in decision.caches.iter().enumerate() {
             let bytes: f64 = set.iter().map(|&m| env.model(m).weights_bytes).sum();
             for &m in set {
@@ -168,8 +169,7 @@ impl Churn {
                 }
                 self.evictions_used_last_slot += u64::from(e.last_used.is_some_and(|u| u + 1 >= obs.slot));
                 self.evictions_downloading += u64::from(e.ready_at > obs.time_s);
-                self.evictions_in_reach +=
-                    u64::from((0..obs.tasks.len()).any(|i| obs.tasks[i].model == e.model && obs.link(i, n).accessible));
+                self.evictions_in_reach += u64::from(reach[n][e.model] > 0);
                 self.evicted_at[n].insert(e.model, obs.slot);
             }
         }

@@ -21,7 +21,7 @@ use rand::Rng;
 use scenarios::sim::{local_terms, offload_terms, task_cost};
 use scenarios::{Action, Decision, Environment, Observation};
 
-use super::features::{NODE0, OPT_DROP, OPT_LOCAL};
+use super::features::{reach_counts, NODE0, OPT_DROP, OPT_LOCAL};
 
 /// How a head's choice is made.
 pub enum Pick<'r, R: Rng> {
@@ -325,15 +325,8 @@ pub fn decode_caches<R: Rng>(
             needed[a.option[i] - NODE0][obs.tasks[i].model] = true;
         }
     }
-    // Which absent models may be fetched where: all of them under `Any`.
-    let mut in_demand = vec![vec![fetch == Fetch::Any; n_models]; n_nodes];
-    if fetch == Fetch::InDemand {
-        for (i, task) in obs.tasks.iter().enumerate() {
-            for (n, demand) in in_demand.iter_mut().enumerate() {
-                demand[task.model] |= obs.link(i, n).accessible;
-            }
-        }
-    }
+    // Tasks in reach per node and model, where only those may be fetched.
+    let reach = (fetch == Fetch::InDemand).then(|| reach_counts(env, obs));
     let mut caches = Vec::with_capacity(n_nodes);
     let mut free = Vec::with_capacity(n_models);
     for (n, need) in needed.iter().enumerate() {
@@ -350,7 +343,8 @@ pub fn decode_caches<R: Rng>(
         // ones fill (AlexNet on `melbourne`, docs/model.md §9b "Decoding").
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
         free.clear();
-        free.extend((0..n_models).filter(|&m| !need[m] && (in_demand[n][m] || obs.cache_entry(n, m).is_some())));
+        let fetchable = |m: usize| reach.as_ref().is_none_or(|r| r[n][m] > 0) || obs.cache_entry(n, m).is_some();
+        free.extend((0..n_models).filter(|&m| !need[m] && fetchable(m)));
         free.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
         for &m in &free {
             if bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {

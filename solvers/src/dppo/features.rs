@@ -223,6 +223,18 @@ pub fn cut_rows(env: &Environment, obs: &Observation, i: usize, node: usize, opt
     }
 }
 
+/// Per node, per model: the tasks of the slot that use the model and reach
+/// the node (the cache rows' demand; the decoder's demand fetch).
+pub fn reach_counts(env: &Environment, obs: &Observation) -> Vec<Vec<u32>> {
+    let mut reach = vec![vec![0u32; env.catalogue().len()]; env.nodes.len()];
+    for (i, task) in obs.tasks.iter().enumerate() {
+        for (n, counts) in reach.iter_mut().enumerate() {
+            counts[task.model] += u32::from(obs.link(i, n).accessible);
+        }
+    }
+    reach
+}
+
 /// Append the cache rows of every (node, model) pair, node-major (`CACHE_DIM` each).
 pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, out: &mut Vec<f32>) {
     let n_models = env.catalogue().len();
@@ -231,13 +243,9 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, out: 
     for t in &obs.tasks {
         demand_total[t.model] += 1;
     }
-    for n in 0..env.nodes.len() {
-        let mut reach = vec![0u32; n_models];
+    for (n, reach) in reach_counts(env, obs).iter().enumerate() {
         let mut strongest = vec![0u32; n_models];
         for i in 0..n_tasks {
-            if obs.link(i, n).accessible {
-                reach[obs.tasks[i].model] += 1;
-            }
             if ctx.strongest[i] == Some(n) {
                 strongest[obs.tasks[i].model] += 1;
             }

@@ -88,6 +88,27 @@ fn each_decoded_slot(
     }
 }
 
+/// Apply a step after decoding (`top_up`, `rescue`) to a copy of `d`, check
+/// that the copy is valid and holds the same caches, and return the slot's
+/// outcome before and after the step.
+fn outcomes_around(
+    step: (&str, fn(&scenarios::Environment, &Observation, &mut scenarios::Decision)),
+    case: u64,
+    world: &World,
+    state: &SimState,
+    obs: &Observation,
+    d: &scenarios::Decision,
+) -> (scenarios::SlotOutcome, scenarios::SlotOutcome) {
+    let (name, apply) = step;
+    let mut after = d.clone();
+    apply(&world.env, obs, &mut after);
+    if let Err(e) = validate(&world.env, obs, &after) {
+        panic!("case {case}, slot {}, after {name}: {e}", obs.slot);
+    }
+    assert_eq!(after.caches, d.caches);
+    (transition(&world.env, state, obs, d).unwrap().0, transition(&world.env, state, obs, &after).unwrap().0)
+}
+
 #[test]
 fn every_decoded_decision_is_valid() {
     let mut rng = ChaCha8Rng::seed_from_u64(0xdec0de);
@@ -102,14 +123,7 @@ fn every_decoded_decision_is_valid() {
             checked += 1;
             // The top-up keeps the decision valid, changes only levels, and
             // never raises a task's cost (nor, so, the slot's).
-            let mut topped = d.clone();
-            top_up(&world.env, obs, &mut topped);
-            if let Err(e) = validate(&world.env, obs, &topped) {
-                panic!("case {case}, slot {}, after top-up: {e}", obs.slot);
-            }
-            assert_eq!(topped.caches, d.caches);
-            let before = transition(&world.env, state, obs, d).unwrap().0;
-            let after = transition(&world.env, state, obs, &topped).unwrap().0;
+            let (before, after) = outcomes_around(("top-up", top_up), case, world, state, obs, d);
             for (k, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
                 match (b.action, a.action) {
                     (
@@ -338,14 +352,7 @@ fn the_rescue_keeps_decisions_valid_and_never_raises_the_slot_cost() {
         random_world_with(rng, case, 30, |c| c.cost.interruption = omega)
     };
     each_decoded_slot(&mut rng, world_of, |case, world, state, obs, d, _| {
-        let mut r = d.clone();
-        rescue(&world.env, obs, &mut r);
-        if let Err(e) = validate(&world.env, obs, &r) {
-            panic!("case {case}, slot {}, after the rescue: {e}", obs.slot);
-        }
-        assert_eq!(r.caches, d.caches);
-        let before = transition(&world.env, state, obs, d).unwrap().0;
-        let after = transition(&world.env, state, obs, &r).unwrap().0;
+        let (before, after) = outcomes_around(("the rescue", rescue), case, world, state, obs, d);
         for (k, (b, a)) in before.tasks.iter().zip(&after.tasks).enumerate() {
             match (b.action, a.action) {
                 (Action::Offload { node, cut, rb, cu }, Action::Offload { node: n2, cut: c2, rb: r2, cu: u2 }) => {
