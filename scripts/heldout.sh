@@ -6,7 +6,8 @@
 # in results/heldout/, and results/heldout/summary.md: per world and
 # checkpoint the mean of the seeds' s_lookahead, the pooled one (the seeds'
 # costs summed first: steadier where greedy and the planner are close), and
-# the interruption rates.
+# the interruption rates, and the mean gap to the seeds' lower bounds of
+# DPPO, milp-lookahead and greedy (how far each is from the best possible).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/edgebench
@@ -15,8 +16,8 @@ OUT=results/heldout
 mkdir -p "$OUT"
 worlds=(scenarios/heldout/*.toml ${HELDOUT_PRESETS:-})
 {
-  echo "| world | checkpoint | mean s_lookahead | pooled s_lookahead | interruption dppo % | interruption greedy % |"
-  echo "|---|---|--:|--:|--:|--:|"
+  echo "| world | checkpoint | mean s_lookahead | pooled s_lookahead | interruption dppo % | interruption greedy % | gap to bound dppo % | gap milp-lookahead % | gap greedy % |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
 } > "$OUT/summary.md"
 for w in "${worlds[@]}"; do
   name=$(basename "$w" .toml)
@@ -30,7 +31,9 @@ for w in "${worlds[@]}"; do
     read -r a b < <(sed -E 's/.*interruption dppo ([0-9.]+) % vs greedy ([0-9.]+) %.*/\1 \2/' <<< "$line")
     # Table rows: | seed | cost dppo | cost greedy | cost milp | s | cost milp-lookahead | …
     pooled=$(awk -F'|' '$2 ~ /^ [0-9]+ $/ { d += $3; g += $4; l += $7 } END { printf "%.3f", (g - d) / (g - l) }' "$table")
-    echo "| $name | $ck | $s | $pooled | $a | $b |" >> "$OUT/summary.md"
+    # "mean gap to the lower bound: dppo X %, milp-lookahead Y %, greedy Z %"
+    read -r gd gl gg < <(sed -nE 's/^mean gap to the lower bound: dppo ([0-9.]+) %, milp-lookahead ([0-9.]+) %, greedy ([0-9.]+) %$/\1 \2 \3/p' "$table")
+    echo "| $name | $ck | $s | $pooled | $a | $b | $gd | $gl | $gg |" >> "$OUT/summary.md"
   done
 done
 cat "$OUT/summary.md"

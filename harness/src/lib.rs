@@ -168,7 +168,7 @@ pub fn plan_from_args(a: &RunArgs) -> Result<Plan, BadInput> {
 }
 
 /// `--bound-window` ≥ 1 slot, `--bound-time-limit` > 0 s.
-fn check_bound_args(b: &solvers::bound::BoundOptions) -> Result<(), BadInput> {
+pub(crate) fn check_bound_args(b: &solvers::bound::BoundOptions) -> Result<(), BadInput> {
     if b.window_slots == 0 {
         return Err(BadInput("--bound-window: expected a positive number of slots, got 0".into()));
     }

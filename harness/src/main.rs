@@ -84,6 +84,11 @@ enum Command {
         checkpoint: Option<PathBuf>,
         #[command(flatten)]
         milp: MilpCli,
+        #[command(flatten)]
+        bound: BoundCli,
+        /// Skip the lower bound and the gaps to it (the bound of a large world takes minutes).
+        #[arg(long)]
+        no_bound: bool,
     },
 }
 
@@ -417,12 +422,13 @@ fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         #[cfg(all(feature = "dppo", feature = "milp"))]
-        Command::Score { scenario, seeds, checkpoint, milp } => {
+        Command::Score { scenario, seeds, checkpoint, milp, bound, no_bound } => {
             harness::score_cmd::cmd_score(&harness::score_cmd::ScoreArgs {
                 scenario,
                 seeds,
                 checkpoint,
                 milp: milp.options(),
+                bound: (!no_bound).then(|| bound.options()),
             })?;
             Ok(())
         }

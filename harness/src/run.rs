@@ -339,21 +339,8 @@ fn simulate(
 /// parallel, summed in order; a summary row whose `cost` is the bound.
 #[cfg(feature = "milp")]
 pub fn run_bound(world: &World, opts: &PolicyOptions, progress: Option<&ProgressBar>) -> Result<PolicyRun> {
-    use solvers::bound;
-    let views = bound::slot_views(world);
-    let ranges = bound::windows(views.len(), opts.bound.window_slots);
-    let windows: Vec<bound::WindowBound> = ranges
-        .into_par_iter()
-        .map(|r| {
-            let len = r.len() as u64;
-            let w = bound::window_bound(&world.env, &views, r, &opts.bound);
-            if let Some(p) = progress {
-                p.inc(len);
-            }
-            w
-        })
-        .collect();
-    let b = bound::RunBound::from_windows(windows);
+    let views = solvers::bound::slot_views(world);
+    let b = bound_windows(world, &views, &opts.bound, progress);
     let summary = cost_only(views.len(), views.iter().map(|o| o.tasks.len()).sum(), b.value);
     Ok(PolicyRun {
         policy: BOUND.to_string(),
@@ -366,6 +353,30 @@ pub fn run_bound(world: &World, opts: &PolicyOptions, progress: Option<&Progress
         bound: Some(b),
         tasks_file: None,
     })
+}
+
+/// The bound of a world whose slot views are `views`: its windows solved in
+/// parallel (the result does not depend on the thread count), summed in order.
+#[cfg(feature = "milp")]
+pub fn bound_windows(
+    world: &World,
+    views: &[scenarios::Observation],
+    opts: &solvers::bound::BoundOptions,
+    progress: Option<&ProgressBar>,
+) -> solvers::bound::RunBound {
+    use solvers::bound;
+    let windows: Vec<bound::WindowBound> = bound::windows(views.len(), opts.window_slots)
+        .into_par_iter()
+        .map(|r| {
+            let len = r.len() as u64;
+            let w = bound::window_bound(&world.env, views, r, opts);
+            if let Some(p) = progress {
+                p.inc(len);
+            }
+            w
+        })
+        .collect();
+    bound::RunBound::from_windows(windows)
 }
 
 /// A summary that has a cost and nothing else (the bound's row).

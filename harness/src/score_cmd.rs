@@ -19,6 +19,10 @@
 //!   an optimum of the run (nothing without the future is), so values above 1
 //!   are possible: DPPO then beats the planner.
 //!
+//! - *Gap to the lower bound* (unless `--no-bound`): each policy's run cost
+//!   over the seed's clairvoyant lower bound (docs/model.md §9c), minus 1;
+//!   what no `s` can say, how far each is from the best possible.
+//!
 //! Also the decision times on those common states (DPPO, MILP solve).
 
 use std::path::PathBuf;
@@ -37,6 +41,8 @@ pub struct ScoreArgs {
     pub checkpoint: Option<PathBuf>,
     /// The MILPs' settings (the gap included), the references' solver.
     pub milp: solvers::MilpOptions,
+    /// The lower bound's settings; `None`: no bound (`--no-bound`).
+    pub bound: Option<solvers::bound::BoundOptions>,
 }
 
 /// Per-seed figures.
@@ -53,6 +59,15 @@ pub struct SeedScore {
     pub common: [f64; 3],
     pub dppo_decide_ms: Vec<f64>,
     pub milp_solve_ms: Vec<f64>,
+    /// The seed's clairvoyant lower bound, when asked for.
+    pub bound: Option<f64>,
+}
+
+impl SeedScore {
+    /// Relative gaps to the bound of DPPO, `milp-lookahead` and greedy.
+    pub fn gaps(&self) -> Option<[f64; 3]> {
+        self.bound.map(|b| [self.cost[0], self.lookahead.0, self.cost[1]].map(|c| (c - b) / b))
+    }
 }
 
 /// Run `policy` over `world`: (total cost, interruption rate).
@@ -125,7 +140,23 @@ pub fn score_seed(
         common,
         dppo_decide_ms: dppo_ms,
         milp_solve_ms: milp_ms,
+        bound: None,
     })
+}
+
+/// A run cost below the seed's lower bound is a bug in the bound: fail
+/// loudly, naming the seed and the policy (as `run` does), never clip.
+fn check_above_bound(s: &SeedScore, bound: f64) -> Result<()> {
+    let runs = [("dppo", s.cost[0]), ("greedy", s.cost[1]), ("milp", s.cost[2]), ("milp-lookahead", s.lookahead.0)];
+    for (policy, cost) in runs {
+        if cost < bound - crate::run::BOUND_TOLERANCE * bound.abs().max(1.0) {
+            return Err(anyhow!(
+                "seed {}: the lower bound {bound:.6} is above {policy}'s run cost {cost:.6}; the bound is wrong (a bug)",
+                s.seed
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
@@ -134,10 +165,13 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
         return Err(BadInput("--seeds: expected at least one seed".into()).into());
     }
     crate::check_milp(&a.milp)?;
+    if let Some(b) = &a.bound {
+        crate::check_bound_args(b)?;
+    }
     let ck = crate::train_cmd::load_checkpoint(a.checkpoint.as_deref(), &scenario)?;
     let mut out = Vec::new();
-    println!("| seed | cost dppo | cost greedy | cost milp | s (run totals) | cost milp-lookahead | s_lookahead | intr. dppo % | intr. greedy % | intr. lookahead % | common-state cost dppo / greedy / milp | s_common |");
-    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|--:|");
+    println!("| seed | cost dppo | cost greedy | cost milp | s (run totals) | cost milp-lookahead | s_lookahead | intr. dppo % | intr. greedy % | intr. lookahead % | common-state cost dppo / greedy / milp | s_common | bound | gap to bound dppo / lookahead / greedy % |");
+    println!("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|--:|--:|:--|");
     for &seed in &a.seeds {
         let world = World::build(&scenario, seed);
         let mut dppo = solvers::dppo::Dppo::new(&ck).map_err(crate::train_cmd::dppo_error)?;
@@ -145,9 +179,30 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
         let opts = a.milp;
         let mut milp = solvers::milp::Milp::new(opts);
         let mut lookahead = solvers::milp::Milp::lookahead(opts, solvers::milp::PlanSolve::CacheFirst);
-        let s = score_seed(&world, &mut dppo, &mut greedy, &mut milp, &mut lookahead)?;
+        let mut s = score_seed(&world, &mut dppo, &mut greedy, &mut milp, &mut lookahead)?;
+        if let Some(opts) = &a.bound {
+            // The bound of a large world takes minutes: a bar on a terminal's stderr (hidden otherwise).
+            let views = solvers::bound::slot_views(&world);
+            let bar = indicatif::ProgressBar::new(views.len() as u64).with_prefix(format!("seed {seed}: lower bound"));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}",
+                )
+                .expect("valid template"),
+            );
+            let b = crate::run::bound_windows(&world, &views, opts, Some(&bar)).value;
+            bar.finish_and_clear();
+            check_above_bound(&s, b)?;
+            s.bound = Some(b);
+        }
+        let (bound, gaps) = match (s.bound, s.gaps()) {
+            (Some(b), Some(g)) => {
+                (format!("{b:.1}"), format!("{:.1} / {:.1} / {:.1}", 100.0 * g[0], 100.0 * g[1], 100.0 * g[2]))
+            }
+            _ => ("–".to_string(), "–".to_string()),
+        };
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} / {:.1} / {:.1} | {:.3} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.3} | {:.1} | {:.3} | {:.2} | {:.2} | {:.2} | {:.1} / {:.1} / {:.1} | {:.3} | {bound} | {gaps} |",
             s.seed,
             s.cost[0],
             s.cost[1],
@@ -178,6 +233,15 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
         100.0 * mean(&|s| s.interruption[0]),
         100.0 * mean(&|s| s.interruption[1])
     );
+    if let Some(g) = out.iter().map(SeedScore::gaps).collect::<Option<Vec<_>>>() {
+        let mean_gap = |k: usize| 100.0 * g.iter().map(|x| x[k]).sum::<f64>() / n;
+        println!(
+            "mean gap to the lower bound: dppo {:.1} %, milp-lookahead {:.1} %, greedy {:.1} %",
+            mean_gap(0),
+            mean_gap(1),
+            mean_gap(2)
+        );
+    }
     println!(
         "decision time on DPPO's states: dppo p50 {:.3} ms, p95 {:.3} ms; milp p50 {:.1} ms, p95 {:.1} ms (ratio of medians {:.0}x)",
         percentile(&all_d, 0.5),

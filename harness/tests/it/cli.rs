@@ -719,6 +719,45 @@ mod dppo {
         assert_eq!(entries(d.path()), ["agent", "res"]);
     }
 
+    /// `score` gives each policy's gap to the seed's lower bound: the gap of
+    /// the costs it prints, never negative (no policy costs less than the
+    /// bound); `--no-bound` leaves those columns empty.
+    #[test]
+    fn score_gives_the_gap_to_the_lower_bound() {
+        let o = edgebench(&["score", "--scenario", "tiny", "--seeds", "1,2"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        let cells = |l: &str| l.split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
+        let header = cells(out.lines().next().unwrap());
+        let at = header.iter().position(|c| c == "bound").expect("a bound column");
+        let rows: Vec<Vec<String>> =
+            out.lines().filter(|l| l.starts_with("| 1 |") || l.starts_with("| 2 |")).map(cells).collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        for r in &rows {
+            let num = |k: usize| r[k].parse::<f64>().unwrap_or_else(|_| panic!("column {k} of {r:?}"));
+            let bound = num(at);
+            assert!(bound > 0.0, "{r:?}");
+            let gaps: Vec<f64> = r[at + 1].split(" / ").map(|g| g.parse().unwrap()).collect();
+            // dppo, milp-lookahead, greedy: cost columns 2, 6 and 3.
+            for (gap, cost) in gaps.iter().zip([num(2), num(6), num(3)]) {
+                assert!(*gap >= 0.0, "{r:?}");
+                // Costs and the bound are printed to 0.1, gaps to 0.1 %.
+                assert!((gap - 100.0 * (cost - bound) / bound).abs() <= 0.05 + 100.0 * 0.1 / bound, "{r:?}");
+            }
+            assert_eq!(gaps.len(), 3);
+        }
+        assert!(out.contains("\nmean gap to the lower bound: dppo "), "{out}");
+        let o = edgebench(&["score", "--scenario", "tiny", "--seeds", "1", "--no-bound"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(out.lines().any(|l| l.starts_with("| 1 |") && l.ends_with("| – | – |")), "{out}");
+        assert!(!out.contains("gap to the lower bound:"), "{out}");
+        // Bad bound settings are refused before anything is printed.
+        let o = edgebench(&["score", "--scenario", "tiny", "--seeds", "1", "--bound-window", "0"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("--bound-window") && o.stdout.is_empty(), "{}", stderr(&o));
+    }
+
     #[test]
     fn a_checkpoint_that_does_not_fit_exits_2() {
         let d = tmp();
