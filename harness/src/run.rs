@@ -406,12 +406,17 @@ pub fn bound_of(runs: &[PolicyRun], seed: u64) -> Option<f64> {
     runs.iter().find(|r| r.policy == BOUND && r.seed == seed).map(|r| r.summary.cost)
 }
 
+/// Whether a run cost is below its seed's lower bound, beyond the solver's tolerance.
+pub fn below_bound(cost: f64, bound: f64) -> bool {
+    cost < bound - BOUND_TOLERANCE * bound.abs().max(1.0)
+}
+
 /// A bound above any policy's run cost of the same seed is a bug in the
 /// bound: fail loudly, naming the seed and the policy, never clip.
 pub fn check_bounds(runs: &[PolicyRun]) -> Result<()> {
     for r in runs.iter().filter(|r| r.policy != BOUND) {
         let Some(b) = bound_of(runs, r.seed) else { continue };
-        if r.summary.cost < b - BOUND_TOLERANCE * b.abs().max(1.0) {
+        if below_bound(r.summary.cost, b) {
             return Err(anyhow!(
                 "seed {}: the lower bound {b:.6} is above {}'s run cost {:.6}; the bound is wrong (a bug), \
                  no results written",

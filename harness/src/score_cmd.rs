@@ -149,7 +149,7 @@ pub fn score_seed(
 fn check_above_bound(s: &SeedScore, bound: f64) -> Result<()> {
     let runs = [("dppo", s.cost[0]), ("greedy", s.cost[1]), ("milp", s.cost[2]), ("milp-lookahead", s.lookahead.0)];
     for (policy, cost) in runs {
-        if cost < bound - crate::run::BOUND_TOLERANCE * bound.abs().max(1.0) {
+        if crate::run::below_bound(cost, bound) {
             return Err(anyhow!(
                 "seed {}: the lower bound {bound:.6} is above {policy}'s run cost {cost:.6}; the bound is wrong (a bug)",
                 s.seed
