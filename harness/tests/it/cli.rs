@@ -738,13 +738,13 @@ mod dppo {
             let bound = num(at);
             assert!(bound > 0.0, "{r:?}");
             let gaps: Vec<f64> = r[at + 1].split(" / ").map(|g| g.parse().unwrap()).collect();
+            assert_eq!(gaps.len(), 3, "{r:?}");
             // dppo, milp-lookahead, greedy: cost columns 2, 6 and 3.
             for (gap, cost) in gaps.iter().zip([num(2), num(6), num(3)]) {
                 assert!(*gap >= 0.0, "{r:?}");
                 // Costs and the bound are printed to 0.1, gaps to 0.1 %.
                 assert!((gap - 100.0 * (cost - bound) / bound).abs() <= 0.05 + 100.0 * 0.1 / bound, "{r:?}");
             }
-            assert_eq!(gaps.len(), 3);
         }
         assert!(out.contains("\nmean gap to the lower bound: dppo "), "{out}");
         let o = edgebench(&["score", "--scenario", "tiny", "--seeds", "1", "--no-bound"]);
