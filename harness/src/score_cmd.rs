@@ -190,8 +190,17 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
                 )
                 .expect("valid template"),
             );
-            let b = crate::run::bound_windows(&world, &views, opts, Some(&bar)).value;
+            let rb = crate::run::bound_windows(&world, &views, opts, Some(&bar));
             bar.finish_and_clear();
+            if rb.status() != "optimal" {
+                // As `run`'s bound.csv says per window: weaker, and with a time limit machine-dependent.
+                eprintln!(
+                    "edgebench: note: seed {seed}: the lower bound is `{}` (a window stopped at a limit, \
+                     --bound-time-limit or --bound-nodes): valid but weaker",
+                    rb.status()
+                );
+            }
+            let b = rb.value;
             check_above_bound(&s, b)?;
             s.bound = Some(b);
         }

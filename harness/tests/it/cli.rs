@@ -721,12 +721,13 @@ mod dppo {
 
     /// `score` gives each policy's gap to the seed's lower bound: the gap of
     /// the costs it prints, never negative (no policy costs less than the
-    /// bound); `--no-bound` leaves those columns empty.
+    /// bound); a bound stopped at a limit comes with a note; `--no-bound`
+    /// leaves those columns empty.
     #[test]
     fn score_gives_the_gap_to_the_lower_bound() {
         let o = edgebench(&["score", "--scenario", "tiny", "--seeds", "1,2"]);
         assert!(o.status.success(), "{}", stderr(&o));
-        let out = String::from_utf8(o.stdout).unwrap();
+        let out = String::from_utf8(o.stdout.clone()).unwrap();
         let cells = |l: &str| l.split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
         let header = cells(out.lines().next().unwrap());
         let at = header.iter().position(|c| c == "bound").expect("a bound column");
@@ -747,6 +748,11 @@ mod dppo {
             }
         }
         assert!(out.contains("\nmean gap to the lower bound: dppo "), "{out}");
+        assert!(!stderr(&o).contains("the lower bound is"), "every window solved: no note");
+        // A bound stopped at a limit is still a bound, and said to be weaker.
+        let o = edgebench(&["score", "--scenario", "tiny", "--seeds", "1", "--bound-time-limit", "0.000001"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("seed 1: the lower bound is `"), "{}", stderr(&o));
         let o = edgebench(&["score", "--scenario", "tiny", "--seeds", "1", "--no-bound"]);
         assert!(o.status.success(), "{}", stderr(&o));
         let out = String::from_utf8(o.stdout).unwrap();
