@@ -443,7 +443,7 @@ pub fn progress_bar(plan: &Plan, show: bool) -> ProgressBar {
 }
 
 /// A bar of `slots` ticks headed `prefix` (hidden unless `show`).
-fn slot_bar(slots: u64, prefix: String, show: bool) -> ProgressBar {
+pub fn slot_bar(slots: u64, prefix: String, show: bool) -> ProgressBar {
     let bar = if show { ProgressBar::new(slots) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}")

@@ -181,15 +181,9 @@ pub fn cmd_score(a: &ScoreArgs) -> Result<Vec<SeedScore>> {
         let mut lookahead = solvers::milp::Milp::lookahead(opts, solvers::milp::PlanSolve::CacheFirst);
         let mut s = score_seed(&world, &mut dppo, &mut greedy, &mut milp, &mut lookahead)?;
         if let Some(opts) = &a.bound {
-            // The bound of a large world takes minutes: a bar on a terminal's stderr (hidden otherwise).
+            // The bound of a large world takes minutes: a bar (drawn on a terminal only).
             let views = solvers::bound::slot_views(&world);
-            let bar = indicatif::ProgressBar::new(views.len() as u64).with_prefix(format!("seed {seed}: lower bound"));
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix} [{bar:40}] {pos}/{len} slots  {elapsed} elapsed, ETA {eta}",
-                )
-                .expect("valid template"),
-            );
+            let bar = crate::run::slot_bar(views.len() as u64, format!("seed {seed}: lower bound"), true);
             let rb = crate::run::bound_windows(&world, &views, opts, Some(&bar));
             bar.finish_and_clear();
             if rb.status() != "optimal" {

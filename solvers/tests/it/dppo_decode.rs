@@ -60,6 +60,21 @@ fn random_world_with(rng: &mut ChaCha8Rng, case: u64, slots: usize, edit: impl F
     World::build(&c.validate("decode-test", None).unwrap(), case)
 }
 
+/// A hand-built world of one node: the default scenario with `edit` applied, seed 1.
+fn one_node_world(name: &str, edit: impl FnOnce(&mut ScenarioConfig)) -> World {
+    let mut c = ScenarioConfig::default();
+    c.nodes.count = 1;
+    edit(&mut c);
+    World::build(&c.validate(name, None).unwrap(), 1)
+}
+
+/// The observation of a world's first slot.
+fn first_observation(world: &World) -> Observation {
+    let mut obs = Observation::default();
+    observe(world, &mut world.draws(), &SimState::initial(world.env.nodes.len(), world.terminals()), &mut obs);
+    obs
+}
+
 /// Along 40 random worlds (`world_of`) of 30 slots, decode random logits in
 /// every state (sampled or not, either fetch rule), check that the decision
 /// is valid, and hand it to `check` with its state, observation and fetch
@@ -247,18 +262,16 @@ fn requested_decisions_are_made_valid_and_valid_ones_pass_unchanged() {
 /// default catalogue, was never fetched on `melbourne` before).
 #[test]
 fn a_full_cache_keeps_the_model_the_head_prefers_most() {
-    let mut c = ScenarioConfig::default();
-    c.nodes.count = 1;
-    c.nodes.cache_mib = 250.0;
-    c.terminals.count = 3;
-    let world = World::build(&c.validate("cache-order-test", None).unwrap(), 1);
+    let world = one_node_world("cache-order-test", |c| {
+        c.nodes.cache_mib = 250.0;
+        c.terminals.count = 3;
+    });
     let env = &world.env;
     let (big_early, big_late) = (3, 4);
     let (w_early, w_late) = (env.model(big_early).weights_bytes, env.model(big_late).weights_bytes);
     let cap = env.nodes[0].cache_bytes;
     assert!(w_early <= cap && w_late <= cap && w_early + w_late > cap, "the test needs room for one of the two");
-    let mut obs = Observation::default();
-    observe(&world, &mut world.draws(), &SimState::initial(1, world.terminals()), &mut obs);
+    let obs = first_observation(&world);
     let shape = HeadShape::of(env);
     for (preferred, other) in [(big_late, big_early), (big_early, big_late)] {
         let mut logits = vec![-10.0f32; shape.models];
@@ -282,15 +295,13 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
 /// offered.
 #[test]
 fn a_demand_fetch_fetches_only_what_a_task_in_reach_uses() {
-    let mut c = ScenarioConfig::default();
-    c.area_m = [60.0, 60.0];
-    c.nodes.count = 1;
-    c.terminals.count = 1;
-    c.catalogue.models = vec!["MobileNetV2".into(), "ResNet-18".into()];
-    let world = World::build(&c.validate("demand-fetch-test", None).unwrap(), 1);
+    let world = one_node_world("demand-fetch-test", |c| {
+        c.area_m = [60.0, 60.0];
+        c.terminals.count = 1;
+        c.catalogue.models = vec!["MobileNetV2".into(), "ResNet-18".into()];
+    });
     let env = &world.env;
-    let mut obs = Observation::default();
-    observe(&world, &mut world.draws(), &SimState::initial(1, world.terminals()), &mut obs);
+    let obs = first_observation(&world);
     assert!(obs.tasks.len() == 1 && obs.link(0, 0).accessible, "one task, reaching the node");
     let used = obs.tasks[0].model;
     let unused = 1 - used;
@@ -383,17 +394,16 @@ fn the_rescue_keeps_decisions_valid_and_never_raises_the_slot_cost() {
 #[test]
 fn the_rescue_takes_units_from_a_task_that_holds_them_all() {
     use scenarios::{Action, Decision};
-    let mut c = ScenarioConfig::default();
-    c.area_m = [100.0, 100.0];
-    c.nodes.count = 1;
-    c.nodes.rb_units = 8;
-    c.nodes.cu_units = 4;
-    c.terminals.count = 2;
-    c.terminals.activity = 1.0;
-    c.terminals.model_switch_prob = 0.0;
-    c.terminals.deadline_ms = vec![1000.0];
-    c.catalogue.models = vec!["MobileNetV2".into()];
-    let world = World::build(&c.validate("rescue-test", None).unwrap(), 1);
+    let world = one_node_world("rescue-test", |c| {
+        c.area_m = [100.0, 100.0];
+        c.nodes.rb_units = 8;
+        c.nodes.cu_units = 4;
+        c.terminals.count = 2;
+        c.terminals.activity = 1.0;
+        c.terminals.model_switch_prob = 0.0;
+        c.terminals.deadline_ms = vec![1000.0];
+        c.catalogue.models = vec!["MobileNetV2".into()];
+    });
     let env = &world.env;
     let mut state = SimState::initial(1, world.terminals());
     let mut obs = Observation::default();
