@@ -77,7 +77,12 @@ fn run(args: &[String]) -> Result<(), String> {
     let mut obs = Observation::default();
     while !sim.is_done() {
         sim.observe(&mut obs);
-        let rows = slot_rows(env, &obs, env.scenario.config().slots.saturating_sub(obs.slot));
+        let rows = slot_rows(
+            env,
+            &obs,
+            env.scenario.config().slots.saturating_sub(obs.slot),
+            ckpt.sidecar.architecture.demand(),
+        );
         for ((rows, map), c) in [&rows.opt, &rows.cache, &rows.value].into_iter().zip(&maps).zip(cols.iter_mut()) {
             tally(rows, map, c);
         }

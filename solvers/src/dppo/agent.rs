@@ -7,7 +7,7 @@ use rand::Rng;
 use scenarios::{Decision, Environment, Observation};
 
 use super::decode::{decode_caches, decode_cuts, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, SlotActions};
-use super::features::{self, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
+use super::features::{self, Demand, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
 use super::net::{rows_tensor, to_vec, Affine, Net, Normalizer};
 
 /// What the update needs of one decided slot (rows already normalised).
@@ -35,7 +35,7 @@ pub struct SlotRows {
 }
 
 /// The rows the agent builds for one observation, `slots_left` slots before the end.
-pub fn slot_rows(env: &Environment, obs: &Observation, slots_left: usize) -> SlotRows {
+pub fn slot_rows(env: &Environment, obs: &Observation, slots_left: usize, demand: Demand) -> SlotRows {
     let ctx = SlotContext::new(env, obs);
     // At most local, drop and every node per task.
     let most = obs.tasks.len() * (NODE0 + env.nodes.len());
@@ -47,7 +47,7 @@ pub fn slot_rows(env: &Environment, obs: &Observation, slots_left: usize) -> Slo
         cand_start.push(cands.len());
     }
     let mut cache = Vec::with_capacity(env.nodes.len() * env.catalogue().len() * CACHE_DIM);
-    features::cache_rows(env, obs, &ctx, &mut cache);
+    features::cache_rows(env, obs, &ctx, demand, &mut cache);
     let mut value = Vec::with_capacity(VALUE_DIM);
     features::value_row(env, obs, &opt, &cand_start, &cache, slots_left, &mut value);
     SlotRows { opt, cands, cand_start, cache, value }
@@ -68,7 +68,7 @@ pub fn act<R: Rng>(
     forward_s: &mut f64,
 ) -> Vec<(Decision, SlotRecord)> {
     let rows: Vec<SlotRows> =
-        observations.iter().zip(slots_left).map(|(obs, &left)| slot_rows(env, obs, left)).collect();
+        observations.iter().zip(slots_left).map(|(obs, &left)| slot_rows(env, obs, left, net.arch.demand())).collect();
     let total = |f: fn(&SlotRows) -> usize| rows.iter().map(f).sum::<usize>();
     let mut raw_opt: Vec<Vec<f32>> = Vec::with_capacity(observations.len());
     let mut opt_all = Vec::with_capacity(total(|r| r.opt.len()));
@@ -193,7 +193,7 @@ pub fn values(
     let mut rows = Vec::new();
     for (obs, &left) in observations.iter().zip(slots_left) {
         let start = rows.len();
-        rows.extend(slot_rows(env, obs, left).value);
+        rows.extend(slot_rows(env, obs, left, net.arch.demand()).value);
         affine.value(&mut rows[start..]);
     }
     tch::no_grad(|| to_vec(&net.values(&rows_tensor(&rows, VALUE_DIM))))

@@ -174,13 +174,15 @@ pub fn load_bytes(
     if sidecar.format != FORMAT {
         return Err(bad(&side_path, format!("format {:?}, this build reads {FORMAT:?}", sidecar.format)));
     }
-    // Either activation runs, with or without the top-up, the rescue and
-    // the demand fetch (older checkpoints keep working and deciding as before).
+    // Either activation runs, with or without the top-up, the rescue, the
+    // demand fetch and the demand share (older checkpoints keep working and
+    // deciding as before).
     let expected = Arch {
         activation: sidecar.architecture.activation,
         top_up: sidecar.architecture.top_up,
         rescue: sidecar.architecture.rescue,
         demand_fetch: sidecar.architecture.demand_fetch,
+        demand_share: sidecar.architecture.demand_share,
         ..Arch::new(rb_levels.len(), cu_levels.len())
     };
     if sidecar.architecture != expected {

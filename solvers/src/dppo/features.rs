@@ -235,8 +235,22 @@ pub fn reach_counts(env: &Environment, obs: &Observation) -> Vec<Vec<u32>> {
     reach
 }
 
+/// How the cache rows' last column counts the slot's tasks that use the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Demand {
+    /// Their number, /10: it grows with the world's terminal count (older checkpoints).
+    Count,
+    /// Their share of the slot's tasks, times [`DEMAND_SHARE_SCALE`]: the
+    /// same whatever the world's size (issue 21).
+    Share,
+}
+
+/// `default`'s 36 tasks per slot, /10: there the share column equals the
+/// count column, so weights trained on the count carry over unchanged.
+pub const DEMAND_SHARE_SCALE: f64 = 3.6;
+
 /// Append the cache rows of every (node, model) pair, node-major (`CACHE_DIM` each).
-pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, out: &mut Vec<f32>) {
+pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, demand: Demand, out: &mut Vec<f32>) {
     let n_models = env.catalogue().len();
     let n_tasks = obs.tasks.len();
     let mut demand_total = vec![0u32; n_models];
@@ -267,7 +281,10 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, out: 
                 age as f32,
                 ctx.cache_free[n] as f32,
                 (download / 10.0) as f32,
-                total as f32 / 10.0,
+                match demand {
+                    Demand::Count => total as f32 / 10.0,
+                    Demand::Share => (f64::from(total) / n_tasks.max(1) as f64 * DEMAND_SHARE_SCALE) as f32,
+                },
             ]);
         }
     }

@@ -9,7 +9,7 @@
 use tch::nn;
 use tch::{Kind, Tensor};
 
-use super::features::{CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
+use super::features::{Demand, CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
 
 /// Initial skip weight from a normalised cost estimate to its logit.
 const PRIOR_WEIGHT: f64 = -4.0;
@@ -67,6 +67,11 @@ pub struct Arch {
     /// in evaluation; absent (false, any model) in older sidecars.
     #[serde(default)]
     pub demand_fetch: bool,
+    /// The cache rows' demand column is the model's share of the slot's
+    /// tasks ([`Demand::Share`]), not their number; absent (false, the
+    /// number) in older sidecars.
+    #[serde(default)]
+    pub demand_share: bool,
 }
 
 impl Arch {
@@ -84,6 +89,15 @@ impl Arch {
             top_up: true,
             rescue: true,
             demand_fetch: true,
+            demand_share: true,
+        }
+    }
+    /// What the cache rows' demand column counts for this network.
+    pub fn demand(&self) -> Demand {
+        if self.demand_share {
+            Demand::Share
+        } else {
+            Demand::Count
         }
     }
     pub fn row_out(&self) -> usize {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
-use solvers::dppo::features::ROW_DIM;
+use solvers::dppo::features::{Demand, ROW_DIM};
 use solvers::dppo::hyper::TrainConfig;
 use solvers::dppo::net::import_weights;
 use solvers::dppo::net::{rows_tensor, to_vec, Activation, Arch, Net};
@@ -81,22 +81,25 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     // loads, and the network built from it computes other outputs than the
     // same weights as hardtanh. (Compared on the outputs, not on decisions:
     // a briefly trained network decides like its prior either way.)
-    // Likewise a sidecar without `top_up` (or `rescue`, `demand_fetch`) loads with it off.
+    // Likewise a sidecar without `top_up` (or `rescue`, `demand_fetch`,
+    // `demand_share`) loads with it off.
     assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
     let arch = ck.sidecar.architecture;
-    assert!(arch.top_up && arch.rescue && arch.demand_fetch);
+    assert!(arch.top_up && arch.rescue && arch.demand_fetch && arch.demand_share);
     let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();
     side["architecture"].as_object_mut().unwrap().remove("activation").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("top_up").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("rescue").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("demand_fetch").unwrap();
+    side["architecture"].as_object_mut().unwrap().remove("demand_share").unwrap();
     let legacy = d.path().join("legacy.safetensors");
     std::fs::write(&legacy, &bytes).unwrap();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
     let old = checkpoint::load(&legacy, &levels.rb_levels, &levels.cu_levels).unwrap();
     assert_eq!(old.sidecar.architecture.activation, Activation::Tanh);
     let arch = old.sidecar.architecture;
-    assert!(!arch.top_up && !arch.rescue && !arch.demand_fetch);
+    assert!(!arch.top_up && !arch.rescue && !arch.demand_fetch && !arch.demand_share);
+    assert_eq!(arch.demand(), Demand::Count);
     let option_outputs = |arch: Arch| {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
         let net = Net::new(&vs.root(), arch);

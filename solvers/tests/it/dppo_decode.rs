@@ -11,7 +11,7 @@ use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
     decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, Requested,
 };
-use solvers::dppo::features::{option_rows, SlotContext, NODE0, OPT_DROP, OPT_LOCAL};
+use solvers::dppo::features::{cache_rows, option_rows, Demand, SlotContext, CACHE_DIM, NODE0, OPT_DROP, OPT_LOCAL};
 
 /// Decode one slot from random logits; returns the decision.
 fn decode_random(
@@ -347,6 +347,51 @@ fn a_demand_fetch_never_fetches_for_no_one() {
     );
     assert!(fetched > 100, "the demand fetch must fetch: {fetched}");
     assert!(for_no_one[0] > 100, "without it fetches for no one must occur: {}", for_no_one[0]);
+}
+
+/// The cache rows' demand column (docs/model.md §9b): the number of the
+/// slot's tasks that use the model, /10, or their share of the slot's tasks
+/// times 3.6. With 36 tasks, as on `default`, the two agree, so weights
+/// trained on the number carry over; the share sums to 3.6 over the models
+/// whatever the world's size, where the number grows with it. Every other
+/// column is the same either way.
+#[test]
+fn the_demand_column_counts_or_shares_the_slot_tasks() {
+    for terminals in [36, 108] {
+        let world = one_node_world("demand-column", |c| {
+            c.terminals.count = terminals;
+            c.terminals.activity = 1.0;
+        });
+        let (env, obs) = (&world.env, first_observation(&world));
+        assert_eq!(obs.tasks.len(), terminals, "every terminal has a task");
+        let ctx = SlotContext::new(env, &obs);
+        let (mut count, mut share) = (Vec::new(), Vec::new());
+        cache_rows(env, &obs, &ctx, Demand::Count, &mut count);
+        cache_rows(env, &obs, &ctx, Demand::Share, &mut share);
+        let demand = |rows: &[f32], m: usize| rows[m * CACHE_DIM + CACHE_DIM - 1];
+        let models = env.catalogue().len();
+        for m in 0..models {
+            let users = obs.tasks.iter().filter(|t| t.model == m).count() as f32;
+            assert!((demand(&count, m) - users / 10.0).abs() < 1e-6);
+            assert!((demand(&share, m) - users / terminals as f32 * 3.6).abs() < 1e-5);
+            if terminals == 36 {
+                assert!((demand(&count, m) - demand(&share, m)).abs() < 1e-6);
+            }
+        }
+        let sum = |rows: &[f32]| (0..models).map(|m| demand(rows, m)).sum::<f32>();
+        assert!((sum(&share) - 3.6).abs() < 1e-5, "shares sum to {}", sum(&share));
+        assert!((sum(&count) - terminals as f32 / 10.0).abs() < 1e-5);
+        for (k, (a, b)) in count.iter().zip(&share).enumerate().filter(|(k, _)| k % CACHE_DIM != CACHE_DIM - 1) {
+            assert_eq!(a, b, "column {} differs", k % CACHE_DIM);
+        }
+    }
+    // A slot without tasks has no share: 0, not 0/0.
+    let world = one_node_world("demand-column", |_| {});
+    let mut obs = first_observation(&world);
+    obs.tasks.clear();
+    let mut rows = Vec::new();
+    cache_rows(&world.env, &obs, &SlotContext::new(&world.env, &obs), Demand::Share, &mut rows);
+    assert!(rows.chunks(CACHE_DIM).all(|r| r[CACHE_DIM - 1] == 0.0), "{rows:?}");
 }
 
 /// The rescue keeps a decision valid and its caches, never raises the slot's
