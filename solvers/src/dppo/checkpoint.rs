@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
+use super::features::{CACHE_DIM, CACHE_STAKE, VALUE_DIM, VALUE_STAKE};
 use super::hyper::TrainConfig;
 use super::net::{Arch, NamedWeights, Normalizer};
 use super::DppoError;
@@ -169,10 +170,19 @@ pub fn load_bytes(
     cu_levels: &[u32],
 ) -> Result<Checkpoint, DppoError> {
     let side_path = sidecar_path(path);
-    let sidecar: Sidecar =
+    let mut sidecar: Sidecar =
         serde_json::from_str(side_text).map_err(|e| bad(&side_path, format!("not a DPPO checkpoint sidecar: {e}")))?;
     if sidecar.format != FORMAT {
         return Err(bad(&side_path, format!("format {:?}, this build reads {FORMAT:?}", sidecar.format)));
+    }
+    // The weights are laid out as the sidecar says; a checkpoint from
+    // before the cache rows' stake column is widened below.
+    let stored = sidecar.architecture;
+    let without_stake = stored.cache_dim + 1 == CACHE_DIM && stored.value_dim + 1 == VALUE_DIM;
+    if without_stake {
+        sidecar.architecture.cache_dim = CACHE_DIM;
+        sidecar.architecture.value_dim = VALUE_DIM;
+        widen_stats(&mut sidecar.observation_stats);
     }
     // Either activation runs, with or without the top-up, the rescue, the
     // demand fetch and the demand share (older checkpoints keep working and
@@ -206,8 +216,47 @@ pub fn load_bytes(
     if !sidecar.observation_stats.dims_match() {
         return Err(bad(&side_path, "observation statistics have the wrong widths"));
     }
-    let weights = parse_safetensors(path, bytes, &sidecar.architecture)?;
+    let mut weights = parse_safetensors(path, bytes, &stored)?;
+    if without_stake {
+        widen_weights(&mut weights);
+    }
     Ok(Checkpoint { path: path.to_path_buf(), sidecar, weights })
+}
+
+/// Give a checkpoint from before the stake column ([`CACHE_STAKE`]) that
+/// column with zero weights, in the cache net and in the critic's input
+/// (its mean, [`VALUE_STAKE`]): the network's outputs do not change, so
+/// it decides exactly as it did, and fine-tuning it can learn the column.
+fn widen_weights(weights: &mut NamedWeights) {
+    for (name, shape, values) in weights.iter_mut() {
+        let at = match name.as_str() {
+            "cache.l1.weight" | "cache.skip.weight" => CACHE_STAKE,
+            "value.l1.weight" | "value.skip.weight" => VALUE_STAKE,
+            _ => continue,
+        };
+        let cols = shape[1] as usize;
+        let mut wide = Vec::with_capacity(values.len() / cols * (cols + 1));
+        for row in values.chunks_exact(cols) {
+            wide.extend_from_slice(&row[..at]);
+            wide.push(0.0);
+            wide.extend_from_slice(&row[at..]);
+        }
+        *values = wide;
+        shape[1] += 1;
+    }
+}
+
+/// The statistics' side of [`widen_weights`]: unit statistics (mean 0,
+/// variance 1 over the recorded count) for the new column, so that it
+/// enters unscaled and later rollouts barely move its normalisation. Left
+/// as they are when their widths are not the older ones (refused after).
+fn widen_stats(stats: &mut Normalizer) {
+    for (s, dim, at) in [(&mut stats.cache, CACHE_DIM, CACHE_STAKE), (&mut stats.value, VALUE_DIM, VALUE_STAKE)] {
+        if s.sum.len() + 1 == dim && s.sum_sq.len() + 1 == dim {
+            s.sum.insert(at, 0.0);
+            s.sum_sq.insert(at, s.count);
+        }
+    }
 }
 
 impl Checkpoint {

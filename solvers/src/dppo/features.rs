@@ -25,7 +25,14 @@ pub const ROW_DIM: usize = TASK_DIM + OPTION_DIM;
 pub const CUT_EXTRA: usize = 6;
 /// Width of a cut row (option row + cut features).
 pub const CUT_DIM: usize = ROW_DIM + CUT_EXTRA;
-pub const CACHE_DIM: usize = 10;
+pub const CACHE_DIM: usize = 11;
+/// Cache-row column of the model's demand ([`Demand`]).
+pub const CACHE_DEMAND: usize = CACHE_DIM - 2;
+/// Cache-row column of the local cost at stake, the last one (added after
+/// checkpoints without it were shipped: [`super::checkpoint`] widens those).
+pub const CACHE_STAKE: usize = CACHE_DIM - 1;
+/// The same column's mean in the critic's row.
+pub const VALUE_STAKE: usize = TASK_DIM + 2 + CACHE_STAKE;
 /// Width of the critic's slot row.
 pub const VALUE_DIM: usize = TASK_DIM + 2 + CACHE_DIM + 3;
 
@@ -257,7 +264,23 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
     for t in &obs.tasks {
         demand_total[t.model] += 1;
     }
+    // What the tasks would cost on their terminals, over ω: a model whose
+    // tasks are late there (ResNet-152) is worth a node's room more than
+    // one of the same size whose tasks are not (AlexNet); size alone
+    // cannot tell them apart (docs/heldout.md, `random-pedestrian`).
+    let local_cost: Vec<f64> = obs
+        .tasks
+        .iter()
+        .map(|t| task_cost(env, local_terms(env, t).total(), t.deadline_s) / env.interruption_cost)
+        .collect();
     for (n, reach) in reach_counts(env, obs).iter().enumerate() {
+        // Local cost at stake per model: summed over the tasks that reach the node.
+        let mut stake = vec![0f64; n_models];
+        for (i, t) in obs.tasks.iter().enumerate() {
+            if obs.link(i, n).accessible {
+                stake[t.model] += local_cost[i];
+            }
+        }
         let mut strongest = vec![0u32; n_models];
         for i in 0..n_tasks {
             if ctx.strongest[i] == Some(n) {
@@ -285,6 +308,7 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
                     Demand::Count => total as f32 / 10.0,
                     Demand::Share => (f64::from(total) / n_tasks.max(1) as f64 * DEMAND_SHARE_SCALE) as f32,
                 },
+                (stake[m] / 10.0) as f32,
             ]);
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
-use solvers::dppo::features::{Demand, ROW_DIM};
+use solvers::dppo::features::{Demand, CACHE_STAKE, ROW_DIM, VALUE_STAKE};
 use solvers::dppo::hyper::TrainConfig;
 use solvers::dppo::net::import_weights;
 use solvers::dppo::net::{rows_tensor, to_vec, Activation, Arch, Net};
@@ -110,6 +110,45 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     let (hard, soft) = (option_outputs(back.sidecar.architecture), option_outputs(old.sidecar.architecture));
     let gap = hard.iter().zip(&soft).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(gap > 1e-6, "tanh and hardtanh networks gave the same outputs (largest gap {gap})");
+    // A checkpoint from before the cache rows' stake column (one column
+    // fewer in the cache net's and the critic's inputs and statistics)
+    // loads with the column added at zero weight and unit statistics: the
+    // same checkpoint as one saved with those.
+    let stake = |name: &str| match name {
+        "cache.l1.weight" | "cache.skip.weight" => Some(CACHE_STAKE),
+        "value.l1.weight" | "value.skip.weight" => Some(VALUE_STAKE),
+        _ => None,
+    };
+    let (mut zeroed, mut narrow) = (ck.clone(), ck.clone());
+    for ((name, shape, wide), (_, narrow_shape, values)) in zeroed.weights.iter_mut().zip(narrow.weights.iter_mut()) {
+        let Some(at) = stake(name) else { continue };
+        let cols = shape[1] as usize;
+        wide.iter_mut().skip(at).step_by(cols).for_each(|w| *w = 0.0);
+        *values = wide.chunks_exact(cols).flat_map(|r| [&r[..at], &r[at + 1..]].concat()).collect();
+        narrow_shape[1] -= 1;
+    }
+    let stats = &mut zeroed.sidecar.observation_stats;
+    for (s, at) in [(&mut stats.cache, CACHE_STAKE), (&mut stats.value, VALUE_STAKE)] {
+        (s.sum[at], s.sum_sq[at]) = (0.0, s.count);
+    }
+    let stats = &mut narrow.sidecar.observation_stats;
+    for (s, at) in [(&mut stats.cache, CACHE_STAKE), (&mut stats.value, VALUE_STAKE)] {
+        s.sum.remove(at);
+        s.sum_sq.remove(at);
+    }
+    narrow.sidecar.architecture.cache_dim -= 1;
+    narrow.sidecar.architecture.value_dim -= 1;
+    narrow.path = d.path().join("narrow.safetensors");
+    narrow.save().unwrap();
+    let widened = checkpoint::load(&narrow.path, &levels.rb_levels, &levels.cu_levels).unwrap();
+    assert_eq!(widened.weights, zeroed.weights);
+    assert_eq!(widened.sidecar, zeroed.sidecar);
+    // Narrow weights under a sidecar of today's widths, or the reverse, are refused.
+    let mut mixed = narrow.clone();
+    mixed.sidecar = ck.sidecar.clone();
+    mixed.path = d.path().join("mixed.safetensors");
+    mixed.save().unwrap();
+    expect_bad(&mixed.path, &levels.rb_levels, "\"cache.l1.weight\" has shape");
     // An activation this build does not know is refused.
     side["architecture"]["activation"] = "relu".into();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
