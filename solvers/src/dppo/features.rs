@@ -242,7 +242,8 @@ pub fn reach_counts(env: &Environment, obs: &Observation) -> Vec<Vec<u32>> {
     reach
 }
 
-/// How the cache rows' last column counts the slot's tasks that use the model.
+/// How the cache rows' demand column ([`CACHE_DEMAND`]) counts the slot's
+/// tasks that use the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Demand {
     /// Their number, /10: it grows with the world's terminal count (older checkpoints).
