@@ -275,17 +275,15 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
         .map(|t| task_cost(env, local_terms(env, t).total(), t.deadline_s) / env.interruption_cost)
         .collect();
     for (n, reach) in reach_counts(env, obs).iter().enumerate() {
-        // Local cost at stake per model: summed over the tasks that reach the node.
-        let mut stake = vec![0f64; n_models];
+        // Per model, one walk over the tasks: the local cost at stake (tasks
+        // that reach the node) and the tasks whose strongest node it is.
+        let (mut stake, mut strongest) = (vec![0f64; n_models], vec![0u32; n_models]);
         for (i, t) in obs.tasks.iter().enumerate() {
             if obs.link(i, n).accessible {
                 stake[t.model] += local_cost[i];
             }
-        }
-        let mut strongest = vec![0u32; n_models];
-        for i in 0..n_tasks {
             if ctx.strongest[i] == Some(n) {
-                strongest[obs.tasks[i].model] += 1;
+                strongest[t.model] += 1;
             }
         }
         for (m, &total) in demand_total.iter().enumerate() {

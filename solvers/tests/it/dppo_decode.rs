@@ -410,7 +410,10 @@ fn the_stake_column_sums_the_local_cost_of_the_tasks_in_reach() {
     let omega = env.interruption_cost;
     let (mut late, mut on_time) = (0, 0);
     let mut expected = vec![0f64; env.catalogue().len()];
-    for (_, t) in obs.tasks.iter().enumerate().filter(|(i, _)| obs.link(*i, 0).accessible) {
+    for (i, t) in obs.tasks.iter().enumerate() {
+        if !obs.link(i, 0).accessible {
+            continue;
+        }
         let delay = env.model(t.model).total_flops / t.device_flops;
         expected[t.model] += if delay > t.deadline_s {
             late += 1;
