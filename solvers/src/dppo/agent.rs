@@ -118,7 +118,8 @@ pub fn act<R: Rng>(
         observations.iter().zip(records.iter_mut()).zip(&values).zip(candidates)
     {
         let len = cands.len() * stride;
-        rec.actions = decode_tasks(env, obs, shape, cands, cand_start, &row_out[at..at + len], pick);
+        rec.actions =
+            decode_tasks(env, obs, shape, cands, cand_start, &row_out[at..at + len], net.arch.task_order(), pick);
         rec.value = *v;
         at += len;
     }

@@ -193,6 +193,7 @@ pub fn load_bytes(
         rescue: sidecar.architecture.rescue,
         demand_fetch: sidecar.architecture.demand_fetch,
         demand_share: sidecar.architecture.demand_share,
+        stake_order: sidecar.architecture.stake_order,
         ..Arch::new(rb_levels.len(), cu_levels.len())
     };
     if sidecar.architecture != expected {

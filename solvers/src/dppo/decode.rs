@@ -1,6 +1,6 @@
 //! From head logits to a decision that cannot break a rule of the simulator.
 //!
-//! Tasks are decoded in earliest-deadline order (ties by terminal), each
+//! Tasks are decoded one after another in a [`TaskOrder`], each
 //! against what earlier tasks left: a node is offered only when the task
 //! reaches it, its smallest levels still fit and its model is cached there or
 //! can still be fetched (the bytes of models already needed this slot plus
@@ -151,7 +151,23 @@ impl SlotActions {
     }
 }
 
-/// The decoder's order of tasks: earliest deadline first, ties by terminal.
+/// The order in which [`decode_tasks`] offers tasks the nodes. It decides
+/// the caches as much as the units: the first task to pick a node pins its
+/// model there, and a model that no longer fits is masked for every later
+/// task (docs/model.md §9b, "Decoding").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOrder {
+    /// Earliest deadline first, ties by terminal.
+    Deadline,
+    /// Largest cost on the task's own terminal first (the local cost at
+    /// stake; late there counts ω), ties as [`TaskOrder::Deadline`]: the
+    /// tasks with most to gain from a node claim its room first, so one
+    /// whose model is late on every terminal (ResNet-152) is not locked out
+    /// by one of the same size that is mostly on time (AlexNet).
+    Stake,
+}
+
+/// Earliest deadline first, ties by terminal.
 fn deadline_order(obs: &Observation) -> impl Fn(&usize, &usize) -> std::cmp::Ordering + '_ {
     |&x, &y| {
         obs.tasks[x]
@@ -179,9 +195,11 @@ fn offload_cost(
     task_cost(env, terms.total(), task.deadline_s)
 }
 
-/// Decode options and levels of every task (stage 1). `cands`/`cand_start`
-/// list each task's candidate options (see `features::option_rows`);
-/// `row_out` holds `row_out()` values per candidate row.
+/// Decode options and levels of every task (stage 1), in `order`.
+/// `cands`/`cand_start` list each task's candidate options (see
+/// `features::option_rows`); `row_out` holds `row_out()` values per
+/// candidate row.
+#[allow(clippy::too_many_arguments)]
 pub fn decode_tasks<R: Rng>(
     env: &Environment,
     obs: &Observation,
@@ -189,6 +207,7 @@ pub fn decode_tasks<R: Rng>(
     cands: Vec<usize>,
     cand_start: Vec<usize>,
     row_out: &[f32],
+    order: TaskOrder,
     pick: &mut Pick<'_, R>,
 ) -> SlotActions {
     let n_tasks = obs.tasks.len();
@@ -209,15 +228,23 @@ pub fn decode_tasks<R: Rng>(
         task_logp: vec![0.0; n_tasks],
         ..SlotActions::default()
     };
-    let mut order: Vec<usize> = (0..n_tasks).collect();
-    order.sort_by(deadline_order(obs));
+    let by_deadline = deadline_order(obs);
+    let mut sequence: Vec<usize> = (0..n_tasks).collect();
+    match order {
+        TaskOrder::Deadline => sequence.sort_by(&by_deadline),
+        TaskOrder::Stake => {
+            let stake: Vec<f64> =
+                obs.tasks.iter().map(|t| task_cost(env, local_terms(env, t).total(), t.deadline_s)).collect();
+            sequence.sort_by(|x, y| stake[*y].total_cmp(&stake[*x]).then(by_deadline(x, y)));
+        }
+    }
     let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
     let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
     let mut pinned: Vec<Vec<usize>> = vec![Vec::new(); shape.nodes];
     let mut pinned_bytes = vec![0.0f64; shape.nodes];
     let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
     let mut logits = Vec::new();
-    for &i in &order {
+    for &i in &sequence {
         let task = &obs.tasks[i];
         let w = env.model(task.model).weights_bytes;
         let (lo, hi) = (a.cand_start[i], a.cand_start[i + 1]);
@@ -589,7 +616,8 @@ pub struct Requested {
 }
 
 /// The requested decision made valid by the decoder's own rule (tasks in
-/// earliest-deadline order against what earlier tasks left; docs/model.md):
+/// earliest-deadline order, [`TaskOrder::Deadline`], against what earlier
+/// tasks left; docs/model.md):
 /// a requested option that is not offered (node out of reach, no unit left
 /// for its smallest levels, model cannot fit) becomes `local`; a level that
 /// does not fit what is left becomes the largest that does; a cut beyond the
@@ -632,7 +660,7 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
         }
     }
     let mut pick: Pick<'_, rand_chacha::ChaCha8Rng> = Pick::Mode;
-    let mut a = decode_tasks(env, obs, &shape, cands, cand_start, &row_out, &mut pick);
+    let mut a = decode_tasks(env, obs, &shape, cands, cand_start, &row_out, TaskOrder::Deadline, &mut pick);
     let offloaded: Vec<usize> = (0..n_tasks).filter(|&i| a.is_offload(i)).collect();
     let mut cut_logits = Vec::with_capacity(offloaded.len() * shape.cuts);
     for &i in &offloaded {

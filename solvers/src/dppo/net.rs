@@ -9,6 +9,7 @@
 use tch::nn;
 use tch::{Kind, Tensor};
 
+use super::decode::TaskOrder;
 use super::features::{Demand, CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
 
 /// Initial skip weight from a normalised cost estimate to its logit.
@@ -72,6 +73,11 @@ pub struct Arch {
     /// number) in older sidecars.
     #[serde(default)]
     pub demand_share: bool,
+    /// Tasks are decoded largest local cost first ([`TaskOrder::Stake`]),
+    /// not earliest deadline first; absent (false, the deadline) in older
+    /// sidecars.
+    #[serde(default)]
+    pub stake_order: bool,
 }
 
 impl Arch {
@@ -90,6 +96,15 @@ impl Arch {
             rescue: true,
             demand_fetch: true,
             demand_share: true,
+            stake_order: true,
+        }
+    }
+    /// The order in which this network's decoder offers tasks the nodes.
+    pub fn task_order(&self) -> TaskOrder {
+        if self.stake_order {
+            TaskOrder::Stake
+        } else {
+            TaskOrder::Deadline
         }
     }
     /// What the cache rows' demand column counts for this network.

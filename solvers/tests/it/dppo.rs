@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
+use solvers::dppo::decode::TaskOrder;
 use solvers::dppo::features::{Demand, CACHE_STAKE, ROW_DIM, VALUE_STAKE};
 use solvers::dppo::hyper::TrainConfig;
 use solvers::dppo::net::import_weights;
@@ -82,24 +83,26 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     // same weights as hardtanh. (Compared on the outputs, not on decisions:
     // a briefly trained network decides like its prior either way.)
     // Likewise a sidecar without `top_up` (or `rescue`, `demand_fetch`,
-    // `demand_share`) loads with it off.
+    // `demand_share`, `stake_order`) loads with it off.
     assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
     let arch = ck.sidecar.architecture;
-    assert!(arch.top_up && arch.rescue && arch.demand_fetch && arch.demand_share);
+    assert!(arch.top_up && arch.rescue && arch.demand_fetch && arch.demand_share && arch.stake_order);
     let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();
     side["architecture"].as_object_mut().unwrap().remove("activation").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("top_up").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("rescue").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("demand_fetch").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("demand_share").unwrap();
+    side["architecture"].as_object_mut().unwrap().remove("stake_order").unwrap();
     let legacy = d.path().join("legacy.safetensors");
     std::fs::write(&legacy, &bytes).unwrap();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
     let old = checkpoint::load(&legacy, &levels.rb_levels, &levels.cu_levels).unwrap();
     assert_eq!(old.sidecar.architecture.activation, Activation::Tanh);
     let arch = old.sidecar.architecture;
-    assert!(!arch.top_up && !arch.rescue && !arch.demand_fetch && !arch.demand_share);
+    assert!(!arch.top_up && !arch.rescue && !arch.demand_fetch && !arch.demand_share && !arch.stake_order);
     assert_eq!(arch.demand(), Demand::Count);
+    assert_eq!(arch.task_order(), TaskOrder::Deadline);
     let option_outputs = |arch: Arch| {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
         let net = Net::new(&vs.root(), arch);

@@ -10,6 +10,7 @@ use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
     decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, Requested,
+    TaskOrder,
 };
 use solvers::dppo::features::{
     cache_rows, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP, OPT_LOCAL,
@@ -37,7 +38,8 @@ fn decode_random(
     let cache_logits: Vec<f32> = (0..shape.nodes * shape.models).map(|_| rng.gen_range(-scale..scale)).collect();
     let mut draw = ChaCha8Rng::seed_from_u64(rng.gen());
     let mut pick = if sample { Pick::Sample(&mut draw) } else { Pick::Mode };
-    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, &mut pick);
+    let order = if rng.gen_bool(0.5) { TaskOrder::Stake } else { TaskOrder::Deadline };
+    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, &mut pick);
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
     decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, &mut pick)
 }
@@ -78,7 +80,7 @@ fn first_observation(world: &World) -> Observation {
 }
 
 /// Along 40 random worlds (`world_of`) of 30 slots, decode random logits in
-/// every state (sampled or not, either fetch rule), check that the decision
+/// every state (sampled or not, either fetch rule and task order), check that the decision
 /// is valid, and hand it to `check` with its state, observation and fetch
 /// rule; the state then evolves with it (caches fill, ready times vary).
 fn each_decoded_slot(
@@ -288,6 +290,49 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
         assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
         validate(env, &obs, &d).unwrap();
     }
+}
+
+/// The task order decides which of two models that cannot share a node's
+/// cache gets it: an AlexNet task with the earlier deadline, on time on its
+/// terminal, and a ResNet-152 task, late on its own; both prefer the node.
+/// By deadline AlexNet pins the cache and the ResNet-152 task is refused
+/// the node; by stake it is the other way round.
+#[test]
+fn the_task_order_decides_which_model_claims_a_full_cache() {
+    let world = one_node_world("task-order-test", |c| {
+        c.area_m = [60.0, 60.0];
+        c.terminals.count = 2;
+        c.terminals.activity = 1.0;
+        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
+        c.nodes.cache_mib = 300.0;
+    });
+    let env = &world.env;
+    let (alexnet, resnet) = (0, 1);
+    let cap = env.nodes[0].cache_bytes;
+    let (w_a, w_r) = (env.model(alexnet).weights_bytes, env.model(resnet).weights_bytes);
+    assert!(w_a <= cap && w_r <= cap && w_a + w_r > cap, "the test needs room for one of the two");
+    let mut obs = first_observation(&world);
+    assert!(obs.tasks.len() == 2 && (0..2).all(|i| obs.link(i, 0).accessible), "two tasks, both reaching the node");
+    for (i, (model, deadline)) in [(alexnet, 0.15), (resnet, 0.3)].into_iter().enumerate() {
+        obs.tasks[i].model = model;
+        obs.tasks[i].deadline_s = deadline;
+        obs.tasks[i].device_flops = 20e9;
+    }
+    let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
+    assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
+    let shape = HeadShape::of(env);
+    let decide = |order| {
+        let cands = vec![OPT_LOCAL, OPT_DROP, NODE0, OPT_LOCAL, OPT_DROP, NODE0];
+        let mut row_out = vec![0f32; cands.len() * shape.row_out()];
+        for (k, &c) in cands.iter().enumerate() {
+            row_out[k * shape.row_out()] = if c == NODE0 { 5.0 } else { 0.0 };
+        }
+        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+        let a = decode_tasks(env, &obs, &shape, cands, vec![0, 3, 6], &row_out, order, &mut pick);
+        (a.option[0], a.option[1])
+    };
+    assert_eq!(decide(TaskOrder::Deadline), (NODE0, OPT_LOCAL));
+    assert_eq!(decide(TaskOrder::Stake), (OPT_LOCAL, NODE0));
 }
 
 /// With [`Fetch::InDemand`] a free choice fetches only a model that a task
