@@ -173,6 +173,12 @@ pub fn task_cost(env: &Environment, delay_s: f64, deadline_s: f64) -> f64 {
     }
 }
 
+/// What the task costs run on its own terminal (`T/D`, or `ω` when late):
+/// what a policy that serves it at a node saves against, its stake.
+pub fn local_cost(env: &Environment, task: &TaskView) -> f64 {
+    task_cost(env, local_terms(env, task).total(), task.deadline_s)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     Late,

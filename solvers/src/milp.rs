@@ -20,7 +20,7 @@ use good_lp::{constraint, variable, Expression, ProblemVariables, SolverModel, V
 use highs::{HighsModelStatus, HighsSolutionStatus};
 
 use scenarios::policy::SolverStats;
-use scenarios::sim::{local_terms, offload_terms, task_cost, Link};
+use scenarios::sim::{local_cost, offload_terms, task_cost, Link};
 use scenarios::{Action, Decision, Environment, ModelId, Observation, Policy, PolicyError, TaskView};
 
 use crate::greedy::Greedy;
@@ -293,8 +293,7 @@ pub fn build_with(
         let (l, l_col) = p.assign();
         let (d, _) = p.assign();
         local.push(l_col);
-        let local_cost = task_cost(env, local_terms(env, task).total(), task.deadline_s);
-        p.objective += local_cost * l + env.interruption_cost * d;
+        p.objective += local_cost(env, task) * l + env.interruption_cost * d;
         let made = stage.add_task(&mut p, env, obs, i, &cache, l + d, |n, link, ready, cut, rb, cu| {
             let t = offload_terms(env, task, link, n, cut, rb, cu, ready, obs.time_s).total();
             // Late: costs ω and uses resources, dominated by drop.
@@ -331,8 +330,7 @@ fn add_forecast_stage(
 ) {
     let later = horizon_slots - 1;
     let mut stage = Stage::new(env.nodes.len());
-    let fallback_of =
-        |t: &TaskView| task_cost(env, local_terms(env, t).total(), t.deadline_s).min(env.interruption_cost);
+    let fallback_of = |t: &TaskView| local_cost(env, t).min(env.interruption_cost);
     for (i, task) in obs.tasks.iter().enumerate() {
         let fallback = fallback_of(task);
         // No handover term in the forecast slots.

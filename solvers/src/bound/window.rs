@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
 
-use scenarios::sim::{local_terms, offload_terms, task_cost, Observation};
+use scenarios::sim::{local_cost, offload_terms, task_cost, Observation};
 use scenarios::{Environment, World};
 
 use super::{slot_views, windows, BoundOptions, RunBound, WindowBound, WindowStatus};
@@ -128,7 +128,7 @@ pub fn window_bound(env: &Environment, views: &[Observation], range: Range<usize
         let mut cu_use: Vec<Vec<(Col, f64)>> = vec![Vec::new(); n_nodes];
         for (i, task) in obs.tasks.iter().enumerate() {
             let m = task.model;
-            let fallback = task_cost(env, local_terms(env, task).total(), task.deadline_s).min(env.interruption_cost);
+            let fallback = local_cost(env, task).min(env.interruption_cost);
             constant += fallback;
             let mut cheapest = fallback;
             let mut all: Vec<(Col, f64)> = Vec::new();

@@ -18,7 +18,7 @@
 //! sampled distribution).
 
 use rand::Rng;
-use scenarios::sim::{local_terms, offload_terms, task_cost};
+use scenarios::sim::{local_cost, local_terms, offload_terms, task_cost};
 use scenarios::{Action, Decision, Environment, Observation};
 
 use super::features::{reach_counts, NODE0, OPT_DROP, OPT_LOCAL};
@@ -233,8 +233,7 @@ pub fn decode_tasks<R: Rng>(
     match order {
         TaskOrder::Deadline => sequence.sort_by(&by_deadline),
         TaskOrder::Stake => {
-            let stake: Vec<f64> =
-                obs.tasks.iter().map(|t| task_cost(env, local_terms(env, t).total(), t.deadline_s)).collect();
+            let stake: Vec<f64> = obs.tasks.iter().map(|t| local_cost(env, t)).collect();
             sequence.sort_by(|x, y| stake[*y].total_cmp(&stake[*x]).then(by_deadline(x, y)));
         }
     }

@@ -15,7 +15,7 @@
 //! Delay estimates use the simulator's own delay functions with the largest
 //! levels, i.e. what the option could achieve on an otherwise idle node.
 
-use scenarios::sim::{local_terms, offload_terms, task_cost};
+use scenarios::sim::{local_cost, local_terms, offload_terms, task_cost};
 use scenarios::{Environment, Observation, TaskView};
 
 pub const TASK_DIM: usize = 9;
@@ -269,11 +269,7 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
     // tasks are late there (ResNet-152) is worth a node's room more than
     // one of the same size whose tasks are not (AlexNet); size alone
     // cannot tell them apart (docs/heldout.md, `random-pedestrian`).
-    let local_cost: Vec<f64> = obs
-        .tasks
-        .iter()
-        .map(|t| task_cost(env, local_terms(env, t).total(), t.deadline_s) / env.interruption_cost)
-        .collect();
+    let local_cost: Vec<f64> = obs.tasks.iter().map(|t| local_cost(env, t) / env.interruption_cost).collect();
     for (n, reach) in reach_counts(env, obs).iter().enumerate() {
         // Per model, one walk over the tasks: the local cost at stake (tasks
         // that reach the node) and the tasks whose strongest node it is.
