@@ -1,5 +1,6 @@
 //! The DPPO agent: checkpoints round-trip and refuse what does not fit,
-//! training is deterministic, and a short training learns (tiny preset).
+//! training is deterministic, and a short training learns (tiny preset: its
+//! sampled cost falls, and it beats greedy, nearest and random).
 
 #![cfg(feature = "dppo")]
 
@@ -210,8 +211,17 @@ fn held_out_cost(policy: &mut dyn Policy) -> f64 {
     (1..=8u64).map(|seed| common::run_cost(&World::build(&tiny(), seed), policy, 1)).sum()
 }
 
+/// A short training learns: the sampled policy's slot cost over the last
+/// tenth of the updates is at least 5 % below the first tenth's (9–20 %
+/// over training seeds 5–9), and the most probable decisions beat greedy,
+/// nearest and random on held-out seeds and stay within 3 % of the
+/// untrained network's. Those need not be better than the untrained
+/// network's: decoded in the stake order, the skip prior alone already
+/// decides as well as 48 k slots of training (tiny, training seeds 5–9:
+/// trained minus untrained −1.7 % to +1.6 %; docs/measurements.md,
+/// "2026-12-04, stake order").
 #[test]
-fn a_short_training_learns_and_beats_random_and_nearest_on_held_out_seeds() {
+fn a_short_training_learns_and_beats_greedy_nearest_and_random_on_held_out_seeds() {
     let scenario = tiny();
     let cfg = TrainConfig {
         workers: 2,
@@ -223,6 +233,9 @@ fn a_short_training_learns_and_beats_random_and_nearest_on_held_out_seeds() {
     };
     let mix = Mixture::single(&scenario);
     let trained = train(&mix, &cfg, &mut |_| {}).unwrap();
+    let tenth = trained.logs.len() / 10;
+    let mean_cost = |logs: &[UpdateLog]| logs.iter().map(|l| l.mean_slot_cost).sum::<f64>() / logs.len() as f64;
+    let (first, last) = (mean_cost(&trained.logs[..tenth]), mean_cost(&trained.logs[trained.logs.len() - tenth..]));
     let ck = Arc::new(trained.checkpoint(&mix, &cfg, "test", Path::new("t.safetensors")));
     // The same network before training: one update's worth of slots at a negligible learning rate.
     let cfg0 = TrainConfig { total_steps: cfg.slots_per_update(), lr: 1e-12, ..cfg.clone() };
@@ -234,10 +247,13 @@ fn a_short_training_learns_and_beats_random_and_nearest_on_held_out_seeds() {
     let random = held_out_cost(solvers::make("random").unwrap().as_mut());
     let nearest = held_out_cost(solvers::make("nearest").unwrap().as_mut());
     let greedy = held_out_cost(solvers::make("greedy").unwrap().as_mut());
+    eprintln!("sampled slot cost: first tenth of the updates {first:.3}, last tenth {last:.3}");
     eprintln!("held-out cost: dppo {dppo:.1} (untrained {before:.1}), greedy {greedy:.1}, nearest {nearest:.1}, random {random:.1}");
+    assert!(last < 0.95 * first, "training did not lower the sampled cost: {first:.3} then {last:.3}");
     assert!(dppo < random, "dppo {dppo:.1} vs random {random:.1}");
     assert!(dppo < nearest, "dppo {dppo:.1} vs nearest {nearest:.1}");
-    assert!(dppo < before, "training did not lower the cost: {dppo:.1} vs untrained {before:.1}");
+    assert!(dppo < greedy, "dppo {dppo:.1} vs greedy {greedy:.1}");
+    assert!(dppo < 1.03 * before, "training undid the prior: {dppo:.1} vs untrained {before:.1}");
 }
 
 /// Slots of the learning test's training (about 20 s on 2 cores).
