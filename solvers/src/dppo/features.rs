@@ -269,14 +269,14 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
     // tasks are late there (ResNet-152) is worth a node's room more than
     // one of the same size whose tasks are not (AlexNet); size alone
     // cannot tell them apart (docs/heldout.md, `random-pedestrian`).
-    let local_cost: Vec<f64> = obs.tasks.iter().map(|t| local_cost(env, t) / env.interruption_cost).collect();
+    let at_stake: Vec<f64> = obs.tasks.iter().map(|t| local_cost(env, t) / env.interruption_cost).collect();
     for (n, reach) in reach_counts(env, obs).iter().enumerate() {
         // Per model, one walk over the tasks: the local cost at stake (tasks
         // that reach the node) and the tasks whose strongest node it is.
         let (mut stake, mut strongest) = (vec![0f64; n_models], vec![0u32; n_models]);
         for (i, t) in obs.tasks.iter().enumerate() {
             if obs.link(i, n).accessible {
-                stake[t.model] += local_cost[i];
+                stake[t.model] += at_stake[i];
             }
             if ctx.strongest[i] == Some(n) {
                 strongest[t.model] += 1;
