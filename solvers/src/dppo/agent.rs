@@ -118,8 +118,17 @@ pub fn act<R: Rng>(
         observations.iter().zip(records.iter_mut()).zip(&values).zip(candidates)
     {
         let len = cands.len() * stride;
-        rec.actions =
-            decode_tasks(env, obs, shape, cands, cand_start, &row_out[at..at + len], net.arch.task_order(), pick);
+        rec.actions = decode_tasks(
+            env,
+            obs,
+            shape,
+            cands,
+            cand_start,
+            &row_out[at..at + len],
+            net.arch.task_order(),
+            net.arch.downloads(),
+            pick,
+        );
         rec.value = *v;
         at += len;
     }
@@ -171,7 +180,7 @@ pub fn act<R: Rng>(
         at += n_cut;
         let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];
         let fetch = if net.arch.demand_fetch { Fetch::InDemand } else { Fetch::Any };
-        let mut decision = decode_caches(env, obs, shape, &mut rec.actions, logits, fetch, pick);
+        let mut decision = decode_caches(env, obs, shape, &mut rec.actions, logits, fetch, net.arch.downloads(), pick);
         if net.arch.rescue {
             rescue(env, obs, &mut decision);
         }

@@ -194,6 +194,7 @@ pub fn load_bytes(
         demand_fetch: sidecar.architecture.demand_fetch,
         demand_share: sidecar.architecture.demand_share,
         stake_order: sidecar.architecture.stake_order,
+        hold_downloads: sidecar.architecture.hold_downloads,
         ..Arch::new(rb_levels.len(), cu_levels.len())
     };
     if sidecar.architecture != expected {

@@ -167,6 +167,29 @@ pub enum TaskOrder {
     Stake,
 }
 
+/// What the decoder does with a model whose download is still in progress
+/// when the slot starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Downloads {
+    /// As any cached model: kept only when a task uses it or the cache head
+    /// keeps it, and another model may take its room.
+    Revocable,
+    /// Kept (forced) until it is ready, its bytes taken in every mask: a
+    /// fetch, once paid, lives to serve (docs/model.md §9b, "Held downloads").
+    Held,
+}
+
+/// The models each node must keep this slot because their download is in
+/// progress (none with [`Downloads::Revocable`]).
+fn held_downloads(obs: &Observation, nodes: usize, downloads: Downloads) -> Vec<Vec<usize>> {
+    (0..nodes)
+        .map(|n| match downloads {
+            Downloads::Revocable => Vec::new(),
+            Downloads::Held => obs.caches[n].iter().filter(|e| e.ready_at > obs.time_s).map(|e| e.model).collect(),
+        })
+        .collect()
+}
+
 /// Earliest deadline first, ties by terminal.
 fn deadline_order(obs: &Observation) -> impl Fn(&usize, &usize) -> std::cmp::Ordering + '_ {
     |&x, &y| {
@@ -208,6 +231,7 @@ pub fn decode_tasks<R: Rng>(
     cand_start: Vec<usize>,
     row_out: &[f32],
     order: TaskOrder,
+    downloads: Downloads,
     pick: &mut Pick<'_, R>,
 ) -> SlotActions {
     let n_tasks = obs.tasks.len();
@@ -239,8 +263,9 @@ pub fn decode_tasks<R: Rng>(
     }
     let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
     let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
-    let mut pinned: Vec<Vec<usize>> = vec![Vec::new(); shape.nodes];
-    let mut pinned_bytes = vec![0.0f64; shape.nodes];
+    let mut pinned = held_downloads(obs, shape.nodes, downloads);
+    let mut pinned_bytes: Vec<f64> =
+        pinned.iter().map(|ms| ms.iter().map(|&m| env.model(m).weights_bytes).sum()).collect();
     let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
     let mut logits = Vec::new();
     for &i in &sequence {
@@ -339,6 +364,7 @@ pub fn decode_caches<R: Rng>(
     a: &mut SlotActions,
     cache_logits: &[f32],
     fetch: Fetch,
+    downloads: Downloads,
     pick: &mut Pick<'_, R>,
 ) -> Decision {
     let (n_nodes, n_models) = (shape.nodes, shape.models);
@@ -346,6 +372,11 @@ pub fn decode_caches<R: Rng>(
     a.cache_free_choice = vec![false; n_nodes * n_models];
     a.cache_logp = vec![0.0; n_nodes * n_models];
     let mut needed = vec![vec![false; n_models]; n_nodes];
+    for (n, models) in held_downloads(obs, n_nodes, downloads).iter().enumerate() {
+        for &m in models {
+            needed[n][m] = true;
+        }
+    }
     for i in 0..obs.tasks.len() {
         if a.is_offload(i) {
             needed[a.option[i] - NODE0][obs.tasks[i].model] = true;
@@ -659,7 +690,17 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
         }
     }
     let mut pick: Pick<'_, rand_chacha::ChaCha8Rng> = Pick::Mode;
-    let mut a = decode_tasks(env, obs, &shape, cands, cand_start, &row_out, TaskOrder::Deadline, &mut pick);
+    let mut a = decode_tasks(
+        env,
+        obs,
+        &shape,
+        cands,
+        cand_start,
+        &row_out,
+        TaskOrder::Deadline,
+        Downloads::Revocable,
+        &mut pick,
+    );
     let offloaded: Vec<usize> = (0..n_tasks).filter(|&i| a.is_offload(i)).collect();
     let mut cut_logits = Vec::with_capacity(offloaded.len() * shape.cuts);
     for &i in &offloaded {
@@ -667,7 +708,7 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
     }
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
     let cache_logits: Vec<f32> = req.keep.iter().map(|&k| if k { 1.0 } else { -1.0 }).collect();
-    let decision = decode_caches(env, obs, &shape, &mut a, &cache_logits, Fetch::Any, &mut pick);
+    let decision = decode_caches(env, obs, &shape, &mut a, &cache_logits, Fetch::Any, Downloads::Revocable, &mut pick);
     let mut changed = 0;
     for i in 0..n_tasks {
         changed += usize::from(a.option[i] != req.option[i]);

@@ -9,7 +9,7 @@
 use tch::nn;
 use tch::{Kind, Tensor};
 
-use super::decode::TaskOrder;
+use super::decode::{Downloads, TaskOrder};
 use super::features::{Demand, CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
 
 /// Initial skip weight from a normalised cost estimate to its logit.
@@ -78,6 +78,10 @@ pub struct Arch {
     /// sidecars.
     #[serde(default)]
     pub stake_order: bool,
+    /// A model still downloading is kept until ready ([`Downloads::Held`]);
+    /// absent (false, revocable) in older sidecars.
+    #[serde(default)]
+    pub hold_downloads: bool,
 }
 
 impl Arch {
@@ -97,6 +101,7 @@ impl Arch {
             demand_fetch: true,
             demand_share: true,
             stake_order: true,
+            hold_downloads: false,
         }
     }
     /// The order in which this network's decoder offers tasks the nodes.
@@ -105,6 +110,14 @@ impl Arch {
             TaskOrder::Stake
         } else {
             TaskOrder::Deadline
+        }
+    }
+    /// What this network's decoder does with a download in progress.
+    pub fn downloads(&self) -> Downloads {
+        if self.hold_downloads {
+            Downloads::Held
+        } else {
+            Downloads::Revocable
         }
     }
     /// What the cache rows' demand column counts for this network.

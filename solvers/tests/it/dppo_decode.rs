@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
-    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, Requested,
-    TaskOrder,
+    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Downloads, Fetch, HeadShape, Pick,
+    Requested, TaskOrder,
 };
 use solvers::dppo::features::{
     cache_rows, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP, OPT_LOCAL,
@@ -39,9 +39,18 @@ fn decode_random(
     let mut draw = ChaCha8Rng::seed_from_u64(rng.gen());
     let mut pick = if sample { Pick::Sample(&mut draw) } else { Pick::Mode };
     let order = if rng.gen_bool(0.5) { TaskOrder::Stake } else { TaskOrder::Deadline };
-    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, &mut pick);
+    let downloads = if rng.gen_bool(0.5) { Downloads::Held } else { Downloads::Revocable };
+    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, downloads, &mut pick);
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
-    decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, &mut pick)
+    let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &mut pick);
+    if downloads == Downloads::Held {
+        for (n, entries) in obs.caches.iter().enumerate() {
+            for e in entries.iter().filter(|e| e.ready_at > obs.time_s) {
+                assert!(d.caches[n].contains(&e.model), "slot {}: a download in progress was not held", obs.slot);
+            }
+        }
+    }
+    d
 }
 
 /// A world with random nodes (count, units, cache) and terminals (count, activity).
@@ -284,7 +293,7 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
         let mut a =
             solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL; obs.tasks.len()], ..Default::default() };
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(env, &obs, &shape, &mut a, &logits, Fetch::Any, &mut pick);
+        let d = decode_caches(env, &obs, &shape, &mut a, &logits, Fetch::Any, Downloads::Revocable, &mut pick);
         assert_eq!(d.caches, vec![vec![preferred]], "preferred {preferred}");
         // Both were offered only while they fit: the other one was not a free choice.
         assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
@@ -328,11 +337,50 @@ fn the_task_order_decides_which_model_claims_a_full_cache() {
             row_out[k * shape.row_out()] = if c == NODE0 { 5.0 } else { 0.0 };
         }
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let a = decode_tasks(env, &obs, &shape, cands, vec![0, 3, 6], &row_out, order, &mut pick);
+        let a = decode_tasks(env, &obs, &shape, cands, vec![0, 3, 6], &row_out, order, Downloads::Revocable, &mut pick);
         (a.option[0], a.option[1])
     };
     assert_eq!(decide(TaskOrder::Deadline), (NODE0, OPT_LOCAL));
     assert_eq!(decide(TaskOrder::Stake), (OPT_LOCAL, NODE0));
+}
+
+/// A download in progress: ResNet-152 is on its way to a node with room for
+/// one of AlexNet and ResNet-152, and an AlexNet task wants the node. With
+/// [`Downloads::Revocable`] the task takes the node, AlexNet is fetched and
+/// the download is dropped; with [`Downloads::Held`] the node is refused to
+/// the task and ResNet-152 stays, though the cache head would let it go.
+#[test]
+fn a_held_download_keeps_its_room_until_ready() {
+    let world = one_node_world("held-download-test", |c| {
+        c.area_m = [60.0, 60.0];
+        c.terminals.count = 1;
+        c.terminals.activity = 1.0;
+        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
+        c.nodes.cache_mib = 300.0;
+    });
+    let env = &world.env;
+    let (alexnet, resnet) = (0, 1);
+    let cap = env.nodes[0].cache_bytes;
+    assert!(env.model(alexnet).weights_bytes + env.model(resnet).weights_bytes > cap, "room for one of the two");
+    let mut obs = first_observation(&world);
+    assert!(obs.tasks.len() == 1 && obs.link(0, 0).accessible, "one task, reaching the node");
+    obs.tasks[0].model = alexnet;
+    obs.caches[0] = vec![scenarios::CacheEntry { model: resnet, ready_at: obs.time_s + 5.0, last_used: None }];
+    let shape = HeadShape::of(env);
+    let decide = |downloads| {
+        let cands = vec![OPT_LOCAL, OPT_DROP, NODE0];
+        let mut row_out = vec![0f32; cands.len() * shape.row_out()];
+        row_out[2 * shape.row_out()] = 5.0;
+        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+        let mut a =
+            decode_tasks(env, &obs, &shape, cands, vec![0, 3], &row_out, TaskOrder::Stake, downloads, &mut pick);
+        decode_cuts(env, &obs, &shape, &mut a, &vec![0.0; shape.cuts], &mut pick);
+        let d = decode_caches(env, &obs, &shape, &mut a, &[-10.0, -10.0], Fetch::Any, downloads, &mut pick);
+        validate(env, &obs, &d).unwrap();
+        (a.option[0], d.caches)
+    };
+    assert_eq!(decide(Downloads::Revocable), (NODE0, vec![vec![alexnet]]));
+    assert_eq!(decide(Downloads::Held), (OPT_LOCAL, vec![vec![resnet]]));
 }
 
 /// With [`Fetch::InDemand`] a free choice fetches only a model that a task
@@ -358,7 +406,7 @@ fn a_demand_fetch_fetches_only_what_a_task_in_reach_uses() {
     let decide = |fetch| {
         let mut a = solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL], ..Default::default() };
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(env, &obs, &shape, &mut a, &logits, fetch, &mut pick);
+        let d = decode_caches(env, &obs, &shape, &mut a, &logits, fetch, Downloads::Revocable, &mut pick);
         validate(env, &obs, &d).unwrap();
         (d.caches, a.cache_free_choice)
     };
