@@ -357,6 +357,7 @@ pub enum Fetch {
 
 /// Decode the cache sets (stage 3) and return the decision; `cache_logits`
 /// holds one keep logit per (node, model), node-major.
+#[allow(clippy::too_many_arguments)]
 pub fn decode_caches<R: Rng>(
     env: &Environment,
     obs: &Observation,
