@@ -101,7 +101,7 @@ impl Arch {
             demand_fetch: true,
             demand_share: true,
             stake_order: true,
-            hold_downloads: false,
+            hold_downloads: true,
         }
     }
     /// The order in which this network's decoder offers tasks the nodes.

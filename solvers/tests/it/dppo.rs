@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
-use solvers::dppo::decode::TaskOrder;
+use solvers::dppo::decode::{Downloads, TaskOrder};
 use solvers::dppo::features::{Demand, CACHE_STAKE, ROW_DIM, VALUE_STAKE};
 use solvers::dppo::hyper::TrainConfig;
 use solvers::dppo::net::import_weights;
@@ -84,10 +84,11 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     // same weights as hardtanh. (Compared on the outputs, not on decisions:
     // a briefly trained network decides like its prior either way.)
     // Likewise a sidecar without `top_up` (or `rescue`, `demand_fetch`,
-    // `demand_share`, `stake_order`) loads with it off.
+    // `demand_share`, `stake_order`, `hold_downloads`) loads with it off.
     assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
     let arch = ck.sidecar.architecture;
     assert!(arch.top_up && arch.rescue && arch.demand_fetch && arch.demand_share && arch.stake_order);
+    assert_eq!(arch.downloads(), Downloads::Held);
     let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();
     side["architecture"].as_object_mut().unwrap().remove("activation").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("top_up").unwrap();
@@ -95,6 +96,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     side["architecture"].as_object_mut().unwrap().remove("demand_fetch").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("demand_share").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("stake_order").unwrap();
+    side["architecture"].as_object_mut().unwrap().remove("hold_downloads").unwrap();
     let legacy = d.path().join("legacy.safetensors");
     std::fs::write(&legacy, &bytes).unwrap();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
@@ -104,6 +106,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     assert!(!arch.top_up && !arch.rescue && !arch.demand_fetch && !arch.demand_share && !arch.stake_order);
     assert_eq!(arch.demand(), Demand::Count);
     assert_eq!(arch.task_order(), TaskOrder::Deadline);
+    assert_eq!(arch.downloads(), Downloads::Revocable);
     let option_outputs = |arch: Arch| {
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);
         let net = Net::new(&vs.root(), arch);
