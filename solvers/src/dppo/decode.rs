@@ -4,9 +4,10 @@
 //! against what earlier tasks left: a node is offered only when the task
 //! reaches it, its smallest levels still fit and its model is cached there or
 //! can still be fetched (the bytes of models already needed this slot plus
-//! this one fit the cache); a level only when it fits what is left. Cuts are
+//! this one fit the cache; with [`Downloads::Held`] a download in progress is
+//! needed); a level only when it fits what is left. Cuts are
 //! offered up to the model's number of cuts. Caches come last: a model used
-//! by an offload this slot is kept (forced), any other is a keep/fetch coin of
+//! by an offload this slot (or held) is kept (forced), any other is a keep/fetch coin of
 //! the cache head, offered only while it fits (and, for an absent model, with
 //! [`Fetch::InDemand`], only where a task in reach uses it). Every mask is
 //! returned so that the update re-applies exactly the distribution that was

@@ -81,6 +81,22 @@ fn one_node_world(name: &str, edit: impl FnOnce(&mut ScenarioConfig)) -> World {
     World::build(&c.validate(name, None).unwrap(), 1)
 }
 
+/// One node whose 300 MiB cache holds AlexNet (model 0) or ResNet-152
+/// (model 1), not both, and `terminals` always-active terminals near it.
+fn alexnet_or_resnet152_world(name: &str, terminals: usize) -> World {
+    let world = one_node_world(name, |c| {
+        c.area_m = [60.0, 60.0];
+        c.terminals.count = terminals;
+        c.terminals.activity = 1.0;
+        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
+        c.nodes.cache_mib = 300.0;
+    });
+    let (env, cap) = (&world.env, world.env.nodes[0].cache_bytes);
+    let (w_a, w_r) = (env.model(0).weights_bytes, env.model(1).weights_bytes);
+    assert!(w_a <= cap && w_r <= cap && w_a + w_r > cap, "room for one of the two");
+    world
+}
+
 /// The observation of a world's first slot.
 fn first_observation(world: &World) -> Observation {
     let mut obs = Observation::default();
@@ -308,18 +324,9 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
 /// the node; by stake it is the other way round.
 #[test]
 fn the_task_order_decides_which_model_claims_a_full_cache() {
-    let world = one_node_world("task-order-test", |c| {
-        c.area_m = [60.0, 60.0];
-        c.terminals.count = 2;
-        c.terminals.activity = 1.0;
-        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
-        c.nodes.cache_mib = 300.0;
-    });
+    let world = alexnet_or_resnet152_world("task-order-test", 2);
     let env = &world.env;
     let (alexnet, resnet) = (0, 1);
-    let cap = env.nodes[0].cache_bytes;
-    let (w_a, w_r) = (env.model(alexnet).weights_bytes, env.model(resnet).weights_bytes);
-    assert!(w_a <= cap && w_r <= cap && w_a + w_r > cap, "the test needs room for one of the two");
     let mut obs = first_observation(&world);
     assert!(obs.tasks.len() == 2 && (0..2).all(|i| obs.link(i, 0).accessible), "two tasks, both reaching the node");
     for (i, (model, deadline)) in [(alexnet, 0.15), (resnet, 0.3)].into_iter().enumerate() {
@@ -351,17 +358,9 @@ fn the_task_order_decides_which_model_claims_a_full_cache() {
 /// the task and ResNet-152 stays, though the cache head would let it go.
 #[test]
 fn a_held_download_keeps_its_room_until_ready() {
-    let world = one_node_world("held-download-test", |c| {
-        c.area_m = [60.0, 60.0];
-        c.terminals.count = 1;
-        c.terminals.activity = 1.0;
-        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
-        c.nodes.cache_mib = 300.0;
-    });
+    let world = alexnet_or_resnet152_world("held-download-test", 1);
     let env = &world.env;
     let (alexnet, resnet) = (0, 1);
-    let cap = env.nodes[0].cache_bytes;
-    assert!(env.model(alexnet).weights_bytes + env.model(resnet).weights_bytes > cap, "room for one of the two");
     let mut obs = first_observation(&world);
     assert!(obs.tasks.len() == 1 && obs.link(0, 0).accessible, "one task, reaching the node");
     obs.tasks[0].model = alexnet;
