@@ -2,7 +2,7 @@
 //! diagnostic for "why is the agent worse here" (docs/heldout.md).
 //!
 //! ```text
-//! cargo run --release -p solvers --features dppo --example dppo_inputs -- CHECKPOINT SCENARIO SEED
+//! cargo run --release -p solvers --features dppo --example dppo_inputs -- CHECKPOINT SCENARIO SEED [NODE MODEL]
 //! ```
 //!
 //! CHECKPOINT is a `.safetensors` file (with its `.json` sidecar) or
@@ -25,10 +25,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use scenarios::{Observation, Policy, Simulator, World};
-use solvers::dppo::agent::slot_rows;
+use solvers::dppo::agent::{slot_rows, SlotRows};
 use solvers::dppo::checkpoint::Checkpoint;
-use solvers::dppo::features::{reach_counts, CACHE_DIM, ROW_DIM, VALUE_DIM};
+use solvers::dppo::features::{reach_counts, CACHE_DIM, NODE0, ROW_DIM, VALUE_DIM};
+use solvers::dppo::net::{import_weights, rows_tensor, to_vec, Net};
 use solvers::dppo::{CheckpointSource, Dppo};
+use tch::{nn, Device};
 
 const CLIP: f32 = 5.0;
 const NEAR: f32 = 3.0;
@@ -58,14 +60,34 @@ fn load(spec: &str, rb: &[u32], cu: &[u32]) -> Result<Checkpoint, String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let [ck, scen, seed] = args else {
-        return Err("usage: dppo_inputs CHECKPOINT SCENARIO SEED".into());
+    let usage = || "usage: dppo_inputs CHECKPOINT SCENARIO SEED [NODE MODEL]".to_string();
+    let (ck, scen, seed, target) = match args {
+        [ck, scen, seed] => (ck, scen, seed, None),
+        [ck, scen, seed, node, model] => (ck, scen, seed, Some((node, model))),
+        _ => return Err(usage()),
+    };
+    let index = |name: &str, v: &str| {
+        v.parse::<usize>().map_err(|_| format!("{name}: expected a non-negative integer, got {v:?}"))
     };
     let seed: u64 = seed.parse().map_err(|_| format!("SEED: expected a non-negative integer, got {seed:?}"))?;
     let scenario = scenarios::presets::resolve(scen).map_err(|e| e.to_string())?;
     let world = World::build(&scenario, seed);
     let env = &world.env;
     let ckpt = Arc::new(load(ck, &env.rb_levels, &env.cu_levels)?);
+    let mut probe = match target {
+        None => None,
+        Some((node, model)) => {
+            let (node, model) = (index("NODE", node)?, index("MODEL", model)?);
+            if node >= env.nodes.len() || model >= env.catalogue().len() {
+                return Err(format!(
+                    "NODE {node} MODEL {model}: expected NODE < {} and MODEL < {}",
+                    env.nodes.len(),
+                    env.catalogue().len()
+                ));
+            }
+            Some(Probe::new(&ckpt, node, model)?)
+        }
+    };
     let stats = &ckpt.sidecar.observation_stats;
     let maps = [stats.option.affine(), stats.cache.affine(), stats.value.affine()];
     let mut cols =
@@ -87,6 +109,9 @@ fn run(args: &[String]) -> Result<(), String> {
             tally(rows, map, c);
         }
         let decision = policy.decide(env, &obs).map_err(|e| e.to_string())?;
+        if let Some(p) = probe.as_mut() {
+            p.tally(env, &obs, &rows, &decision);
+        }
         for (i, action) in decision.actions.iter().enumerate() {
             let model = obs.tasks[i].model;
             let reached = (0..env.nodes.len()).filter(|&n| obs.link(i, n).accessible);
@@ -116,7 +141,104 @@ fn run(args: &[String]) -> Result<(), String> {
         println!("  {:<12} {kind:<8} model {state:<11} {n:7}", env.model(model).name);
     }
     churn.print();
+    if let Some(p) = probe {
+        p.print(env);
+    }
     Ok(())
+}
+
+/// Section 4: the heads' probabilities of serving one model at one node.
+struct Probe {
+    _vs: nn::VarStore,
+    net: Net,
+    affine: solvers::dppo::net::Affine,
+    node: usize,
+    model: usize,
+    /// Per state of the model at the node: slots, tasks, sum of per-task
+    /// probabilities, sum of per-slot "any task" probabilities, sum of cache
+    /// probabilities, tasks served there.
+    by_state: BTreeMap<&'static str, [f64; 6]>,
+}
+
+impl Probe {
+    fn new(ckpt: &Checkpoint, node: usize, model: usize) -> Result<Probe, String> {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = Net::new(&vs.root(), ckpt.sidecar.architecture);
+        import_weights(&vs, &ckpt.weights)?;
+        let affine = ckpt.sidecar.observation_stats.affine();
+        Ok(Probe { _vs: vs, net, affine, node, model, by_state: BTreeMap::new() })
+    }
+
+    fn tally(
+        &mut self,
+        env: &scenarios::Environment,
+        obs: &Observation,
+        rows: &SlotRows,
+        decision: &scenarios::Decision,
+    ) {
+        let (mut opt, mut cache) = (rows.opt.clone(), rows.cache.clone());
+        self.affine.option(&mut opt);
+        self.affine.cache(&mut cache);
+        let (out, cache_logits) = tch::no_grad(|| {
+            (
+                to_vec(&self.net.options(&rows_tensor(&opt, ROW_DIM))),
+                to_vec(&self.net.caches(&rows_tensor(&cache, CACHE_DIM))),
+            )
+        });
+        let stride = self.net.arch.row_out();
+        let (mut tasks, mut sum, mut none) = (0.0, 0.0, 1.0);
+        for i in (0..obs.tasks.len()).filter(|&i| obs.tasks[i].model == self.model) {
+            let cands = rows.cand_start[i]..rows.cand_start[i + 1];
+            let Some(at) = cands.clone().position(|k| rows.cands[k] == NODE0 + self.node) else { continue };
+            let logits: Vec<f64> = cands.map(|k| f64::from(out[k * stride])).collect();
+            let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = logits.iter().map(|l| (l - max).exp()).sum();
+            let p = (logits[at] - max).exp() / z;
+            tasks += 1.0;
+            sum += p;
+            none *= 1.0 - p;
+        }
+        if tasks == 0.0 {
+            return;
+        }
+        let logit = f64::from(cache_logits[self.node * env.catalogue().len() + self.model]);
+        let state = match obs.cache_entry(self.node, self.model) {
+            None => "absent",
+            Some(e) if e.ready_at > obs.time_s => "downloading",
+            Some(_) => "ready",
+        };
+        let served = decision
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|&(i, a)| {
+                obs.tasks[i].model == self.model
+                    && matches!(*a, scenarios::Action::Offload { node, .. } if node == self.node)
+            })
+            .count();
+        let t = self.by_state.entry(state).or_default();
+        for (k, v) in [1.0, tasks, sum, 1.0 - none, 1.0 / (1.0 + (-logit).exp()), served as f64].into_iter().enumerate()
+        {
+            t[k] += v;
+        }
+    }
+
+    fn print(&self, env: &scenarios::Environment) {
+        println!(
+            "{} at node {}: the heads' probabilities, by the model's state there (slots with a task of it in reach):",
+            env.model(self.model).name,
+            self.node
+        );
+        for (state, [slots, tasks, p, any, cache, served]) in &self.by_state {
+            println!(
+                "  {state:<11} {slots:4} slots, {tasks:5} tasks: option head {:.2e} per task, {:.2e} per slot; \
+                 cache head {:.3}; served there {served}",
+                p / tasks,
+                any / slots,
+                cache / slots
+            );
+        }
+    }
 }
 
 /// Cache churn along the run: downloads split by what forced them (an
