@@ -131,6 +131,11 @@ struct TrainCli {
     /// from fresh weights; the sidecar records it.
     #[arg(long, value_name = "CHECKPOINT")]
     init: Option<PathBuf>,
+    /// Divide the --init checkpoint's node logits by this before training: the same decisions,
+    /// a flatter sampled policy, so that the fine-tune explores options the checkpoint had all
+    /// but ruled out (docs/heldout.md, "Tempered start").
+    #[arg(long, default_value_t = TrainConfig::default().init_temperature, requires = "init")]
+    init_temperature: f64,
     /// Output folder: policy.safetensors, policy.json, train.parquet, train_worlds.parquet.
     #[arg(long)]
     out: PathBuf,
@@ -443,6 +448,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 lr: t.lr,
                 epochs: t.epochs,
                 entropy_coef: t.entropy_coef,
+                init_temperature: t.init_temperature,
                 ..Default::default()
             };
             let args = harness::train_cmd::TrainArgs {

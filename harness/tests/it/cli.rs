@@ -846,6 +846,7 @@ mod dppo {
             (vec!["--steps", "10"], "steps"),
             (vec!["--lr", "0"], "--lr"),
             (vec!["--entropy-coef=-0.1"], "--entropy-coef"),
+            (vec!["--init-temperature", "3"], "--init"),
         ] {
             let mut full = vec!["train", "--scenario", "tiny", "--quiet", "--out", res.to_str().unwrap()];
             full.extend(args.iter());

@@ -26,6 +26,10 @@ pub struct TrainConfig {
     pub entropy_coef: f64,
     pub value_coef: f64,
     pub max_grad_norm: f64,
+    /// The fine-tuned checkpoint's node logits are divided by this before
+    /// training ([`super::net::temper_node_logits`]; 1: as saved).
+    #[serde(default = "unit")]
+    pub init_temperature: f64,
 }
 
 impl Default for TrainConfig {
@@ -50,6 +54,7 @@ impl Default for TrainConfig {
             entropy_coef: 0.001,
             value_coef: 0.5,
             max_grad_norm: 0.5,
+            init_temperature: 1.0,
         }
     }
 }
@@ -85,6 +90,9 @@ impl TrainConfig {
         if !(self.entropy_coef.is_finite() && self.entropy_coef >= 0.0) {
             return Err(format!("--entropy-coef: expected a finite number >= 0, got {}", self.entropy_coef));
         }
+        if !(self.init_temperature.is_finite() && self.init_temperature > 0.0) {
+            return Err(format!("--init-temperature: expected a positive number, got {}", self.init_temperature));
+        }
         if self.minibatches > self.envs_per_worker * self.rollout_steps {
             return Err(format!(
                 "minibatches ({}) must not exceed the slots per worker and update ({})",
@@ -105,4 +113,8 @@ impl TrainConfig {
 
 fn one() -> usize {
     1
+}
+
+fn unit() -> f64 {
+    1.0
 }

@@ -472,6 +472,26 @@ pub fn export_weights(vs: &nn::VarStore) -> NamedWeights {
     v
 }
 
+/// Divide the option net's node logit (the first output of its last layer
+/// and of its skip path) by `t`. The most probable option of every task
+/// stays the same, so a checkpoint decides exactly as before; the sampled
+/// policy is flatter (t > 1). A fine-tune from it explores options the
+/// checkpoint had all but ruled out: PPO moves a probability only by the
+/// clip range per update, so an option sampled once in 10⁵ is never tried
+/// often enough to be learned (docs/heldout.md, "Tempered start").
+pub fn temper_node_logits(weights: &mut NamedWeights, t: f64) {
+    for (name, shape, values) in weights.iter_mut() {
+        let first_row = match name.as_str() {
+            "option.out.weight" | "option.skip.weight" => shape[1] as usize,
+            "option.out.bias" => 1,
+            _ => continue,
+        };
+        for v in &mut values[..first_row] {
+            *v = (f64::from(*v) / t) as f32;
+        }
+    }
+}
+
 /// Copy named weights into a var store whose variables have the same names and shapes.
 pub fn import_weights(vs: &nn::VarStore, weights: &[(String, Vec<i64>, Vec<f32>)]) -> Result<(), String> {
     let vars = vs.variables();

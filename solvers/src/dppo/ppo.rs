@@ -31,7 +31,9 @@ use super::checkpoint::{self, Checkpoint, FineTuneInfo, ScenarioInfo, Sidecar, T
 use super::decode::{HeadShape, Pick};
 use super::features::{CACHE_DIM, CUT_DIM, ROW_DIM, VALUE_DIM};
 use super::hyper::TrainConfig;
-use super::net::{export_weights, import_weights, rows_tensor, Arch, NamedWeights, Net, Normalizer};
+use super::net::{
+    export_weights, import_weights, rows_tensor, temper_node_logits, Arch, NamedWeights, Net, Normalizer,
+};
 use super::DppoError;
 
 /// Training worlds use seeds at or above this, so they never coincide with an
@@ -820,9 +822,16 @@ pub fn train_across(
                 )));
             }
             let info = FineTuneInfo { scenario: ck.sidecar.scenario.clone(), env_steps: ck.sidecar.training.env_steps };
-            (ck.weights.clone(), ck.sidecar.observation_stats.clone(), Some(info))
+            let mut weights = ck.weights.clone();
+            if cfg.init_temperature != 1.0 {
+                temper_node_logits(&mut weights, cfg.init_temperature);
+            }
+            (weights, ck.sidecar.observation_stats.clone(), Some(info))
         }
     };
+    if from.is_none() && cfg.init_temperature != 1.0 {
+        return Err(DppoError::Config("--init-temperature: applies to a fine-tuned checkpoint (--init)".into()));
+    }
     if let Some(c) = comm {
         // Every rank draws the same weights from the seed; rank 0's are
         // broadcast anyway, so that hosts with other libtorch builds agree.
