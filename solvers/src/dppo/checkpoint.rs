@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use super::features::{CACHE_DIM, CACHE_STAKE, VALUE_DIM, VALUE_STAKE};
+use super::features::{CACHE_DIM, CACHE_STAKE, CUT_DIM, OPTION_STAKE, ROW_DIM, VALUE_DIM, VALUE_STAKE};
 use super::hyper::TrainConfig;
-use super::net::{Arch, NamedWeights, Normalizer};
+use super::net::{Arch, NamedWeights, Normalizer, RunningStats};
 use super::DppoError;
 
 pub const FORMAT: &str = "edgebench-dppo-1";
@@ -176,13 +176,12 @@ pub fn load_bytes(
         return Err(bad(&side_path, format!("format {:?}, this build reads {FORMAT:?}", sidecar.format)));
     }
     // The weights are laid out as the sidecar says; a checkpoint from
-    // before the cache rows' stake column is widened below.
+    // before a stake column is widened below.
     let stored = sidecar.architecture;
-    let without_stake = stored.cache_dim + 1 == CACHE_DIM && stored.value_dim + 1 == VALUE_DIM;
-    if without_stake {
-        sidecar.architecture.cache_dim = CACHE_DIM;
-        sidecar.architecture.value_dim = VALUE_DIM;
-        widen_stats(&mut sidecar.observation_stats);
+    let added: Vec<&Added> = ADDED.iter().filter(|a| a.missing_from(&stored)).collect();
+    for a in &added {
+        a.widen_arch(&mut sidecar.architecture);
+        a.widen_stats(&mut sidecar.observation_stats);
     }
     // Either activation runs, with or without the top-up, the rescue, the
     // demand fetch and the demand share (older checkpoints keep working and
@@ -219,44 +218,106 @@ pub fn load_bytes(
         return Err(bad(&side_path, "observation statistics have the wrong widths"));
     }
     let mut weights = parse_safetensors(path, bytes, &stored)?;
-    if without_stake {
-        widen_weights(&mut weights);
+    for a in &added {
+        a.widen_weights(&mut weights);
     }
     Ok(Checkpoint { path: path.to_path_buf(), sidecar, weights })
 }
 
-/// Give a checkpoint from before the stake column ([`CACHE_STAKE`]) that
-/// column with zero weights, in the cache net and in the critic's input
-/// (its mean, [`VALUE_STAKE`]): the network's outputs do not change, so
-/// it decides exactly as it did, and fine-tuning it can learn the column.
-fn widen_weights(weights: &mut NamedWeights) {
-    for (name, shape, values) in weights.iter_mut() {
-        let at = match name.as_str() {
-            "cache.l1.weight" | "cache.skip.weight" => CACHE_STAKE,
-            "value.l1.weight" | "value.skip.weight" => VALUE_STAKE,
-            _ => continue,
-        };
-        let cols = shape[1] as usize;
-        let mut wide = Vec::with_capacity(values.len() / cols * (cols + 1));
-        for row in values.chunks_exact(cols) {
-            wide.extend_from_slice(&row[..at]);
-            wide.push(0.0);
-            wide.extend_from_slice(&row[at..]);
-        }
-        *values = wide;
-        shape[1] += 1;
-    }
+/// An input column added after checkpoints without it were shipped, in
+/// two row types (the second reads the first's mean, or starts with the
+/// first). Such a checkpoint gets it with zero weights in every net that
+/// reads it: the network's outputs do not change, so it decides exactly as
+/// it did, and fine-tuning it can learn the column.
+struct Added([Column; 2]);
+
+/// Where one row type has the added column.
+struct Column {
+    /// The row's width in [`Arch`], and today's width.
+    width: fn(&mut Arch) -> &mut usize,
+    dim: usize,
+    /// The column's index.
+    at: usize,
+    /// The input tensors of the net that reads the row.
+    tensors: [&'static str; 2],
+    stats: fn(&mut Normalizer) -> &mut RunningStats,
 }
 
-/// The statistics' side of [`widen_weights`]: unit statistics (mean 0,
-/// variance 1 over the recorded count) for the new column, so that it
-/// enters unscaled and later rollouts barely move its normalisation. Left
-/// as they are when their widths are not the older ones (refused after).
-fn widen_stats(stats: &mut Normalizer) {
-    for (s, dim, at) in [(&mut stats.cache, CACHE_DIM, CACHE_STAKE), (&mut stats.value, VALUE_DIM, VALUE_STAKE)] {
-        if s.sum.len() + 1 == dim && s.sum_sq.len() + 1 == dim {
-            s.sum.insert(at, 0.0);
-            s.sum_sq.insert(at, s.count);
+/// The stake columns: the cache rows' (and its mean in the critic's row),
+/// then the option rows' (and so the cut rows', which start with it).
+const ADDED: [Added; 2] = [
+    Added([
+        Column {
+            width: |a| &mut a.cache_dim,
+            dim: CACHE_DIM,
+            at: CACHE_STAKE,
+            tensors: ["cache.l1.weight", "cache.skip.weight"],
+            stats: |n| &mut n.cache,
+        },
+        Column {
+            width: |a| &mut a.value_dim,
+            dim: VALUE_DIM,
+            at: VALUE_STAKE,
+            tensors: ["value.l1.weight", "value.skip.weight"],
+            stats: |n| &mut n.value,
+        },
+    ]),
+    Added([
+        Column {
+            width: |a| &mut a.row_dim,
+            dim: ROW_DIM,
+            at: OPTION_STAKE,
+            tensors: ["option.l1.weight", "option.skip.weight"],
+            stats: |n| &mut n.option,
+        },
+        Column {
+            width: |a| &mut a.cut_dim,
+            dim: CUT_DIM,
+            at: OPTION_STAKE,
+            tensors: ["cut.l1.weight", "cut.skip.weight"],
+            stats: |n| &mut n.cut,
+        },
+    ]),
+];
+
+impl Added {
+    /// The sidecar's architecture is one column short in both row types.
+    fn missing_from(&self, arch: &Arch) -> bool {
+        let mut arch = *arch;
+        self.0.iter().all(|c| *(c.width)(&mut arch) + 1 == c.dim)
+    }
+    fn widen_arch(&self, arch: &mut Arch) {
+        for c in &self.0 {
+            *(c.width)(arch) = c.dim;
+        }
+    }
+    /// A zero weight for the column in every tensor that reads it.
+    fn widen_weights(&self, weights: &mut NamedWeights) {
+        for c in &self.0 {
+            for (_, shape, values) in weights.iter_mut().filter(|(name, ..)| c.tensors.contains(&name.as_str())) {
+                let cols = shape[1] as usize;
+                let mut wide = Vec::with_capacity(values.len() / cols * (cols + 1));
+                for row in values.chunks_exact(cols) {
+                    wide.extend_from_slice(&row[..c.at]);
+                    wide.push(0.0);
+                    wide.extend_from_slice(&row[c.at..]);
+                }
+                *values = wide;
+                shape[1] += 1;
+            }
+        }
+    }
+    /// Unit statistics (mean 0, variance 1 over the recorded count) for the
+    /// column, so that it enters unscaled and later rollouts barely move its
+    /// normalisation. Left as they are when their widths are not the older
+    /// ones (refused after).
+    fn widen_stats(&self, stats: &mut Normalizer) {
+        for c in &self.0 {
+            let s = (c.stats)(stats);
+            if s.sum.len() + 1 == c.dim && s.sum_sq.len() + 1 == c.dim {
+                s.sum.insert(c.at, 0.0);
+                s.sum_sq.insert(c.at, s.count);
+            }
         }
     }
 }

@@ -19,9 +19,14 @@ use scenarios::sim::{local_cost, local_terms, offload_terms, task_cost};
 use scenarios::{Environment, Observation, TaskView};
 
 pub const TASK_DIM: usize = 9;
-pub const OPTION_DIM: usize = 14;
+pub const OPTION_DIM: usize = 15;
 /// Width of an option row.
 pub const ROW_DIM: usize = TASK_DIM + OPTION_DIM;
+/// Option-row column of the local cost at stake of the task's model at the
+/// node, the last one (added after checkpoints without it were shipped:
+/// [`super::checkpoint`] widens those). A cut row starts with its option
+/// row, so the column has the same index there.
+pub const OPTION_STAKE: usize = ROW_DIM - 1;
 pub const CUT_EXTRA: usize = 6;
 /// Width of a cut row (option row + cut features).
 pub const CUT_DIM: usize = ROW_DIM + CUT_EXTRA;
@@ -122,6 +127,13 @@ pub struct SlotContext {
     pub strongest_count: Vec<u32>,
     /// Free cache fraction per node.
     pub cache_free: Vec<f64>,
+    /// Per node, per model: the local cost at stake, the summed cost on
+    /// their own terminals (over ω, 1 when late there) of the slot's tasks
+    /// of the model that reach the node. A model whose tasks are late on
+    /// their terminals (ResNet-152) is worth a node's room more than one of
+    /// the same size whose tasks are not (AlexNet); size alone cannot tell
+    /// them apart (docs/heldout.md, `random-pedestrian`).
+    pub stake: Vec<Vec<f64>>,
 }
 
 impl SlotContext {
@@ -138,7 +150,16 @@ impl SlotContext {
                 1.0 - used / env.nodes[n].cache_bytes
             })
             .collect();
-        SlotContext { strongest, strongest_count, cache_free }
+        let mut stake = vec![vec![0f64; env.catalogue().len()]; n_nodes];
+        for (i, t) in obs.tasks.iter().enumerate() {
+            let at_stake = local_cost(env, t) / env.interruption_cost;
+            for (n, s) in stake.iter_mut().enumerate() {
+                if obs.link(i, n).accessible {
+                    s[t.model] += at_stake;
+                }
+            }
+        }
+        SlotContext { strongest, strongest_count, cache_free, stake }
     }
 }
 
@@ -205,6 +226,9 @@ pub fn option_rows(
         row[11] = f32::from(u8::from(task.last_edge == Some(n)));
         row[12] = ctx.strongest_count[n] as f32 / 10.0;
         row[13] = ctx.cache_free[n] as f32;
+        // What serving the model here is worth to every task of it in reach
+        // (the cache row's stake column): a download pays for all of them.
+        row[14] = (ctx.stake[n][task.model] / 10.0) as f32;
         out.extend_from_slice(&row);
         cands.push(NODE0 + n);
     }
@@ -265,19 +289,10 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
     for t in &obs.tasks {
         demand_total[t.model] += 1;
     }
-    // What the tasks would cost on their terminals, over ω: a model whose
-    // tasks are late there (ResNet-152) is worth a node's room more than
-    // one of the same size whose tasks are not (AlexNet); size alone
-    // cannot tell them apart (docs/heldout.md, `random-pedestrian`).
-    let at_stake: Vec<f64> = obs.tasks.iter().map(|t| local_cost(env, t) / env.interruption_cost).collect();
     for (n, reach) in reach_counts(env, obs).iter().enumerate() {
-        // Per model, one walk over the tasks: the local cost at stake (tasks
-        // that reach the node) and the tasks whose strongest node it is.
-        let (mut stake, mut strongest) = (vec![0f64; n_models], vec![0u32; n_models]);
+        // Per model, the tasks whose strongest node it is.
+        let mut strongest = vec![0u32; n_models];
         for (i, t) in obs.tasks.iter().enumerate() {
-            if obs.link(i, n).accessible {
-                stake[t.model] += at_stake[i];
-            }
             if ctx.strongest[i] == Some(n) {
                 strongest[t.model] += 1;
             }
@@ -303,7 +318,7 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
                     Demand::Count => total as f32 / 10.0,
                     Demand::Share => (f64::from(total) / n_tasks.max(1) as f64 * DEMAND_SHARE_SCALE) as f32,
                 },
-                (stake[m] / 10.0) as f32,
+                (ctx.stake[n][m] / 10.0) as f32,
             ]);
         }
     }
