@@ -60,11 +60,10 @@ fn load(spec: &str, rb: &[u32], cu: &[u32]) -> Result<Checkpoint, String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let usage = || "usage: dppo_inputs CHECKPOINT SCENARIO SEED [NODE MODEL]".to_string();
     let (ck, scen, seed, target) = match args {
         [ck, scen, seed] => (ck, scen, seed, None),
         [ck, scen, seed, node, model] => (ck, scen, seed, Some((node, model))),
-        _ => return Err(usage()),
+        _ => return Err("usage: dppo_inputs CHECKPOINT SCENARIO SEED [NODE MODEL]".into()),
     };
     let index = |name: &str, v: &str| {
         v.parse::<usize>().map_err(|_| format!("{name}: expected a non-negative integer, got {v:?}"))

@@ -823,9 +823,8 @@ pub fn train_across(
             }
             let info = FineTuneInfo { scenario: ck.sidecar.scenario.clone(), env_steps: ck.sidecar.training.env_steps };
             let mut weights = ck.weights.clone();
-            if cfg.init_temperature != 1.0 {
-                temper_node_logits(&mut weights, cfg.init_temperature);
-            }
+            // Exact at T = 1 (x / 1 is x), so no special case.
+            temper_node_logits(&mut weights, cfg.init_temperature);
             (weights, ck.sidecar.observation_stats.clone(), Some(info))
         }
     };

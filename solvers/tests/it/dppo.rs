@@ -41,6 +41,14 @@ fn trained_checkpoint(steps: u64, dir: &Path) -> (Checkpoint, Vec<UpdateLog>) {
     (t.checkpoint(&Mixture::single(&scenario), &cfg, "test", &dir.join("p.safetensors")), t.logs)
 }
 
+/// The option net's outputs for `rows` (normalised option rows), built with `arch` from `weights`.
+fn option_outputs(arch: Arch, weights: &[(String, Vec<i64>, Vec<f32>)], rows: &[f32]) -> Vec<f32> {
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let net = Net::new(&vs.root(), arch);
+    import_weights(&vs, weights).unwrap();
+    to_vec(&net.options(&rows_tensor(rows, ROW_DIM)))
+}
+
 #[test]
 fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     let d = tempfile::tempdir().unwrap();
@@ -107,14 +115,11 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     assert_eq!(arch.demand(), Demand::Count);
     assert_eq!(arch.task_order(), TaskOrder::Deadline);
     assert_eq!(arch.downloads(), Downloads::Revocable);
-    let option_outputs = |arch: Arch| {
-        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-        let net = Net::new(&vs.root(), arch);
-        import_weights(&vs, &back.weights).unwrap();
-        let rows: Vec<f32> = (0..4 * ROW_DIM).map(|k| (k % 7) as f32 - 3.0).collect();
-        to_vec(&net.options(&rows_tensor(&rows, ROW_DIM)))
-    };
-    let (hard, soft) = (option_outputs(back.sidecar.architecture), option_outputs(old.sidecar.architecture));
+    let rows: Vec<f32> = (0..4 * ROW_DIM).map(|k| (k % 7) as f32 - 3.0).collect();
+    let (hard, soft) = (
+        option_outputs(back.sidecar.architecture, &back.weights, &rows),
+        option_outputs(old.sidecar.architecture, &back.weights, &rows),
+    );
     let gap = hard.iter().zip(&soft).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(gap > 1e-6, "tanh and hardtanh networks gave the same outputs (largest gap {gap})");
     // A checkpoint from before the stake columns loads with them added at
@@ -203,14 +208,9 @@ fn tempering_divides_the_node_logits_alone() {
     let (ck, _) = trained_checkpoint(256, d.path());
     let mut tempered = ck.weights.clone();
     temper_node_logits(&mut tempered, 4.0);
-    let outputs = |weights: &[(String, Vec<i64>, Vec<f32>)]| {
-        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-        let net = Net::new(&vs.root(), ck.sidecar.architecture);
-        import_weights(&vs, weights).unwrap();
-        let rows: Vec<f32> = (0..6 * ROW_DIM).map(|k| ((k * 5) % 11) as f32 / 2.0 - 2.5).collect();
-        to_vec(&net.options(&rows_tensor(&rows, ROW_DIM)))
-    };
-    let (before, after) = (outputs(&ck.weights), outputs(&tempered));
+    let rows: Vec<f32> = (0..6 * ROW_DIM).map(|k| ((k * 5) % 11) as f32 / 2.0 - 2.5).collect();
+    let arch = ck.sidecar.architecture;
+    let (before, after) = (option_outputs(arch, &ck.weights, &rows), option_outputs(arch, &tempered, &rows));
     let stride = ck.sidecar.architecture.row_out();
     assert!(before.iter().step_by(stride).any(|l| l.abs() > 0.1), "node logits all near zero: {before:?}");
     for (k, (b, a)) in before.iter().zip(&after).enumerate() {
