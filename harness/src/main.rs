@@ -127,6 +127,14 @@ struct TrainCli {
     /// Weight of the entropy bonus in the PPO loss.
     #[arg(long, default_value_t = TrainConfig::default().entropy_coef)]
     entropy_coef: f64,
+    /// Discount per slot (0 < γ < 1): how far ahead a decision's consequences count (about
+    /// 1/(1 − γ) slots); a model download pays only once it is ready, slots later.
+    #[arg(long, default_value_t = TrainConfig::default().gamma)]
+    gamma: f64,
+    /// GAE λ (0 ≤ λ ≤ 1): how much of the advantage comes from observed rewards rather than
+    /// the critic's estimate (λ = 1: observed rewards up to the rollout's end).
+    #[arg(long, default_value_t = TrainConfig::default().gae_lambda)]
+    gae_lambda: f64,
     /// Fine-tune this checkpoint (its weights and observation statistics) instead of starting
     /// from fresh weights; the sidecar records it.
     #[arg(long, value_name = "CHECKPOINT")]
@@ -448,6 +456,8 @@ fn dispatch(cli: Cli) -> Result<()> {
                 lr: t.lr,
                 epochs: t.epochs,
                 entropy_coef: t.entropy_coef,
+                gamma: t.gamma,
+                gae_lambda: t.gae_lambda,
                 init_temperature: t.init_temperature,
                 ..Default::default()
             };

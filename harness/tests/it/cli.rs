@@ -846,6 +846,8 @@ mod dppo {
             (vec!["--steps", "10"], "steps"),
             (vec!["--lr", "0"], "--lr"),
             (vec!["--entropy-coef=-0.1"], "--entropy-coef"),
+            (vec!["--gamma", "1"], "--gamma"),
+            (vec!["--gae-lambda", "1.5"], "--gae-lambda"),
             (vec!["--init-temperature", "3"], "--init"),
         ] {
             let mut full = vec!["train", "--scenario", "tiny", "--quiet", "--out", res.to_str().unwrap()];

@@ -90,6 +90,12 @@ impl TrainConfig {
         if !(self.entropy_coef.is_finite() && self.entropy_coef >= 0.0) {
             return Err(format!("--entropy-coef: expected a finite number >= 0, got {}", self.entropy_coef));
         }
+        if !(self.gamma > 0.0 && self.gamma < 1.0) {
+            return Err(format!("--gamma: expected a number in (0, 1), got {}", self.gamma));
+        }
+        if !(0.0..=1.0).contains(&self.gae_lambda) {
+            return Err(format!("--gae-lambda: expected a number in [0, 1], got {}", self.gae_lambda));
+        }
         if !(self.init_temperature.is_finite() && self.init_temperature > 0.0) {
             return Err(format!("--init-temperature: expected a positive number, got {}", self.init_temperature));
         }
