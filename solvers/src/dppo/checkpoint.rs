@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use super::features::{CACHE_DIM, CACHE_STAKE, CUT_DIM, OPTION_STAKE, ROW_DIM, VALUE_DIM, VALUE_STAKE};
+use super::features::{
+    CACHE_DIM, CACHE_STAKE, CUT_DIM, OPTION_STAKE, ROW_DIM, VALUE_COVERED, VALUE_COVERED_READY, VALUE_DIM, VALUE_STAKE,
+};
 use super::hyper::TrainConfig;
 use super::net::{Arch, NamedWeights, Normalizer, RunningStats};
 use super::DppoError;
@@ -176,12 +178,15 @@ pub fn load_bytes(
         return Err(bad(&side_path, format!("format {:?}, this build reads {FORMAT:?}", sidecar.format)));
     }
     // The weights are laid out as the sidecar says; a checkpoint from
-    // before a stake column is widened below.
+    // before an added column is widened below, one addition after another.
     let stored = sidecar.architecture;
-    let added: Vec<&Added> = ADDED.iter().filter(|a| a.missing_from(&stored)).collect();
-    for a in &added {
-        a.widen_arch(&mut sidecar.architecture);
-        a.widen_stats(&mut sidecar.observation_stats);
+    let mut added: Vec<&Added> = Vec::new();
+    for a in &ADDED {
+        if a.missing_from(&sidecar.architecture) {
+            a.widen_arch(&mut sidecar.architecture);
+            a.widen_stats(&mut sidecar.observation_stats);
+            added.push(a);
+        }
     }
     // Either activation runs, with or without the top-up, the rescue, the
     // demand fetch and the demand share (older checkpoints keep working and
@@ -225,15 +230,16 @@ pub fn load_bytes(
 }
 
 /// An input column added after checkpoints without it were shipped, in
-/// two row types (the second reads the first's mean, or starts with the
-/// first). Such a checkpoint gets it with zero weights in every net that
+/// one row type or two (the second reads the first's mean, or starts with
+/// the first). Such a checkpoint gets it with zero weights in every net that
 /// reads it: the network's outputs do not change, so it decides exactly as
-/// it did, and fine-tuning it can learn the column.
-struct Added([Column; 2]);
+/// it did (the critic's columns do not touch a decision at all), and
+/// fine-tuning it can learn the column.
+struct Added(&'static [Column]);
 
 /// Where one row type has the added column.
 struct Column {
-    /// The row's width in [`Arch`], and today's width.
+    /// The row's width in [`Arch`], and its width with the column.
     width: fn(&mut Arch) -> &mut usize,
     dim: usize,
     /// The column's index.
@@ -243,10 +249,23 @@ struct Column {
     stats: fn(&mut Normalizer) -> &mut RunningStats,
 }
 
-/// The stake columns: the cache rows' (and its mean in the critic's row),
-/// then the option rows' (and so the cut rows', which start with it).
-const ADDED: [Added; 2] = [
-    Added([
+/// The critic's row gaining one column at `at`, `dim` wide with it.
+const fn value_column(dim: usize, at: usize) -> Column {
+    Column {
+        width: |a| &mut a.value_dim,
+        dim,
+        at,
+        tensors: ["value.l1.weight", "value.skip.weight"],
+        stats: |n| &mut n.value,
+    }
+}
+
+/// In the order they were added: the stake columns, the cache rows' (and
+/// its mean in the critic's row), then the option rows' (and so the cut
+/// rows', which start with it); then the critic's covered stake, two
+/// columns.
+const ADDED: [Added; 4] = [
+    Added(&[
         Column {
             width: |a| &mut a.cache_dim,
             dim: CACHE_DIM,
@@ -254,15 +273,9 @@ const ADDED: [Added; 2] = [
             tensors: ["cache.l1.weight", "cache.skip.weight"],
             stats: |n| &mut n.cache,
         },
-        Column {
-            width: |a| &mut a.value_dim,
-            dim: VALUE_DIM,
-            at: VALUE_STAKE,
-            tensors: ["value.l1.weight", "value.skip.weight"],
-            stats: |n| &mut n.value,
-        },
+        value_column(VALUE_COVERED, VALUE_STAKE),
     ]),
-    Added([
+    Added(&[
         Column {
             width: |a| &mut a.row_dim,
             dim: ROW_DIM,
@@ -278,22 +291,24 @@ const ADDED: [Added; 2] = [
             stats: |n| &mut n.cut,
         },
     ]),
+    Added(&[value_column(VALUE_COVERED_READY, VALUE_COVERED)]),
+    Added(&[value_column(VALUE_DIM, VALUE_COVERED_READY)]),
 ];
 
 impl Added {
-    /// The sidecar's architecture is one column short in both row types.
+    /// The architecture is one column short in every row type of the addition.
     fn missing_from(&self, arch: &Arch) -> bool {
         let mut arch = *arch;
         self.0.iter().all(|c| *(c.width)(&mut arch) + 1 == c.dim)
     }
     fn widen_arch(&self, arch: &mut Arch) {
-        for c in &self.0 {
+        for c in self.0 {
             *(c.width)(arch) = c.dim;
         }
     }
     /// A zero weight for the column in every tensor that reads it.
     fn widen_weights(&self, weights: &mut NamedWeights) {
-        for c in &self.0 {
+        for c in self.0 {
             for (_, shape, values) in weights.iter_mut().filter(|(name, ..)| c.tensors.contains(&name.as_str())) {
                 let cols = shape[1] as usize;
                 let mut wide = Vec::with_capacity(values.len() / cols * (cols + 1));
@@ -312,7 +327,7 @@ impl Added {
     /// normalisation. Left as they are when their widths are not the older
     /// ones (refused after).
     fn widen_stats(&self, stats: &mut Normalizer) {
-        for c in &self.0 {
+        for c in self.0 {
             let s = (c.stats)(stats);
             if s.sum.len() + 1 == c.dim && s.sum_sq.len() + 1 == c.dim {
                 s.sum.insert(c.at, 0.0);

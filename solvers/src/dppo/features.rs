@@ -38,8 +38,13 @@ pub const CACHE_DEMAND: usize = CACHE_DIM - 2;
 pub const CACHE_STAKE: usize = CACHE_DIM - 1;
 /// The same column's mean in the critic's row.
 pub const VALUE_STAKE: usize = TASK_DIM + 2 + CACHE_STAKE;
+/// Critic-row columns of the covered stake ([`covered_stake`]): counting
+/// downloads in progress, then ready models only (the last two, added after
+/// checkpoints without them were shipped: [`super::checkpoint`] widens those).
+pub const VALUE_COVERED: usize = TASK_DIM + 2 + CACHE_DIM + 3;
+pub const VALUE_COVERED_READY: usize = VALUE_COVERED + 1;
 /// Width of the critic's slot row.
-pub const VALUE_DIM: usize = TASK_DIM + 2 + CACHE_DIM + 3;
+pub const VALUE_DIM: usize = VALUE_COVERED_READY + 1;
 
 /// Option index of running locally and of dropping; node `n` is `NODE0 + n`.
 pub const OPT_LOCAL: usize = 0;
@@ -324,8 +329,36 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
     }
 }
 
+/// Shares of the slot's local cost at stake (its tasks' cost on their own
+/// terminals) whose model is cached at a node the task reaches: counting
+/// downloads in progress, and ready models only. The mean cache row says how
+/// much is cached and how much is at stake, never whether the one is where
+/// the other is, so without these the critic cannot value a download that
+/// will serve the tasks around it (docs/heldout.md, "Coverage").
+pub fn covered_stake(env: &Environment, obs: &Observation) -> (f64, f64) {
+    let (mut total, mut cached, mut ready) = (0.0, 0.0, 0.0);
+    for (i, t) in obs.tasks.iter().enumerate() {
+        let stake = local_cost(env, t);
+        total += stake;
+        let entries =
+            (0..env.nodes.len()).filter(|&n| obs.link(i, n).accessible).filter_map(|n| obs.cache_entry(n, t.model));
+        let (mut is_cached, mut is_ready) = (false, false);
+        for e in entries {
+            is_cached = true;
+            is_ready |= e.ready_at <= obs.time_s;
+        }
+        cached += if is_cached { stake } else { 0.0 };
+        ready += if is_ready { stake } else { 0.0 };
+    }
+    if total > 0.0 {
+        (cached / total, ready / total)
+    } else {
+        (0.0, 0.0)
+    }
+}
+
 /// The critic's row: mean task features, mean and minimum-over-options cost
-/// estimates, mean cache row, and three slot-level counts.
+/// estimates, mean cache row, three slot-level counts and the covered stake.
 pub fn value_row(
     env: &Environment,
     obs: &Observation,
@@ -364,4 +397,6 @@ pub fn value_row(
     out.push(n_tasks as f32 / 30.0);
     out.push(env.nodes.len() as f32 / 10.0);
     out.push((slots_left as f32 / 100.0).min(3.0));
+    let (covered, ready) = covered_stake(env, obs);
+    out.extend_from_slice(&[covered as f32, ready as f32]);
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
 use solvers::dppo::decode::{Downloads, TaskOrder};
-use solvers::dppo::features::{Demand, CACHE_STAKE, OPTION_STAKE, ROW_DIM, VALUE_STAKE};
+use solvers::dppo::features::{
+    Demand, CACHE_STAKE, OPTION_STAKE, ROW_DIM, VALUE_COVERED, VALUE_COVERED_READY, VALUE_STAKE,
+};
 use solvers::dppo::hyper::TrainConfig;
 use solvers::dppo::net::{import_weights, temper_node_logits};
 use solvers::dppo::net::{rows_tensor, to_vec, Activation, Arch, Net};
@@ -122,16 +124,21 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     );
     let gap = hard.iter().zip(&soft).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(gap > 1e-6, "tanh and hardtanh networks gave the same outputs (largest gap {gap})");
-    // A checkpoint from before the stake columns loads with them added at
+    // A checkpoint from before the added columns loads with them added at
     // zero weight and unit statistics: the same checkpoint as one saved
-    // with those. Today's shipped checkpoints lack the option rows' column
-    // (and so the cut rows'); older ones the cache rows' (and its mean in
-    // the critic's row) as well.
+    // with those. Today's shipped checkpoints lack the critic's covered
+    // stake; older ones the option rows' stake column (and so the cut
+    // rows') as well; older still the cache rows' (and its mean in the
+    // critic's row). Columns are removed last first.
     type Stats = fn(&mut solvers::dppo::net::Normalizer) -> &mut solvers::dppo::net::RunningStats;
     type Width = fn(&mut Arch) -> &mut usize;
     let option_stake: [(&str, usize, Stats, Width); 2] = [
         ("option", OPTION_STAKE, |n| &mut n.option, |a| &mut a.row_dim),
         ("cut", OPTION_STAKE, |n| &mut n.cut, |a| &mut a.cut_dim),
+    ];
+    let covered: [(&str, usize, Stats, Width); 2] = [
+        ("value", VALUE_COVERED_READY, |n| &mut n.value, |a| &mut a.value_dim),
+        ("value", VALUE_COVERED, |n| &mut n.value, |a| &mut a.value_dim),
     ];
     let cache_stake: [(&str, usize, Stats, Width); 2] = [
         ("cache", CACHE_STAKE, |n| &mut n.cache, |a| &mut a.cache_dim),
@@ -149,7 +156,8 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
                 }
                 let cols = shape[1] as usize;
                 wide.iter_mut().skip(at).step_by(cols).for_each(|w| *w = 0.0);
-                *values = wide.chunks_exact(cols).flat_map(|r| [&r[..at], &r[at + 1..]].concat()).collect();
+                let narrow_cols = narrow_shape[1] as usize;
+                *values = values.chunks_exact(narrow_cols).flat_map(|r| [&r[..at], &r[at + 1..]].concat()).collect();
                 narrow_shape[1] -= 1;
             }
             let s = stats(&mut zeroed.sidecar.observation_stats);
@@ -166,8 +174,9 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
         assert_eq!(widened.sidecar, zeroed.sidecar, "{label}");
         narrow
     };
-    narrowed(&option_stake, "without-option-stake");
-    let narrow = narrowed(&[cache_stake, option_stake].concat(), "without-both-stakes");
+    narrowed(&covered, "without-coverage");
+    narrowed(&[covered, option_stake].concat(), "without-option-stake");
+    let narrow = narrowed(&[covered, cache_stake, option_stake].concat(), "without-both-stakes");
     // Narrow weights under a sidecar of today's widths, or the reverse, are refused.
     let mut mixed = narrow.clone();
     mixed.sidecar = ck.sidecar.clone();

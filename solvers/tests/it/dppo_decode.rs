@@ -13,7 +13,8 @@ use solvers::dppo::decode::{
     Requested, TaskOrder,
 };
 use solvers::dppo::features::{
-    cache_rows, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP, OPT_LOCAL,
+    cache_rows, covered_stake, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP,
+    OPT_LOCAL,
 };
 
 /// Decode one slot from random logits; returns the decision.
@@ -520,6 +521,42 @@ fn the_stake_column_sums_the_local_cost_of_the_tasks_in_reach() {
         let got = rows[m * CACHE_DIM + CACHE_STAKE];
         assert!((f64::from(got) - e / 10.0).abs() < 1e-5, "model {m}: {got} against {}", e / 10.0);
     }
+}
+
+/// The critic's covered stake: of the slot's local cost at stake, the share
+/// whose model is cached at a node the task reaches (downloads counted), and
+/// the share whose model is ready there. One node; an AlexNet task (on time
+/// on its terminal: cost a < ω) and a ResNet-152 task (late: ω) near it.
+#[test]
+fn the_covered_stake_is_the_share_of_local_cost_cached_in_reach() {
+    let world = alexnet_or_resnet152_world("covered-stake", 2);
+    let env = &world.env;
+    let (alexnet, resnet) = (0, 1);
+    let mut obs = first_observation(&world);
+    assert!(obs.tasks.len() == 2 && obs.link(0, 0).accessible && obs.link(1, 0).accessible);
+    obs.tasks[0].model = alexnet;
+    obs.tasks[1].model = resnet;
+    let (a, omega) = (scenarios::sim::local_cost(env, &obs.tasks[0]), env.interruption_cost);
+    assert!(a < omega && scenarios::sim::local_cost(env, &obs.tasks[1]) == omega, "AlexNet on time, ResNet-152 late");
+    let entry = |model, wait: f64| scenarios::CacheEntry { model, ready_at: obs.time_s + wait, last_used: None };
+    let cases = [
+        (vec![], (0.0, 0.0)),
+        (vec![entry(alexnet, 0.0)], (a / (a + omega), a / (a + omega))),
+        (vec![entry(resnet, 5.0)], (omega / (a + omega), 0.0)),
+        (vec![entry(alexnet, 0.0), entry(resnet, 5.0)], (1.0, a / (a + omega))),
+    ];
+    for (cache, (covered, ready)) in cases {
+        obs.caches[0] = cache.clone();
+        let got = covered_stake(env, &obs);
+        assert!((got.0 - covered).abs() < 1e-12 && (got.1 - ready).abs() < 1e-12, "{cache:?}: {got:?}");
+    }
+    // A task that does not reach the node is not covered by its cache.
+    obs.links[1].accessible = false;
+    let got = covered_stake(env, &obs);
+    assert!((got.0 - a / (a + omega)).abs() < 1e-12, "{got:?}");
+    // A slot without tasks: 0, not 0/0.
+    obs.tasks.clear();
+    assert_eq!(covered_stake(env, &obs), (0.0, 0.0));
 }
 
 /// The rescue keeps a decision valid and its caches, never raises the slot's
