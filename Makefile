@@ -100,7 +100,7 @@ GENERAL_WORLDS := --scenario default --scenario scenarios/train/generated.toml -
   --scenario scenarios/train/sites.toml --scenario melbourne --scenario dense --weights 4,2,2,1,1,1
 train-general: build ## Fine-tune the default checkpoint on a mixture of world types (at most 30 minutes on 2 cores) and install it as the shipped `general` checkpoint
 	$(BIN) train $(GENERAL_WORLDS) --init solvers/checkpoints/default.safetensors --init-temperature 3 --lr 0.0003 \
-	  --rollout 64 --workers 2 --seed 21 --steps $(GENERAL_STEPS) --out results/train-general
+	  --rollout 64 --gamma 0.99 --workers 2 --seed 21 --steps $(GENERAL_STEPS) --out results/train-general
 	cp results/train-general/policy.safetensors solvers/checkpoints/general.safetensors
 	cp results/train-general/policy.json solvers/checkpoints/general.json
 	cp results/train-general/train.parquet solvers/checkpoints/general-train.parquet
