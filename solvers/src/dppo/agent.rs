@@ -127,6 +127,7 @@ pub fn act<R: Rng>(
             &row_out[at..at + len],
             net.arch.task_order(),
             net.arch.downloads(),
+            net.arch.evictions(),
             pick,
         );
         rec.value = *v;

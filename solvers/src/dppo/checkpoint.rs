@@ -199,6 +199,7 @@ pub fn load_bytes(
         demand_share: sidecar.architecture.demand_share,
         stake_order: sidecar.architecture.stake_order,
         hold_downloads: sidecar.architecture.hold_downloads,
+        guard_evictions: sidecar.architecture.guard_evictions,
         ..Arch::new(rb_levels.len(), cu_levels.len())
     };
     if sidecar.architecture != expected {

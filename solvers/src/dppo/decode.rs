@@ -22,7 +22,7 @@ use rand::Rng;
 use scenarios::sim::{local_cost, local_terms, offload_terms, task_cost};
 use scenarios::{Action, Decision, Environment, Observation};
 
-use super::features::{reach_counts, NODE0, OPT_DROP, OPT_LOCAL};
+use super::features::{reach_counts, stake_by_node, NODE0, OPT_DROP, OPT_LOCAL};
 
 /// How a head's choice is made.
 pub enum Pick<'r, R: Rng> {
@@ -180,6 +180,44 @@ pub enum Downloads {
     Held,
 }
 
+/// Whether a task's option may fetch a model that pushes out models other
+/// tasks in reach would use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evictions {
+    /// Any fetch that fits beside the models already pinned this slot.
+    Free,
+    /// A fetch of `m` at `n` that does not fit beside the pinned models and
+    /// the ready models at `n` with tasks in reach is offered only when
+    /// `m`'s local cost at stake there is at least theirs together: one
+    /// late AlexNet task may not evict ResNet-152 serving three
+    /// (docs/heldout.md, "Guarded evictions").
+    Guarded,
+}
+
+/// With [`Evictions::Guarded`], may a task's option fetch `model` at `node`
+/// (absent there), given the models pinned there so far? `stake` is
+/// [`super::features::stake_by_node`]'s.
+fn fetch_allowed(
+    env: &Environment,
+    obs: &Observation,
+    node: usize,
+    model: usize,
+    pinned: &[usize],
+    pinned_bytes: f64,
+    stake: &[Vec<f64>],
+) -> bool {
+    let (mut bytes, mut their_stake) = (0.0, 0.0);
+    for e in &obs.caches[node] {
+        let in_use = e.ready_at <= obs.time_s && stake[node][e.model] > 0.0 && !pinned.contains(&e.model);
+        if e.model != model && in_use {
+            bytes += env.model(e.model).weights_bytes;
+            their_stake += stake[node][e.model];
+        }
+    }
+    pinned_bytes + env.model(model).weights_bytes + bytes <= env.nodes[node].cache_bytes
+        || stake[node][model] >= their_stake
+}
+
 /// The models each node must keep this slot because their download is in
 /// progress (none with [`Downloads::Revocable`]).
 fn held_downloads(obs: &Observation, nodes: usize, downloads: Downloads) -> Vec<Vec<usize>> {
@@ -233,6 +271,7 @@ pub fn decode_tasks<R: Rng>(
     row_out: &[f32],
     order: TaskOrder,
     downloads: Downloads,
+    evictions: Evictions,
     pick: &mut Pick<'_, R>,
 ) -> SlotActions {
     let n_tasks = obs.tasks.len();
@@ -268,6 +307,7 @@ pub fn decode_tasks<R: Rng>(
     let mut pinned_bytes: Vec<f64> =
         pinned.iter().map(|ms| ms.iter().map(|&m| env.model(m).weights_bytes).sum()).collect();
     let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
+    let stake = (evictions == Evictions::Guarded).then(|| stake_by_node(env, obs));
     let mut logits = Vec::new();
     for &i in &sequence {
         let task = &obs.tasks[i];
@@ -279,7 +319,13 @@ pub fn decode_tasks<R: Rng>(
                 o => {
                     let n = o - NODE0;
                     let fits_model = pinned[n].contains(&task.model) || pinned_bytes[n] + w <= env.nodes[n].cache_bytes;
-                    obs.link(i, n).accessible && rb_left[n] >= rb_min && cu_left[n] >= cu_min && fits_model
+                    let guarded = match &stake {
+                        Some(stake) if obs.cache_entry(n, task.model).is_none() => {
+                            fetch_allowed(env, obs, n, task.model, &pinned[n], pinned_bytes[n], stake)
+                        }
+                        _ => true,
+                    };
+                    obs.link(i, n).accessible && rb_left[n] >= rb_min && cu_left[n] >= cu_min && fits_model && guarded
                 }
             };
         }
@@ -701,6 +747,7 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
         &row_out,
         TaskOrder::Deadline,
         Downloads::Revocable,
+        Evictions::Free,
         &mut pick,
     );
     let offloaded: Vec<usize> = (0..n_tasks).filter(|&i| a.is_offload(i)).collect();

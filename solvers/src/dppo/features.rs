@@ -155,16 +155,7 @@ impl SlotContext {
                 1.0 - used / env.nodes[n].cache_bytes
             })
             .collect();
-        let mut stake = vec![vec![0f64; env.catalogue().len()]; n_nodes];
-        for (i, t) in obs.tasks.iter().enumerate() {
-            let at_stake = local_cost(env, t) / env.interruption_cost;
-            for (n, s) in stake.iter_mut().enumerate() {
-                if obs.link(i, n).accessible {
-                    s[t.model] += at_stake;
-                }
-            }
-        }
-        SlotContext { strongest, strongest_count, cache_free, stake }
+        SlotContext { strongest, strongest_count, cache_free, stake: stake_by_node(env, obs) }
     }
 }
 
@@ -327,6 +318,21 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
             ]);
         }
     }
+}
+
+/// Per node, per model: the summed local cost (over ω) of the slot's tasks
+/// of the model that reach the node ([`SlotContext::stake`]).
+pub fn stake_by_node(env: &Environment, obs: &Observation) -> Vec<Vec<f64>> {
+    let mut stake = vec![vec![0f64; env.catalogue().len()]; env.nodes.len()];
+    for (i, t) in obs.tasks.iter().enumerate() {
+        let at_stake = local_cost(env, t) / env.interruption_cost;
+        for (n, s) in stake.iter_mut().enumerate() {
+            if obs.link(i, n).accessible {
+                s[t.model] += at_stake;
+            }
+        }
+    }
+    stake
 }
 
 /// Shares of the slot's local cost at stake (its tasks' cost on their own

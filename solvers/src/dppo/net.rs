@@ -9,7 +9,7 @@
 use tch::nn;
 use tch::{Kind, Tensor};
 
-use super::decode::{Downloads, TaskOrder};
+use super::decode::{Downloads, Evictions, TaskOrder};
 use super::features::{Demand, CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
 
 /// Initial skip weight from a normalised cost estimate to its logit.
@@ -82,6 +82,10 @@ pub struct Arch {
     /// absent (false, revocable) in older sidecars.
     #[serde(default)]
     pub hold_downloads: bool,
+    /// A fetch may not push out more stake than it brings
+    /// ([`Evictions::Guarded`]); absent (false, free) in older sidecars.
+    #[serde(default)]
+    pub guard_evictions: bool,
 }
 
 impl Arch {
@@ -102,6 +106,7 @@ impl Arch {
             demand_share: true,
             stake_order: true,
             hold_downloads: true,
+            guard_evictions: true,
         }
     }
     /// The order in which this network's decoder offers tasks the nodes.
@@ -118,6 +123,14 @@ impl Arch {
             Downloads::Held
         } else {
             Downloads::Revocable
+        }
+    }
+    /// Which fetches this network's decoder offers a task.
+    pub fn evictions(&self) -> Evictions {
+        if self.guard_evictions {
+            Evictions::Guarded
+        } else {
+            Evictions::Free
         }
     }
     /// What the cache rows' demand column counts for this network.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use scenarios::{Policy, World};
 use solvers::dppo::checkpoint::{self, Checkpoint};
-use solvers::dppo::decode::{Downloads, TaskOrder};
+use solvers::dppo::decode::{Downloads, Evictions, TaskOrder};
 use solvers::dppo::features::{
     Demand, CACHE_STAKE, OPTION_STAKE, ROW_DIM, VALUE_COVERED, VALUE_COVERED_READY, VALUE_STAKE,
 };
@@ -94,11 +94,13 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     // same weights as hardtanh. (Compared on the outputs, not on decisions:
     // a briefly trained network decides like its prior either way.)
     // Likewise a sidecar without `top_up` (or `rescue`, `demand_fetch`,
-    // `demand_share`, `stake_order`, `hold_downloads`) loads with it off.
+    // `demand_share`, `stake_order`, `hold_downloads`, `guard_evictions`)
+    // loads with it off.
     assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
     let arch = ck.sidecar.architecture;
     assert!(arch.top_up && arch.rescue && arch.demand_fetch && arch.demand_share && arch.stake_order);
     assert_eq!(arch.downloads(), Downloads::Held);
+    assert_eq!(arch.evictions(), Evictions::Guarded);
     let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();
     side["architecture"].as_object_mut().unwrap().remove("activation").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("top_up").unwrap();
@@ -107,6 +109,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     side["architecture"].as_object_mut().unwrap().remove("demand_share").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("stake_order").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("hold_downloads").unwrap();
+    side["architecture"].as_object_mut().unwrap().remove("guard_evictions").unwrap();
     let legacy = d.path().join("legacy.safetensors");
     std::fs::write(&legacy, &bytes).unwrap();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
@@ -117,6 +120,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     assert_eq!(arch.demand(), Demand::Count);
     assert_eq!(arch.task_order(), TaskOrder::Deadline);
     assert_eq!(arch.downloads(), Downloads::Revocable);
+    assert_eq!(arch.evictions(), Evictions::Free);
     let rows: Vec<f32> = (0..4 * ROW_DIM).map(|k| (k % 7) as f32 - 3.0).collect();
     let (hard, soft) = (
         option_outputs(back.sidecar.architecture, &back.weights, &rows),

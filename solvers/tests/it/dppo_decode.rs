@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
-    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Downloads, Fetch, HeadShape, Pick,
-    Requested, TaskOrder,
+    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Downloads, Evictions, Fetch, HeadShape,
+    Pick, Requested, TaskOrder,
 };
 use solvers::dppo::features::{
     cache_rows, covered_stake, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP,
@@ -41,7 +41,8 @@ fn decode_random(
     let mut pick = if sample { Pick::Sample(&mut draw) } else { Pick::Mode };
     let order = if rng.gen_bool(0.5) { TaskOrder::Stake } else { TaskOrder::Deadline };
     let downloads = if rng.gen_bool(0.5) { Downloads::Held } else { Downloads::Revocable };
-    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, downloads, &mut pick);
+    let evictions = if rng.gen_bool(0.5) { Evictions::Guarded } else { Evictions::Free };
+    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, downloads, evictions, &mut pick);
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
     let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &mut pick);
     if downloads == Downloads::Held {
@@ -345,7 +346,18 @@ fn the_task_order_decides_which_model_claims_a_full_cache() {
             row_out[k * shape.row_out()] = if c == NODE0 { 5.0 } else { 0.0 };
         }
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let a = decode_tasks(env, &obs, &shape, cands, vec![0, 3, 6], &row_out, order, Downloads::Revocable, &mut pick);
+        let a = decode_tasks(
+            env,
+            &obs,
+            &shape,
+            cands,
+            vec![0, 3, 6],
+            &row_out,
+            order,
+            Downloads::Revocable,
+            Evictions::Free,
+            &mut pick,
+        );
         (a.option[0], a.option[1])
     };
     assert_eq!(decide(TaskOrder::Deadline), (NODE0, OPT_LOCAL));
@@ -372,8 +384,18 @@ fn a_held_download_keeps_its_room_until_ready() {
         let mut row_out = vec![0f32; cands.len() * shape.row_out()];
         row_out[2 * shape.row_out()] = 5.0;
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let mut a =
-            decode_tasks(env, &obs, &shape, cands, vec![0, 3], &row_out, TaskOrder::Stake, downloads, &mut pick);
+        let mut a = decode_tasks(
+            env,
+            &obs,
+            &shape,
+            cands,
+            vec![0, 3],
+            &row_out,
+            TaskOrder::Stake,
+            downloads,
+            Evictions::Free,
+            &mut pick,
+        );
         decode_cuts(env, &obs, &shape, &mut a, &vec![0.0; shape.cuts], &mut pick);
         let d = decode_caches(env, &obs, &shape, &mut a, &[-10.0, -10.0], Fetch::Any, downloads, &mut pick);
         validate(env, &obs, &d).unwrap();
@@ -381,6 +403,65 @@ fn a_held_download_keeps_its_room_until_ready() {
     };
     assert_eq!(decide(Downloads::Revocable), (NODE0, vec![vec![alexnet]]));
     assert_eq!(decide(Downloads::Held), (OPT_LOCAL, vec![vec![resnet]]));
+}
+
+/// With [`Evictions::Guarded`] a fetch may not push out more stake than it
+/// brings. One node with room for AlexNet or ResNet-152; an AlexNet task,
+/// first by deadline, and three ResNet-152 tasks, late on their terminals;
+/// every task prefers the node. With ResNet-152 ready there, the AlexNet
+/// fetch would evict it: free, AlexNet takes the node and the ResNet-152
+/// tasks run locally; guarded, the AlexNet task is refused the node (its
+/// stake is below the three's) and the ResNet-152 tasks are served. With
+/// AlexNet ready instead, the ResNet-152 fetch brings more stake than the
+/// one AlexNet task holds, so it is offered either way.
+#[test]
+fn a_guarded_fetch_may_not_push_out_more_stake_than_it_brings() {
+    let world = alexnet_or_resnet152_world("guarded-evictions", 4);
+    let env = &world.env;
+    let (alexnet, resnet) = (0, 1);
+    let mut obs = first_observation(&world);
+    assert!(obs.tasks.len() == 4 && (0..4).all(|i| obs.link(i, 0).accessible), "four tasks, all reaching the node");
+    for (i, t) in obs.tasks.iter_mut().enumerate() {
+        (t.model, t.deadline_s, t.device_flops) = if i == 0 { (alexnet, 0.15, 20e9) } else { (resnet, 0.3, 20e9) };
+    }
+    let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
+    assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
+    let shape = HeadShape::of(env);
+    let decide = |obs: &scenarios::Observation, evictions| {
+        let cands: Vec<usize> = (0..4).flat_map(|_| [OPT_LOCAL, OPT_DROP, NODE0]).collect();
+        let mut row_out = vec![0f32; cands.len() * shape.row_out()];
+        for (k, &c) in cands.iter().enumerate() {
+            row_out[k * shape.row_out()] = if c == NODE0 { 5.0 } else { 0.0 };
+        }
+        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+        let a = decode_tasks(
+            env,
+            obs,
+            &shape,
+            cands,
+            vec![0, 3, 6, 9, 12],
+            &row_out,
+            TaskOrder::Deadline,
+            Downloads::Held,
+            evictions,
+            &mut pick,
+        );
+        a.option
+    };
+    let ready = |model| vec![scenarios::CacheEntry { model, ready_at: obs.time_s, last_used: None }];
+    let mut held = obs.clone();
+    held.caches[0] = ready(resnet);
+    assert_eq!(decide(&held, Evictions::Free), vec![NODE0, OPT_LOCAL, OPT_LOCAL, OPT_LOCAL]);
+    assert_eq!(decide(&held, Evictions::Guarded), vec![OPT_LOCAL, NODE0, NODE0, NODE0]);
+    held.caches[0] = ready(alexnet);
+    obs.tasks.swap(0, 3); // the ResNet-152 tasks first: their fetch is what is judged
+    for t in obs.tasks.iter_mut() {
+        t.deadline_s = if t.model == alexnet { 0.3 } else { 0.15 };
+    }
+    held.tasks = obs.tasks.clone();
+    let want = vec![NODE0, NODE0, NODE0, OPT_LOCAL];
+    assert_eq!(decide(&held, Evictions::Free), want);
+    assert_eq!(decide(&held, Evictions::Guarded), want);
 }
 
 /// With [`Fetch::InDemand`] a free choice fetches only a model that a task
