@@ -319,6 +319,26 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
     }
 }
 
+/// The options decoded (most probable) when every task can go local, drop
+/// or node 0 and every task's logits prefer node 0.
+fn options_preferring_node_0(
+    env: &scenarios::Environment,
+    obs: &Observation,
+    order: TaskOrder,
+    downloads: Downloads,
+    evictions: Evictions,
+) -> Vec<usize> {
+    let shape = HeadShape::of(env);
+    let cands: Vec<usize> = obs.tasks.iter().flat_map(|_| [OPT_LOCAL, OPT_DROP, NODE0]).collect();
+    let cand_start = (0..=obs.tasks.len()).map(|i| 3 * i).collect();
+    let row_out: Vec<f32> = cands
+        .iter()
+        .flat_map(|&c| (0..shape.row_out()).map(move |k| if k == 0 && c == NODE0 { 5.0 } else { 0.0 }))
+        .collect();
+    let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+    decode_tasks(env, obs, &shape, cands, cand_start, &row_out, order, downloads, evictions, &mut pick).option
+}
+
 /// The task order decides which of two models that cannot share a node's
 /// cache gets it: an AlexNet task with the earlier deadline, on time on its
 /// terminal, and a ResNet-152 task, late on its own; both prefer the node.
@@ -338,27 +358,9 @@ fn the_task_order_decides_which_model_claims_a_full_cache() {
     }
     let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
     assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
-    let shape = HeadShape::of(env);
     let decide = |order| {
-        let cands = vec![OPT_LOCAL, OPT_DROP, NODE0, OPT_LOCAL, OPT_DROP, NODE0];
-        let mut row_out = vec![0f32; cands.len() * shape.row_out()];
-        for (k, &c) in cands.iter().enumerate() {
-            row_out[k * shape.row_out()] = if c == NODE0 { 5.0 } else { 0.0 };
-        }
-        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let a = decode_tasks(
-            env,
-            &obs,
-            &shape,
-            cands,
-            vec![0, 3, 6],
-            &row_out,
-            order,
-            Downloads::Revocable,
-            Evictions::Free,
-            &mut pick,
-        );
-        (a.option[0], a.option[1])
+        let option = options_preferring_node_0(env, &obs, order, Downloads::Revocable, Evictions::Free);
+        (option[0], option[1])
     };
     assert_eq!(decide(TaskOrder::Deadline), (NODE0, OPT_LOCAL));
     assert_eq!(decide(TaskOrder::Stake), (OPT_LOCAL, NODE0));
@@ -426,27 +428,8 @@ fn a_guarded_fetch_may_not_push_out_more_stake_than_it_brings() {
     }
     let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
     assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
-    let shape = HeadShape::of(env);
-    let decide = |obs: &scenarios::Observation, evictions| {
-        let cands: Vec<usize> = (0..4).flat_map(|_| [OPT_LOCAL, OPT_DROP, NODE0]).collect();
-        let mut row_out = vec![0f32; cands.len() * shape.row_out()];
-        for (k, &c) in cands.iter().enumerate() {
-            row_out[k * shape.row_out()] = if c == NODE0 { 5.0 } else { 0.0 };
-        }
-        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let a = decode_tasks(
-            env,
-            obs,
-            &shape,
-            cands,
-            vec![0, 3, 6, 9, 12],
-            &row_out,
-            TaskOrder::Deadline,
-            Downloads::Held,
-            evictions,
-            &mut pick,
-        );
-        a.option
+    let decide = |obs: &Observation, evictions| {
+        options_preferring_node_0(env, obs, TaskOrder::Deadline, Downloads::Held, evictions)
     };
     let ready = |model| vec![scenarios::CacheEntry { model, ready_at: obs.time_s, last_used: None }];
     let mut held = obs.clone();
