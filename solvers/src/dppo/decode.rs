@@ -190,7 +190,7 @@ pub enum Evictions {
     /// the ready models at `n` with tasks in reach is offered only when
     /// `m`'s local cost at stake there is at least theirs together: one
     /// late AlexNet task may not evict ResNet-152 serving three
-    /// (docs/heldout.md, "Guarded evictions").
+    /// (docs/model.md §9b, "Guarded evictions").
     Guarded,
 }
 

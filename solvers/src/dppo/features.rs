@@ -340,7 +340,7 @@ pub fn stake_by_node(env: &Environment, obs: &Observation) -> Vec<Vec<f64>> {
 /// downloads in progress, and ready models only. The mean cache row says how
 /// much is cached and how much is at stake, never whether the one is where
 /// the other is, so without these the critic cannot value a download that
-/// will serve the tasks around it (docs/heldout.md, "Coverage").
+/// will serve the tasks around it (docs/model.md §9b, value row).
 pub fn covered_stake(env: &Environment, obs: &Observation) -> (f64, f64) {
     let (mut total, mut cached, mut ready) = (0.0, 0.0, 0.0);
     for (i, t) in obs.tasks.iter().enumerate() {
