@@ -36,10 +36,10 @@ struct Run {
 fn run_once(
     world: &World,
     ckpt: &Arc<Checkpoint>,
-    force: Option<(usize, usize, usize)>,
     node: usize,
     model: usize,
     from: usize,
+    forced: bool,
 ) -> Result<Run, String> {
     let env = &world.env;
     let mut policy = Dppo::new(ckpt).map_err(|e| e.to_string())?;
@@ -49,36 +49,35 @@ fn run_once(
     while !sim.is_done() {
         sim.observe(&mut obs);
         let mut decision = policy.decide(env, &obs).map_err(|e| e.to_string())?;
-        if let Some((n, m, slot)) = force {
-            if obs.slot == slot && !decision.caches[n].contains(&m) {
-                let cap = env.nodes[n].cache_bytes;
-                let mut set = decision.caches[n].clone();
-                set.sort_by(|&a, &b| env.model(b).weights_bytes.total_cmp(&env.model(a).weights_bytes));
-                let bytes = |s: &[usize]| s.iter().map(|&x| env.model(x).weights_bytes).sum::<f64>();
-                while !set.is_empty() && bytes(&set) + env.model(m).weights_bytes > cap {
-                    set.remove(0);
-                }
-                set.push(m);
-                set.sort_unstable();
-                for (i, a) in decision.actions.iter_mut().enumerate() {
-                    if matches!(*a, Action::Offload { node, .. } if node == n) && !set.contains(&obs.tasks[i].model) {
-                        *a = Action::Local;
-                    }
-                }
-                decision.caches[n] = set;
+        if forced && obs.slot == from && !decision.caches[node].contains(&model) {
+            let cap = env.nodes[node].cache_bytes;
+            let mut set = decision.caches[node].clone();
+            set.sort_by(|&a, &b| env.model(b).weights_bytes.total_cmp(&env.model(a).weights_bytes));
+            let bytes = |s: &[usize]| s.iter().map(|&x| env.model(x).weights_bytes).sum::<f64>();
+            while !set.is_empty() && bytes(&set) + env.model(model).weights_bytes > cap {
+                set.remove(0);
             }
+            set.push(model);
+            set.sort_unstable();
+            for (i, a) in decision.actions.iter_mut().enumerate() {
+                if matches!(*a, Action::Offload { node: n, .. } if n == node) && !set.contains(&obs.tasks[i].model) {
+                    *a = Action::Local;
+                }
+            }
+            decision.caches[node] = set;
         }
         let slot = obs.slot;
         let out = sim.step(&obs, &decision).map_err(|e| format!("invalid decision at slot {slot}: {e}"))?;
         r.cost += out.cost;
-        if force.is_some() && slot >= from && slot < from + 30 {
-            let at_node = |m: usize| {
-                out.tasks
-                    .iter()
-                    .zip(&obs.tasks)
-                    .filter(|(t, v)| v.model == m && matches!(t.action, Action::Offload { node: n, .. } if n == node))
-                    .count()
-            };
+        // Tasks of model `m` served at the node this slot.
+        let at_node = |m: usize| {
+            out.tasks
+                .iter()
+                .zip(&obs.tasks)
+                .filter(|(t, v)| v.model == m && matches!(t.action, Action::Offload { node: n, .. } if n == node))
+                .count()
+        };
+        if forced && slot >= from && slot < from + 30 {
             let in_reach =
                 (0..obs.tasks.len()).filter(|&i| obs.tasks[i].model == model && obs.link(i, node).accessible).count();
             let state = match obs.cache_entry(node, model) {
@@ -97,12 +96,7 @@ fn run_once(
         if slot >= from {
             r.cost_after += out.cost;
             r.held_slots += u64::from(decision.caches[node].contains(&model));
-            r.served_after += out
-                .tasks
-                .iter()
-                .zip(&obs.tasks)
-                .filter(|(t, v)| v.model == model && matches!(t.action, Action::Offload { node: n, .. } if n == node))
-                .count() as u64;
+            r.served_after += at_node(model) as u64;
         }
     }
     Ok(r)
@@ -133,8 +127,8 @@ fn run(args: &[String]) -> Result<(), String> {
     }
     let source = CheckpointSource::parse(Path::new(ck)).map_err(|e| format!("CHECKPOINT {e}"))?;
     let ckpt = Arc::new(source.load(&env.rb_levels, &env.cu_levels).map_err(|e| e.to_string())?);
-    let plain = run_once(&world, &ckpt, None, node, model, slot)?;
-    let forced = run_once(&world, &ckpt, Some((node, model, slot)), node, model, slot)?;
+    let plain = run_once(&world, &ckpt, node, model, slot, false)?;
+    let forced = run_once(&world, &ckpt, node, model, slot, true)?;
     let name = &env.model(model).name;
     println!("{ck} on {scen}, seed {seed}: {name} fetched at node {node} in slot {slot}");
     println!("                run cost   from slot {slot}   {name} tasks served there after   slots held after");
