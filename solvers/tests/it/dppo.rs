@@ -464,3 +464,41 @@ fn a_mixture_of_other_decision_levels_or_bad_weights_is_refused() {
         }
     }
 }
+
+/// Per-node credit fine-tunes a checkpoint without a node critic: the critic
+/// starts fresh and is trained (its weights move), it takes no decision (at a
+/// negligible learning rate the checkpoint decides as before), and the
+/// checkpoint with it saves, loads, and fine-tunes back without it.
+#[test]
+fn node_credit_adds_a_node_critic_that_takes_no_decision() {
+    let d = tempfile::tempdir().unwrap();
+    let (ck, _) = trained_checkpoint(1024, d.path());
+    assert!(!ck.sidecar.architecture.node_critic);
+    let scenario = tiny();
+    let mix = Mixture::single(&scenario);
+    let node_weights = |w: &solvers::dppo::net::NamedWeights| -> Vec<f32> {
+        w.iter().filter(|(n, _, _)| n.starts_with("node.")).flat_map(|(_, _, v)| v.clone()).collect()
+    };
+    let still = TrainConfig { node_credit: true, lr: 1e-12, ..short(128, 2) };
+    let tuned = solvers::dppo::ppo::train_across(&mix, &still, None, Some(&ck), &mut |_| {}).unwrap();
+    assert!(tuned.arch.node_critic);
+    let with = tuned.checkpoint(&mix, &still, "test", &d.path().join("n.safetensors"));
+    with.save().unwrap();
+    let levels = &scenario.config().decision;
+    let back = checkpoint::load(&with.path, &levels.rb_levels, &levels.cu_levels).unwrap();
+    assert!(back.sidecar.architecture.node_critic && back.sidecar.hyperparameters.node_credit);
+    assert_eq!(node_weights(&back.weights), node_weights(&with.weights));
+    assert!(!node_weights(&back.weights).is_empty());
+    let cost = |c: Checkpoint| held_out_cost(&mut Dppo::new(&Arc::new(c)).unwrap());
+    assert_eq!(cost(back.clone()), cost(ck.clone()), "the node critic takes no decision");
+
+    let learning = TrainConfig { node_credit: true, lr: 1e-3, ..short(1024, 2) };
+    let trained = solvers::dppo::ppo::train_across(&mix, &learning, None, Some(&back), &mut |_| {}).unwrap();
+    let moved =
+        node_weights(&trained.weights).iter().zip(node_weights(&back.weights)).any(|(a, b)| (a - b).abs() > 1e-4);
+    assert!(moved, "the node critic is trained");
+
+    let without = TrainConfig { lr: 1e-12, ..short(128, 2) };
+    let plain = solvers::dppo::ppo::train_across(&mix, &without, None, Some(&back), &mut |_| {}).unwrap();
+    assert!(!plain.arch.node_critic && node_weights(&plain.weights).is_empty());
+}
