@@ -9,7 +9,7 @@ use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use super::features::{
-    CACHE_DIM, CACHE_SPEED, CACHE_STAKE, CUT_DIM, OPTION_STAKE, ROW_DIM, VALUE_DIM, VALUE_SPEED, VALUE_STAKE,
+    CACHE_DIM, CACHE_STAKE, CUT_DIM, OPTION_STAKE, ROW_DIM, VALUE_COVERED, VALUE_COVERED_READY, VALUE_DIM, VALUE_STAKE,
 };
 use super::hyper::TrainConfig;
 use super::net::{Arch, NamedWeights, Normalizer, RunningStats};
@@ -201,7 +201,6 @@ pub fn load_bytes(
         stake_order: sidecar.architecture.stake_order,
         hold_downloads: sidecar.architecture.hold_downloads,
         guard_evictions: sidecar.architecture.guard_evictions,
-        claim_fetches: sidecar.architecture.claim_fetches,
         ..Arch::new(rb_levels.len(), cu_levels.len())
     };
     if sidecar.architecture != expected {
@@ -263,21 +262,20 @@ const fn value_column(dim: usize, at: usize) -> Column {
     }
 }
 
-/// In the order they were added, at the widths and positions of their
-/// time: the stake columns, the cache rows' (and its mean in the critic's
-/// row), then the option rows' (and so the cut rows', which start with it);
-/// then the critic's covered stake, two columns; then the cache rows' mean
-/// speed of the tasks in reach (and its mean in the critic's row).
-const ADDED: [Added; 5] = [
+/// In the order they were added: the stake columns, the cache rows' (and
+/// its mean in the critic's row), then the option rows' (and so the cut
+/// rows', which start with it); then the critic's covered stake, two
+/// columns.
+const ADDED: [Added; 4] = [
     Added(&[
         Column {
             width: |a| &mut a.cache_dim,
-            dim: 11,
+            dim: CACHE_DIM,
             at: CACHE_STAKE,
             tensors: ["cache.l1.weight", "cache.skip.weight"],
             stats: |n| &mut n.cache,
         },
-        value_column(25, VALUE_STAKE),
+        value_column(VALUE_COVERED, VALUE_STAKE),
     ]),
     Added(&[
         Column {
@@ -295,18 +293,8 @@ const ADDED: [Added; 5] = [
             stats: |n| &mut n.cut,
         },
     ]),
-    Added(&[value_column(26, 25)]),
-    Added(&[value_column(27, 26)]),
-    Added(&[
-        Column {
-            width: |a| &mut a.cache_dim,
-            dim: CACHE_DIM,
-            at: CACHE_SPEED,
-            tensors: ["cache.l1.weight", "cache.skip.weight"],
-            stats: |n| &mut n.cache,
-        },
-        value_column(VALUE_DIM, VALUE_SPEED),
-    ]),
+    Added(&[value_column(VALUE_COVERED_READY, VALUE_COVERED)]),
+    Added(&[value_column(VALUE_DIM, VALUE_COVERED_READY)]),
 ];
 
 impl Added {

@@ -229,61 +229,6 @@ fn held_downloads(obs: &Observation, nodes: usize, downloads: Downloads) -> Vec<
         .collect()
 }
 
-/// Fetches the cache head decided before the tasks ([`claim_fetches`]);
-/// empty ([`Claims::default`]) when the decoder does not ask it first.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Claims {
-    /// Per node, the models claimed: pinned for the tasks, then kept.
-    pub models: Vec<Vec<usize>>,
-    /// The (node, model) units decided: unit (node-major), fetched, log-probability.
-    pub decided: Vec<(usize, bool, f32)>,
-}
-
-/// Ask the cache head first about every absent model that a task in reach
-/// uses (per node, in the head's order), each only where the guard allows
-/// it ([`Evictions::Guarded`]): it fits beside the held downloads, earlier
-/// claims and the ready models in use there, or its local cost at stake is
-/// at least theirs. A claimed model is pinned before the tasks decode. After
-/// the tasks, an AlexNet offload had pinned AlexNet at a node whose cache
-/// holds one of the two, and the cache head's fetch of ResNet-152 there,
-/// which it wanted with probability 0.994, was never offered (held-out
-/// `random-pedestrian`; docs/model.md §9b, "Fetch claims").
-pub fn claim_fetches<R: Rng>(
-    env: &Environment,
-    obs: &Observation,
-    shape: &HeadShape,
-    cache_logits: &[f32],
-    downloads: Downloads,
-    pick: &mut Pick<'_, R>,
-) -> Claims {
-    let n_models = shape.models;
-    let (reach, stake) = (reach_counts(env, obs), stake_by_node(env, obs));
-    let mut claims = Claims { models: held_downloads(obs, shape.nodes, downloads), decided: Vec::new() };
-    for (n, pinned) in claims.models.iter_mut().enumerate() {
-        let mut bytes: f64 = pinned.iter().map(|&m| env.model(m).weights_bytes).sum();
-        let logits = &cache_logits[n * n_models..(n + 1) * n_models];
-        let mut absent: Vec<usize> =
-            (0..n_models).filter(|&m| reach[n][m] > 0 && obs.cache_entry(n, m).is_none()).collect();
-        absent.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
-        let held = pinned.len();
-        for m in absent {
-            let w = env.model(m).weights_bytes;
-            if bytes + w > env.nodes[n].cache_bytes || !fetch_allowed(env, obs, n, m, pinned, bytes, &stake) {
-                continue;
-            }
-            let (fetch, lp) = pick.bernoulli(logits[m]);
-            claims.decided.push((n * n_models + m, fetch, lp));
-            if fetch {
-                pinned.push(m);
-                bytes += w;
-            }
-        }
-        // The held downloads are pinned by the decoder anyway; keep only the claims.
-        pinned.drain(..held);
-    }
-    claims
-}
-
 /// Earliest deadline first, ties by terminal.
 fn deadline_order(obs: &Observation) -> impl Fn(&usize, &usize) -> std::cmp::Ordering + '_ {
     |&x, &y| {
@@ -327,7 +272,6 @@ pub fn decode_tasks<R: Rng>(
     order: TaskOrder,
     downloads: Downloads,
     evictions: Evictions,
-    claims: &Claims,
     pick: &mut Pick<'_, R>,
 ) -> SlotActions {
     let n_tasks = obs.tasks.len();
@@ -360,13 +304,6 @@ pub fn decode_tasks<R: Rng>(
     let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
     let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
     let mut pinned = held_downloads(obs, shape.nodes, downloads);
-    for (models, claimed) in pinned.iter_mut().zip(&claims.models) {
-        for &m in claimed {
-            if !models.contains(&m) {
-                models.push(m);
-            }
-        }
-    }
     let mut pinned_bytes: Vec<f64> =
         pinned.iter().map(|ms| ms.iter().map(|&m| env.model(m).weights_bytes).sum()).collect();
     let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
@@ -383,8 +320,7 @@ pub fn decode_tasks<R: Rng>(
                     let n = o - NODE0;
                     let fits_model = pinned[n].contains(&task.model) || pinned_bytes[n] + w <= env.nodes[n].cache_bytes;
                     let guarded = match &stake {
-                        // A model already pinned here this slot is fetched already.
-                        Some(stake) if obs.cache_entry(n, task.model).is_none() && !pinned[n].contains(&task.model) => {
+                        Some(stake) if obs.cache_entry(n, task.model).is_none() => {
                             fetch_allowed(env, obs, n, task.model, &pinned[n], pinned_bytes[n], stake)
                         }
                         _ => true,
@@ -477,7 +413,6 @@ pub fn decode_caches<R: Rng>(
     cache_logits: &[f32],
     fetch: Fetch,
     downloads: Downloads,
-    claims: &Claims,
     pick: &mut Pick<'_, R>,
 ) -> Decision {
     let (n_nodes, n_models) = (shape.nodes, shape.models);
@@ -485,11 +420,6 @@ pub fn decode_caches<R: Rng>(
     a.cache_free_choice = vec![false; n_nodes * n_models];
     a.cache_logp = vec![0.0; n_nodes * n_models];
     let mut needed = vec![vec![false; n_models]; n_nodes];
-    // The claims' choices were made before the tasks; claimed models are kept.
-    for &(u, fetched, lp) in &claims.decided {
-        (a.cache_free_choice[u], a.cache_keep[u], a.cache_logp[u]) = (true, fetched, lp);
-        needed[u / n_models][u % n_models] |= fetched;
-    }
     for (n, models) in held_downloads(obs, n_nodes, downloads).iter().enumerate() {
         for &m in models {
             needed[n][m] = true;
@@ -519,8 +449,7 @@ pub fn decode_caches<R: Rng>(
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
         free.clear();
         let fetchable = |m: usize| reach.as_ref().is_none_or(|r| r[n][m] > 0) || obs.cache_entry(n, m).is_some();
-        let decided = |m: usize| a.cache_free_choice[n * n_models + m];
-        free.extend((0..n_models).filter(|&m| !need[m] && !decided(m) && fetchable(m)));
+        free.extend((0..n_models).filter(|&m| !need[m] && fetchable(m)));
         free.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
         for &m in &free {
             if bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
@@ -819,7 +748,6 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
         TaskOrder::Deadline,
         Downloads::Revocable,
         Evictions::Free,
-        &Claims::default(),
         &mut pick,
     );
     let offloaded: Vec<usize> = (0..n_tasks).filter(|&i| a.is_offload(i)).collect();
@@ -829,17 +757,7 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
     }
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
     let cache_logits: Vec<f32> = req.keep.iter().map(|&k| if k { 1.0 } else { -1.0 }).collect();
-    let decision = decode_caches(
-        env,
-        obs,
-        &shape,
-        &mut a,
-        &cache_logits,
-        Fetch::Any,
-        Downloads::Revocable,
-        &Claims::default(),
-        &mut pick,
-    );
+    let decision = decode_caches(env, obs, &shape, &mut a, &cache_logits, Fetch::Any, Downloads::Revocable, &mut pick);
     let mut changed = 0;
     for i in 0..n_tasks {
         changed += usize::from(a.option[i] != req.option[i]);

@@ -30,18 +30,14 @@ pub const OPTION_STAKE: usize = ROW_DIM - 1;
 pub const CUT_EXTRA: usize = 6;
 /// Width of a cut row (option row + cut features).
 pub const CUT_DIM: usize = ROW_DIM + CUT_EXTRA;
-pub const CACHE_DIM: usize = 12;
+pub const CACHE_DIM: usize = 11;
 /// Cache-row column of the model's demand ([`Demand`]).
-pub const CACHE_DEMAND: usize = 9;
-/// Cache-row column of the local cost at stake (added after checkpoints
-/// without it were shipped: [`super::checkpoint`] widens those).
-pub const CACHE_STAKE: usize = 10;
-/// Cache-row column of the mean speed of the tasks of the model in reach,
-/// the last one (added after the stake; widened in the same way).
-pub const CACHE_SPEED: usize = 11;
-/// The same columns' means in the critic's row.
+pub const CACHE_DEMAND: usize = CACHE_DIM - 2;
+/// Cache-row column of the local cost at stake, the last one (added after
+/// checkpoints without it were shipped: [`super::checkpoint`] widens those).
+pub const CACHE_STAKE: usize = CACHE_DIM - 1;
+/// The same column's mean in the critic's row.
 pub const VALUE_STAKE: usize = TASK_DIM + 2 + CACHE_STAKE;
-pub const VALUE_SPEED: usize = TASK_DIM + 2 + CACHE_SPEED;
 /// Critic-row columns of the covered stake ([`covered_stake`]): counting
 /// downloads in progress, then ready models only (the last two, added after
 /// checkpoints without them were shipped: [`super::checkpoint`] widens those).
@@ -290,16 +286,11 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
         demand_total[t.model] += 1;
     }
     for (n, reach) in reach_counts(env, obs).iter().enumerate() {
-        // Per model, the tasks whose strongest node it is, and the summed
-        // speed of those in reach.
+        // Per model, the tasks whose strongest node it is.
         let mut strongest = vec![0u32; n_models];
-        let mut speed = vec![0f64; n_models];
         for (i, t) in obs.tasks.iter().enumerate() {
             if ctx.strongest[i] == Some(n) {
                 strongest[t.model] += 1;
-            }
-            if obs.link(i, n).accessible {
-                speed[t.model] += t.vel[0].hypot(t.vel[1]);
             }
         }
         for (m, &total) in demand_total.iter().enumerate() {
@@ -324,9 +315,6 @@ pub fn cache_rows(env: &Environment, obs: &Observation, ctx: &SlotContext, deman
                     Demand::Share => (f64::from(total) / n_tasks.max(1) as f64 * DEMAND_SHARE_SCALE) as f32,
                 },
                 (ctx.stake[n][m] / 10.0) as f32,
-                // A download pays only while its tasks stay in reach: fast
-                // terminals leave before it is ready (docs/model.md §9b).
-                (speed[m] / f64::from(reach[m].max(1)) / 10.0) as f32,
             ]);
         }
     }

@@ -87,10 +87,6 @@ pub struct Arch {
     /// ([`Evictions::Guarded`]); absent (false, free) in older sidecars.
     #[serde(default)]
     pub guard_evictions: bool,
-    /// The cache head is asked about fetches before the tasks decode
-    /// ([`super::decode::claim_fetches`]); absent (false, after) in older sidecars.
-    #[serde(default)]
-    pub claim_fetches: bool,
     /// A second critic values each node's share of the slot cost
     /// ([`super::credit`]), so that a task's or a cache unit's ratio gets the
     /// advantage of its node, not the slot's. Training only: it takes no
@@ -118,7 +114,6 @@ impl Arch {
             stake_order: true,
             hold_downloads: true,
             guard_evictions: true,
-            claim_fetches: true,
             node_critic: false,
         }
     }

@@ -10,12 +10,12 @@ use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::credit::node_credit;
 use solvers::dppo::decode::{
-    claim_fetches, decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Claims, Downloads,
-    Evictions, Fetch, HeadShape, Pick, Requested, TaskOrder,
+    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Downloads, Evictions, Fetch, HeadShape,
+    Pick, Requested, TaskOrder,
 };
 use solvers::dppo::features::{
-    cache_rows, covered_stake, option_rows, strongest_node, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_SPEED,
-    CACHE_STAKE, NODE0, OPT_DROP, OPT_LOCAL,
+    cache_rows, covered_stake, option_rows, strongest_node, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE,
+    NODE0, OPT_DROP, OPT_LOCAL,
 };
 
 /// Decode one slot from random logits; returns the decision.
@@ -43,20 +43,9 @@ fn decode_random(
     let order = if rng.gen_bool(0.5) { TaskOrder::Stake } else { TaskOrder::Deadline };
     let downloads = if rng.gen_bool(0.5) { Downloads::Held } else { Downloads::Revocable };
     let evictions = if rng.gen_bool(0.5) { Evictions::Guarded } else { Evictions::Free };
-    let claims = if rng.gen_bool(0.5) {
-        claim_fetches(env, obs, &shape, &cache_logits, downloads, &mut pick)
-    } else {
-        Claims::default()
-    };
-    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, downloads, evictions, &claims, &mut pick);
+    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, downloads, evictions, &mut pick);
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
-    let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &claims, &mut pick);
-    for (n, claimed) in claims.models.iter().enumerate() {
-        for m in claimed {
-            assert!(d.caches[n].contains(m), "slot {}: a claimed fetch was not kept", obs.slot);
-            assert!(obs.cache_entry(n, *m).is_none(), "slot {}: only absent models are claimed", obs.slot);
-        }
-    }
+    let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &mut pick);
     if downloads == Downloads::Held {
         for (n, entries) in obs.caches.iter().enumerate() {
             for e in entries.iter().filter(|e| e.ready_at > obs.time_s) {
@@ -323,17 +312,7 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
         let mut a =
             solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL; obs.tasks.len()], ..Default::default() };
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(
-            env,
-            &obs,
-            &shape,
-            &mut a,
-            &logits,
-            Fetch::Any,
-            Downloads::Revocable,
-            &Claims::default(),
-            &mut pick,
-        );
+        let d = decode_caches(env, &obs, &shape, &mut a, &logits, Fetch::Any, Downloads::Revocable, &mut pick);
         assert_eq!(d.caches, vec![vec![preferred]], "preferred {preferred}");
         // Both were offered only while they fit: the other one was not a free choice.
         assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
@@ -349,7 +328,6 @@ fn options_preferring_node_0(
     order: TaskOrder,
     downloads: Downloads,
     evictions: Evictions,
-    claims: &Claims,
 ) -> Vec<usize> {
     let shape = HeadShape::of(env);
     let cands: Vec<usize> = obs.tasks.iter().flat_map(|_| [OPT_LOCAL, OPT_DROP, NODE0]).collect();
@@ -359,7 +337,7 @@ fn options_preferring_node_0(
         .flat_map(|&c| (0..shape.row_out()).map(move |k| if k == 0 && c == NODE0 { 5.0 } else { 0.0 }))
         .collect();
     let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-    decode_tasks(env, obs, &shape, cands, cand_start, &row_out, order, downloads, evictions, claims, &mut pick).option
+    decode_tasks(env, obs, &shape, cands, cand_start, &row_out, order, downloads, evictions, &mut pick).option
 }
 
 /// The task order decides which of two models that cannot share a node's
@@ -382,8 +360,7 @@ fn the_task_order_decides_which_model_claims_a_full_cache() {
     let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
     assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
     let decide = |order| {
-        let option =
-            options_preferring_node_0(env, &obs, order, Downloads::Revocable, Evictions::Free, &Claims::default());
+        let option = options_preferring_node_0(env, &obs, order, Downloads::Revocable, Evictions::Free);
         (option[0], option[1])
     };
     assert_eq!(decide(TaskOrder::Deadline), (NODE0, OPT_LOCAL));
@@ -420,21 +397,10 @@ fn a_held_download_keeps_its_room_until_ready() {
             TaskOrder::Stake,
             downloads,
             Evictions::Free,
-            &Claims::default(),
             &mut pick,
         );
         decode_cuts(env, &obs, &shape, &mut a, &vec![0.0; shape.cuts], &mut pick);
-        let d = decode_caches(
-            env,
-            &obs,
-            &shape,
-            &mut a,
-            &[-10.0, -10.0],
-            Fetch::Any,
-            downloads,
-            &Claims::default(),
-            &mut pick,
-        );
+        let d = decode_caches(env, &obs, &shape, &mut a, &[-10.0, -10.0], Fetch::Any, downloads, &mut pick);
         validate(env, &obs, &d).unwrap();
         (a.option[0], d.caches)
     };
@@ -464,7 +430,7 @@ fn a_guarded_fetch_may_not_push_out_more_stake_than_it_brings() {
     let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
     assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
     let decide = |obs: &Observation, evictions| {
-        options_preferring_node_0(env, obs, TaskOrder::Deadline, Downloads::Held, evictions, &Claims::default())
+        options_preferring_node_0(env, obs, TaskOrder::Deadline, Downloads::Held, evictions)
     };
     let ready = |model| vec![scenarios::CacheEntry { model, ready_at: obs.time_s, last_used: None }];
     let mut held = obs.clone();
@@ -480,41 +446,6 @@ fn a_guarded_fetch_may_not_push_out_more_stake_than_it_brings() {
     let want = vec![NODE0, NODE0, NODE0, OPT_LOCAL];
     assert_eq!(decide(&held, Evictions::Free), want);
     assert_eq!(decide(&held, Evictions::Guarded), want);
-}
-
-/// Asked first, the cache head's fetch claims the room before the tasks:
-/// AlexNet ready at a node that holds one of the two models, one AlexNet
-/// task on time and three ResNet-152 tasks late on their terminals, every
-/// option preferring the node. A claimed ResNet-152 fetch (more stake than
-/// AlexNet's, so the guard allows it) is pinned first and serves the three;
-/// declined, the AlexNet task (first by deadline) pins AlexNet and the
-/// ResNet-152 tasks run on their terminals.
-#[test]
-fn a_claimed_fetch_takes_the_room_before_the_tasks() {
-    let world = alexnet_or_resnet152_world("fetch-claims", 4);
-    let env = &world.env;
-    let (alexnet, resnet) = (0, 1);
-    let mut obs = first_observation(&world);
-    assert!(obs.tasks.len() == 4 && (0..4).all(|i| obs.link(i, 0).accessible), "four tasks, all reaching the node");
-    for (i, t) in obs.tasks.iter_mut().enumerate() {
-        (t.model, t.deadline_s, t.device_flops) = if i == 0 { (alexnet, 0.15, 20e9) } else { (resnet, 0.3, 20e9) };
-    }
-    obs.caches[0] = vec![scenarios::CacheEntry { model: alexnet, ready_at: obs.time_s, last_used: None }];
-    let shape = HeadShape::of(env);
-    let decide = |fetch_logit: f32| {
-        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let cache_logits = [5.0, fetch_logit];
-        let claims = claim_fetches(env, &obs, &shape, &cache_logits, Downloads::Held, &mut pick);
-        let options =
-            options_preferring_node_0(env, &obs, TaskOrder::Deadline, Downloads::Held, Evictions::Guarded, &claims);
-        (claims.models[0].clone(), options)
-    };
-    let (claimed, options) = decide(5.0);
-    assert_eq!(claimed, vec![resnet]);
-    assert_eq!(options, vec![OPT_LOCAL, NODE0, NODE0, NODE0]);
-    let (claimed, options) = decide(-5.0);
-    assert!(claimed.is_empty());
-    assert_eq!(options, vec![NODE0, OPT_LOCAL, OPT_LOCAL, OPT_LOCAL]);
 }
 
 /// With [`Fetch::InDemand`] a free choice fetches only a model that a task
@@ -540,17 +471,7 @@ fn a_demand_fetch_fetches_only_what_a_task_in_reach_uses() {
     let decide = |fetch| {
         let mut a = solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL], ..Default::default() };
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(
-            env,
-            &obs,
-            &shape,
-            &mut a,
-            &logits,
-            fetch,
-            Downloads::Revocable,
-            &Claims::default(),
-            &mut pick,
-        );
+        let d = decode_caches(env, &obs, &shape, &mut a, &logits, fetch, Downloads::Revocable, &mut pick);
         validate(env, &obs, &d).unwrap();
         (d.caches, a.cache_free_choice)
     };
@@ -631,37 +552,6 @@ fn the_demand_column_counts_or_shares_the_slot_tasks() {
     let mut rows = Vec::new();
     cache_rows(&world.env, &obs, &SlotContext::new(&world.env, &obs), Demand::Share, &mut rows);
     assert!(rows.chunks(CACHE_DIM).all(|r| r[CACHE_DEMAND] == 0.0 && r[CACHE_STAKE] == 0.0), "{rows:?}");
-}
-
-/// The speed column: per model, the mean speed of its tasks that reach the
-/// node, /10 m/s (0 when none does), on one node with terminals set to
-/// hand-picked velocities.
-#[test]
-fn the_speed_column_is_the_mean_speed_of_the_tasks_in_reach() {
-    let world = one_node_world("speed-column", |c| {
-        c.area_m = [60.0, 60.0];
-        c.terminals.count = 4;
-        c.terminals.activity = 1.0;
-        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
-    });
-    let (env, mut obs) = (&world.env, first_observation(&world));
-    assert!(obs.tasks.len() == 4 && (0..4).all(|i| obs.link(i, 0).accessible), "four tasks, all reaching the node");
-    // AlexNet: 3 m/s and 5 m/s (a 3-4-5 vector); ResNet-152: 20 m/s and standing.
-    for (t, (model, vel)) in
-        obs.tasks.iter_mut().zip([(0, [3.0, 0.0]), (0, [3.0, 4.0]), (1, [0.0, 20.0]), (1, [0.0, 0.0])])
-    {
-        (t.model, t.vel) = (model, vel);
-    }
-    let mut rows = Vec::new();
-    cache_rows(env, &obs, &SlotContext::new(env, &obs), Demand::Share, &mut rows);
-    assert!((rows[CACHE_SPEED] - 0.4).abs() < 1e-6, "AlexNet: {}", rows[CACHE_SPEED]);
-    assert!((rows[CACHE_DIM + CACHE_SPEED] - 1.0).abs() < 1e-6, "ResNet-152: {}", rows[CACHE_DIM + CACHE_SPEED]);
-    for t in obs.tasks.iter_mut() {
-        t.model = 0;
-    }
-    let mut rows = Vec::new();
-    cache_rows(env, &obs, &SlotContext::new(env, &obs), Demand::Share, &mut rows);
-    assert!((rows[CACHE_SPEED] - 0.7).abs() < 1e-6 && rows[CACHE_DIM + CACHE_SPEED] == 0.0, "{rows:?}");
 }
 
 /// The cache rows' stake column: per (node, model), the tasks of the model
