@@ -108,7 +108,7 @@ fn dppo(c: &mut Criterion) {
     let mut step = |k: usize| {
         let r = k * 64..(k + 1) * 64;
         opt.zero_grad();
-        let (loss, _) = minibatch_loss(&net, &shape, &refs[r.clone()], &adv[r.clone()], &ret[r], None, &cfg);
+        let (loss, _) = minibatch_loss(&net, &shape, &refs[r.clone()], &adv[r.clone()], &ret[r], &cfg);
         loss.backward();
         opt.clip_grad_norm(cfg.max_grad_norm);
         opt.step();

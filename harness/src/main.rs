@@ -135,11 +135,6 @@ struct TrainCli {
     /// the critic's estimate (λ = 1: observed rewards up to the rollout's end).
     #[arg(long, default_value_t = TrainConfig::default().gae_lambda)]
     gae_lambda: f64,
-    /// Per-node credit: split each slot's cost per node (a task's cost among the nodes it
-    /// reaches), train a node critic, and give every task's and cache unit's ratio the
-    /// advantage of its node instead of the slot's (docs/model.md §9b, "Node credit").
-    #[arg(long)]
-    node_credit: bool,
     /// Fine-tune this checkpoint (its weights and observation statistics) instead of starting
     /// from fresh weights; the sidecar records it.
     #[arg(long, value_name = "CHECKPOINT")]
@@ -464,7 +459,6 @@ fn dispatch(cli: Cli) -> Result<()> {
                 gamma: t.gamma,
                 gae_lambda: t.gae_lambda,
                 init_temperature: t.init_temperature,
-                node_credit: t.node_credit,
                 ..Default::default()
             };
             let args = harness::train_cmd::TrainArgs {

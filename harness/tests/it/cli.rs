@@ -658,35 +658,6 @@ mod dppo {
         assert!(o.status.success(), "{}", stderr(&o));
         let csv = std::fs::read_to_string(res.join("summary.csv")).unwrap();
         assert_eq!(csv.lines().filter(|l| l.contains(",dppo,")).count(), 2);
-
-        // --node-credit fine-tunes it with a node critic, which the sidecar
-        // records and `run` loads (and does not consult).
-        let tuned = d.path().join("tuned");
-        let o = edgebench(&[
-            "train",
-            "--scenario",
-            "tiny",
-            "--steps",
-            "256",
-            "--envs",
-            "2",
-            "--rollout",
-            "32",
-            "--init",
-            ck.to_str().unwrap(),
-            "--node-credit",
-            "--quiet",
-            "--out",
-            tuned.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let side: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(tuned.join("policy.json")).unwrap()).unwrap();
-        assert_eq!(side["architecture"]["node_critic"], true);
-        assert_eq!(side["hyperparameters"]["node_credit"], true);
-        let ck = tuned.join("policy.safetensors");
-        let o = run_tiny(&d.path().join("res2"), &["--policies", "dppo", "--checkpoint", ck.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", stderr(&o));
     }
 
     /// `--checkpoint shipped:NAME` is the checkpoint built into the binary:

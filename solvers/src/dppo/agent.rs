@@ -6,7 +6,6 @@ use std::time::Instant;
 use rand::Rng;
 use scenarios::{Decision, Environment, Observation};
 
-use super::credit;
 use super::decode::{decode_caches, decode_cuts, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, SlotActions};
 use super::features::{self, Demand, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
 use super::net::{rows_tensor, to_vec, Affine, Net, Normalizer};
@@ -22,9 +21,6 @@ pub struct SlotRecord {
     pub cache_rows: Vec<f32>,
     pub value_row: Vec<f32>,
     pub value: f32,
-    /// With a node critic: one row per node ([`credit::node_rows`]) and its value.
-    pub node_rows: Vec<f32>,
-    pub node_values: Vec<f32>,
 }
 
 /// The raw (unnormalised) rows of one observation.
@@ -78,7 +74,6 @@ pub fn act<R: Rng>(
     let mut opt_all = Vec::with_capacity(total(|r| r.opt.len()));
     let mut cache_all = Vec::with_capacity(total(|r| r.cache.len()));
     let mut value_all = Vec::with_capacity(total(|r| r.value.len()));
-    let mut node_all = Vec::new();
     let mut records = Vec::with_capacity(observations.len());
     let mut candidates = Vec::with_capacity(observations.len());
     for (obs, SlotRows { opt, cands, cand_start, cache, value }) in observations.iter().zip(rows) {
@@ -91,12 +86,6 @@ pub fn act<R: Rng>(
         affine.option(&mut o);
         affine.cache(&mut c);
         affine.value(&mut v);
-        let mut node_rows = Vec::new();
-        // Only a training rollout (which gathers statistics) needs the node critic.
-        if net.arch.node_critic && stats.is_some() {
-            credit::node_rows(&v, &c, env.nodes.len(), &mut node_rows);
-            node_all.extend_from_slice(&node_rows);
-        }
         opt_all.extend_from_slice(&o);
         cache_all.extend_from_slice(&c);
         value_all.extend_from_slice(&v);
@@ -110,24 +99,16 @@ pub fn act<R: Rng>(
             cache_rows: c,
             value_row: v,
             value: 0.0,
-            node_rows,
-            node_values: Vec::new(),
         });
     }
     let clock = Instant::now();
-    let (row_out, cache_logits, values, node_values) = tch::no_grad(|| {
+    let (row_out, cache_logits, values) = tch::no_grad(|| {
         (
             to_vec(&net.options(&rows_tensor(&opt_all, ROW_DIM))),
             to_vec(&net.caches(&rows_tensor(&cache_all, CACHE_DIM))),
             to_vec(&net.values(&rows_tensor(&value_all, VALUE_DIM))),
-            net.node_values(&rows_tensor(&node_all, net.arch.node_dim())).map(|t| to_vec(&t)),
         )
     });
-    if let Some(nv) = node_values {
-        for (rec, vals) in records.iter_mut().zip(nv.chunks_exact(env.nodes.len().max(1))) {
-            rec.node_values = vals.to_vec();
-        }
-    }
     *forward_s += clock.elapsed().as_secs_f64();
 
     // Stage 1: options and levels.
@@ -212,32 +193,19 @@ pub fn act<R: Rng>(
     out
 }
 
-/// The critic's values of the given observations (for bootstrapping a
-/// rollout), and with a node critic each observation's node values (else empty).
+/// The critic's values of the given observations (for bootstrapping a rollout).
 pub fn values(
     net: &Net,
     affine: &Affine,
     env: &Environment,
     observations: &[&Observation],
     slots_left: &[usize],
-) -> (Vec<f32>, Vec<Vec<f32>>) {
-    let (mut rows, mut node_all) = (Vec::new(), Vec::new());
+) -> Vec<f32> {
+    let mut rows = Vec::new();
     for (obs, &left) in observations.iter().zip(slots_left) {
         let start = rows.len();
-        let SlotRows { value, mut cache, .. } = slot_rows(env, obs, left, net.arch.demand());
-        rows.extend(value);
+        rows.extend(slot_rows(env, obs, left, net.arch.demand()).value);
         affine.value(&mut rows[start..]);
-        if net.arch.node_critic {
-            affine.cache(&mut cache);
-            credit::node_rows(&rows[start..], &cache, env.nodes.len(), &mut node_all);
-        }
     }
-    tch::no_grad(|| {
-        let values = to_vec(&net.values(&rows_tensor(&rows, VALUE_DIM)));
-        let nodes = match net.node_values(&rows_tensor(&node_all, net.arch.node_dim())) {
-            Some(t) => to_vec(&t).chunks_exact(env.nodes.len().max(1)).map(<[f32]>::to_vec).collect(),
-            None => vec![Vec::new(); observations.len()],
-        };
-        (values, nodes)
-    })
+    tch::no_grad(|| to_vec(&net.values(&rows_tensor(&rows, VALUE_DIM))))
 }

@@ -190,9 +190,8 @@ pub fn load_bytes(
     }
     // Either activation runs, with or without the top-up, the rescue, the
     // demand fetch and the demand share (older checkpoints keep working and
-    // deciding as before), with or without a node critic (it takes no decision).
+    // deciding as before).
     let expected = Arch {
-        node_critic: sidecar.architecture.node_critic,
         activation: sidecar.architecture.activation,
         top_up: sidecar.architecture.top_up,
         rescue: sidecar.architecture.rescue,

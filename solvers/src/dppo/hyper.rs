@@ -30,10 +30,6 @@ pub struct TrainConfig {
     /// training ([`super::net::temper_node_logits`]; 1: as saved).
     #[serde(default = "unit")]
     pub init_temperature: f64,
-    /// Per-node credit ([`super::credit`]): a node critic, and each ratio
-    /// the advantage of its node; absent (false, the slot's) in older sidecars.
-    #[serde(default)]
-    pub node_credit: bool,
 }
 
 impl Default for TrainConfig {
@@ -59,7 +55,6 @@ impl Default for TrainConfig {
             value_coef: 0.5,
             max_grad_norm: 0.5,
             init_temperature: 1.0,
-            node_credit: false,
         }
     }
 }

@@ -4,12 +4,10 @@
 //!
 //! - [`features`]: rows the network sees (option, cut, cache, value rows);
 //! - [`decode`]: logits → a decision that passes the simulator's validation;
-//! - [`credit`]: the per-node split of a slot's cost (`train --node-credit`);
 //! - `net`, `agent`, `checkpoint`, `policy`: the tch parts inference needs;
 //!   `ppo` (training) and `hyper` (its settings, which a checkpoint records)
 //!   on top. Nothing inference needs imports `ppo`.
 
-pub mod credit;
 pub mod decode;
 pub mod features;
 

@@ -3,9 +3,8 @@
 //! Four small MLPs (hardtanh hidden layers): the option net scores every (task, option) row
 //! and gives the level logits of node options; the cut net scores cut rows;
 //! the cache net gives one keep logit per (node, model); the critic maps the
-//! slot row to a value; with per-node credit a node critic values each node's
-//! share of the slot cost (training only). All weights are shared across
-//! tasks and nodes, so a checkpoint fits any number of terminals and nodes.
+//! slot row to a value. All weights are shared across tasks and nodes, so a
+//! checkpoint fits any number of terminals and nodes.
 
 use tch::nn;
 use tch::{Kind, Tensor};
@@ -87,12 +86,6 @@ pub struct Arch {
     /// ([`Evictions::Guarded`]); absent (false, free) in older sidecars.
     #[serde(default)]
     pub guard_evictions: bool,
-    /// A second critic values each node's share of the slot cost
-    /// ([`super::credit`]), so that a task's or a cache unit's ratio gets the
-    /// advantage of its node, not the slot's. Training only: it takes no
-    /// decision. Absent (false) in older sidecars.
-    #[serde(default)]
-    pub node_critic: bool,
 }
 
 impl Arch {
@@ -114,7 +107,6 @@ impl Arch {
             stake_order: true,
             hold_downloads: true,
             guard_evictions: true,
-            node_critic: false,
         }
     }
     /// The order in which this network's decoder offers tasks the nodes.
@@ -149,10 +141,6 @@ impl Arch {
             Demand::Count
         }
     }
-    /// A node row: the slot's value row and the mean of the node's cache rows.
-    pub fn node_dim(&self) -> usize {
-        self.value_dim + self.cache_dim
-    }
     pub fn row_out(&self) -> usize {
         1 + self.rb_levels + self.cu_levels
     }
@@ -162,15 +150,12 @@ impl Arch {
     /// a built `VarStore`).
     pub fn tensor_shapes(&self) -> std::collections::BTreeMap<String, Vec<i64>> {
         let mut out = std::collections::BTreeMap::new();
-        let mut mlps = vec![
+        let mlps = [
             ("option", self.row_dim, self.hidden_small, self.row_out()),
             ("cut", self.cut_dim, self.hidden_small, 1),
             ("cache", self.cache_dim, self.hidden_small, 1),
             ("value", self.value_dim, self.hidden, 1),
         ];
-        if self.node_critic {
-            mlps.push((NODE_CRITIC, self.node_dim(), self.hidden, 1));
-        }
         for (net, i, h, o) in mlps {
             let (i, h, o) = (i as i64, h as i64, o as i64);
             for (name, shape) in [
@@ -258,11 +243,7 @@ pub struct Net {
     cut: Mlp,
     cache: Mlp,
     value: Mlp,
-    node: Option<Mlp>,
 }
-
-/// The node critic's tensors are named `node.*`.
-pub const NODE_CRITIC: &str = "node";
 
 /// libtorch's random generator is global to the process, and building a
 /// network draws from it. Every constructor holds this lock, so that
@@ -321,9 +302,6 @@ impl Net {
                 &[],
             ),
             value: Mlp::new(root / "value", arch.value_dim, arch.hidden, 1, 1.0, &[], &[]),
-            node: arch
-                .node_critic
-                .then(|| Mlp::new(root / NODE_CRITIC, arch.node_dim(), arch.hidden, 1, 1.0, &[], &[])),
         }
     }
     /// `[rows, row_dim]` → `[rows, row_out]` (node logit, rb logits, cu logits).
@@ -341,10 +319,6 @@ impl Net {
     /// `[slots, value_dim]` → `[slots]`.
     pub fn values(&self, rows: &Tensor) -> Tensor {
         self.value.forward(rows, self.arch.activation).squeeze_dim(-1)
-    }
-    /// The node critic's values of node rows; `None` without a node critic.
-    pub fn node_values(&self, rows: &Tensor) -> Option<Tensor> {
-        self.node.as_ref().map(|m| m.forward(rows, self.arch.activation).squeeze_dim(-1))
     }
 }
 

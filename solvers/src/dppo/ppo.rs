@@ -28,12 +28,11 @@ use tch::{Device, Kind, Tensor};
 
 use super::agent::{act, values, SlotRecord};
 use super::checkpoint::{self, Checkpoint, FineTuneInfo, ScenarioInfo, Sidecar, TrainingInfo};
-use super::credit;
 use super::decode::{HeadShape, Pick};
 use super::features::{CACHE_DIM, CUT_DIM, ROW_DIM, VALUE_DIM};
 use super::hyper::TrainConfig;
 use super::net::{
-    export_weights, import_weights, rows_tensor, temper_node_logits, Arch, NamedWeights, Net, Normalizer, NODE_CRITIC,
+    export_weights, import_weights, rows_tensor, temper_node_logits, Arch, NamedWeights, Net, Normalizer,
 };
 use super::DppoError;
 
@@ -355,10 +354,6 @@ fn by_kind(envs: &[TrainEnv], kinds: usize) -> Vec<Vec<usize>> {
 struct Rollout {
     records: Vec<SlotRecord>,
     rewards: Vec<f32>,
-    /// Per record, each node's reward and the node each task's cost went to
-    /// (empty without node credit).
-    node_rewards: Vec<Vec<f32>>,
-    task_nodes: Vec<Vec<Option<usize>>>,
     dones: Vec<bool>,
 }
 
@@ -399,17 +394,8 @@ fn i64_tensor(v: &[usize]) -> Tensor {
     Tensor::from_slice(&f)
 }
 
-/// Per record of a minibatch, each node's (normalised) advantage and return,
-/// and the node each task's cost went to (per-node credit, [`super::credit`]).
-pub struct NodeTargets<'a> {
-    pub advantages: Vec<&'a [f32]>,
-    pub returns: Vec<&'a [f32]>,
-    pub task_nodes: Vec<&'a [Option<usize>]>,
-}
-
 /// Losses of one minibatch; returns (loss, [policy, value, entropy, kl, clip fraction]).
-/// With `nodes`, every ratio gets its node's advantage and the node critic
-/// its loss. Public for the micro-benchmarks.
+/// Public for the micro-benchmarks.
 #[allow(clippy::too_many_arguments)]
 pub fn minibatch_loss(
     net: &Net,
@@ -417,7 +403,6 @@ pub fn minibatch_loss(
     records: &[&SlotRecord],
     advantages: &[f32],
     returns: &[f32],
-    nodes: Option<&NodeTargets<'_>>,
     cfg: &TrainConfig,
 ) -> (Tensor, [f64; 5]) {
     // Only the rows that can matter go through the networks: options that
@@ -433,11 +418,9 @@ pub fn minibatch_loss(
     let mut cache_rows = Vec::with_capacity(rows_of(|r| r.cache_rows.len()));
     let (mut cache_keep, mut cache_old, mut cache_adv) = (Vec::new(), Vec::new(), Vec::new());
     let (mut task_old, mut task_adv, mut value_rows) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut node_rows, mut node_returns) = (Vec::new(), Vec::new());
     let mut task_base = 0usize;
-    for (r, (rec, &adv)) in records.iter().zip(advantages).enumerate() {
+    for (rec, &adv) in records.iter().zip(advantages) {
         let a = &rec.actions;
-        let node_adv = nodes.map(|t| (t.advantages[r], t.task_nodes[r]));
         for i in 0..rec.n_tasks {
             let (lo, hi) = (a.cand_start[i], a.cand_start[i + 1]);
             debug_assert!(a.option_mask[lo + a.choice[i]], "the chosen option is allowed");
@@ -471,23 +454,16 @@ pub fn minibatch_loss(
         debug_assert_eq!((cut_seg.len() - first_cut) * CUT_DIM, rec.cut_rows.len());
         cut_rows.extend_from_slice(&rec.cut_rows);
         task_old.extend_from_slice(&a.task_logp);
-        match node_adv {
-            Some((na, to)) => task_adv.extend(to.iter().map(|&n| credit::task_advantage(n, na, adv))),
-            None => task_adv.extend(std::iter::repeat_n(adv, rec.n_tasks)),
-        }
+        task_adv.extend(std::iter::repeat_n(adv, rec.n_tasks));
         for (u, &free) in a.cache_free_choice.iter().enumerate() {
             if free {
                 cache_rows.extend_from_slice(&rec.cache_rows[u * CACHE_DIM..(u + 1) * CACHE_DIM]);
                 cache_keep.push(if a.cache_keep[u] { 1f32 } else { 0.0 });
                 cache_old.push(a.cache_logp[u]);
-                cache_adv.push(node_adv.map_or(adv, |(na, _)| na[u / shape.models]));
+                cache_adv.push(adv);
             }
         }
         value_rows.extend_from_slice(&rec.value_row);
-        if let Some(t) = nodes {
-            node_rows.extend_from_slice(&rec.node_rows);
-            node_returns.extend_from_slice(t.returns[r]);
-        }
         task_base += rec.n_tasks;
     }
     let n_tasks = task_base as i64;
@@ -536,12 +512,7 @@ pub fn minibatch_loss(
     let surr2 = ratio.clamp(1.0 - cfg.clip, 1.0 + cfg.clip) * &adv;
     let policy_loss = -surr1.min_other(&surr2).mean(Kind::Float);
     let v = net.values(&rows_tensor(&value_rows, VALUE_DIM));
-    let mut value_loss = (v - Tensor::from_slice(returns)).square().mean(Kind::Float);
-    if nodes.is_some() {
-        if let Some(nv) = net.node_values(&rows_tensor(&node_rows, net.arch.node_dim())) {
-            value_loss += (nv - Tensor::from_slice(&node_returns)).square().mean(Kind::Float);
-        }
-    }
+    let value_loss = (v - Tensor::from_slice(returns)).square().mean(Kind::Float);
     let loss = &policy_loss + cfg.value_coef * &value_loss - cfg.entropy_coef * &entropy;
     let stats = tch::no_grad(|| {
         let kl = ((&ratio - 1.0) - &log_ratio).mean(Kind::Float).double_value(&[]);
@@ -599,13 +570,7 @@ fn run_worker(
         let mut forward_s = 0.0;
         let affine = normalizer.affine();
         let mut batch_stats = Normalizer::new();
-        let mut ro = Rollout {
-            records: Vec::new(),
-            rewards: Vec::new(),
-            node_rewards: Vec::new(),
-            task_nodes: Vec::new(),
-            dones: Vec::new(),
-        };
+        let mut ro = Rollout { records: Vec::new(), rewards: Vec::new(), dones: Vec::new() };
         // Per scenario of the mixture: slots, cost, tasks, interrupted tasks
         // (the update's totals are their sums).
         let mut per_world = vec![[0.0f64; 4]; sh.mix.names().len()];
@@ -643,12 +608,7 @@ fn run_worker(
                 ro.records.push(rec);
                 // Scaled by 1 − γ so that returns are O(one slot's cost per terminal).
                 let terminals = e.world.terminals().max(1) as f32;
-                let reward = |cost: f64| -(cost as f32) / terminals * (1.0 - cfg.gamma) as f32;
-                ro.rewards.push(reward(outcome.cost));
-                let split = cfg.node_credit.then(|| credit::node_credit(&e.world.env, &e.obs, &decision, &outcome));
-                let (costs, task_node) = split.map_or((Vec::new(), Vec::new()), |c| (c.costs, c.task_node));
-                ro.node_rewards.push(costs.into_iter().map(reward).collect());
-                ro.task_nodes.push(task_node);
+                ro.rewards.push(-(outcome.cost as f32) / terminals * (1.0 - cfg.gamma) as f32);
                 e.state = next;
                 let done = e.state.slot >= e.world.slots();
                 ro.dones.push(done);
@@ -661,14 +621,11 @@ fn run_worker(
         }
         let clock = Instant::now();
         let mut last_values = vec![0f32; envs.len()];
-        let mut last_node_values = vec![Vec::new(); envs.len()];
         for members in by_kind(&envs, sh.mix.entries.len()) {
             let obs: Vec<&Observation> = members.iter().map(|&i| &envs[i].obs).collect();
             let left: Vec<usize> = members.iter().map(|&i| envs[i].slots_left()).collect();
-            let (vals, node_vals) = values(&net, &affine, &envs[members[0]].world.env, &obs, &left);
-            for ((&i, v), nv) in members.iter().zip(vals).zip(node_vals) {
-                last_values[i] = v;
-                last_node_values[i] = nv;
+            for (i, v) in members.iter().zip(values(&net, &affine, &envs[members[0]].world.env, &obs, &left)) {
+                last_values[*i] = v;
             }
         }
         forward_s += clock.elapsed().as_secs_f64();
@@ -697,35 +654,6 @@ fn run_worker(
                 ret[k] = (gae + f64::from(ro.records[k].value)) as f32;
             }
         }
-        // The same per node stream (a world's nodes stay the same until its episode ends).
-        let mut node_adv: Vec<Vec<f32>> = vec![Vec::new(); steps * n_env];
-        let mut node_ret: Vec<Vec<f32>> = vec![Vec::new(); steps * n_env];
-        if cfg.node_credit {
-            for (e, last) in last_node_values.iter().enumerate() {
-                let mut gae: Vec<f64> = Vec::new();
-                for t in (0..steps).rev() {
-                    let k = t * n_env + e;
-                    let (rec, rewards) = (&ro.records[k], &ro.node_rewards[k]);
-                    let next: &[f32] = if ro.dones[k] {
-                        &[]
-                    } else if t + 1 == steps {
-                        last
-                    } else {
-                        &ro.records[k + n_env].node_values
-                    };
-                    if ro.dones[k] || gae.len() != rewards.len() {
-                        gae = vec![0.0; rewards.len()];
-                    }
-                    for (n, g) in gae.iter_mut().enumerate() {
-                        let next_v = next.get(n).map_or(0.0, |&v| f64::from(v));
-                        let delta = f64::from(rewards[n]) + cfg.gamma * next_v - f64::from(rec.node_values[n]);
-                        *g = delta + cfg.gamma * cfg.gae_lambda * *g;
-                    }
-                    node_adv[k] = gae.iter().map(|&g| g as f32).collect();
-                    node_ret[k] = gae.iter().zip(&rec.node_values).map(|(&g, &v)| (g + f64::from(v)) as f32).collect();
-                }
-            }
-        }
 
         // Global statistics: normaliser sums, advantage moments, rollout metrics.
         let mut flat = batch_stats.to_flat();
@@ -736,15 +664,12 @@ fn run_worker(
         let ret_sq: f64 = ret.iter().map(|&r| f64::from(r) * f64::from(r)).sum();
         let resid_sq: f64 =
             ret.iter().zip(&ro.records).map(|(&r, rec)| (f64::from(r) - f64::from(rec.value)).powi(2)).sum();
-        let node_all = node_adv.iter().flatten().map(|&a| f64::from(a));
-        let (node_sum, node_sq, node_n) = node_all.fold((0.0, 0.0, 0.0), |(s, q, n), a| (s + a, q + a * a, n + 1.0));
-        flat.extend_from_slice(&[adv_sum, adv_sq, n_slots, ret_mean, ret_sq, resid_sq, node_sum, node_sq, node_n]);
+        flat.extend_from_slice(&[adv_sum, adv_sq, n_slots, ret_mean, ret_sq, resid_sq]);
         flat.extend(per_world.iter().flatten());
         sh.sync.all_reduce_sum(w, &mut flat);
-        const GLOBAL: usize = 9;
-        let n_stats = flat.len() - GLOBAL - 4 * per_world.len();
+        let n_stats = flat.len() - 6 - 4 * per_world.len();
         let (stats, rest) = flat.split_at(n_stats);
-        let (g, world_sums) = rest.split_at(GLOBAL);
+        let (g, world_sums) = rest.split_at(6);
         // All scenarios' cost, tasks and interrupted tasks.
         let total = |k: usize| world_sums.chunks_exact(4).map(|c| c[k]).sum::<f64>();
         let mut merged = normalizer.to_flat();
@@ -756,13 +681,6 @@ fn run_worker(
         let std_adv = (g[1] / total_slots - mean_adv * mean_adv).max(0.0).sqrt() + 1e-8;
         for a in adv.iter_mut() {
             *a = ((f64::from(*a) - mean_adv) / std_adv) as f32;
-        }
-        if g[8] > 0.0 {
-            let mean = g[6] / g[8];
-            let std = (g[7] / g[8] - mean * mean).max(0.0).sqrt() + 1e-8;
-            for a in node_adv.iter_mut().flatten() {
-                *a = ((f64::from(*a) - mean) / std) as f32;
-            }
         }
         let ret_var = g[4] / total_slots - (g[3] / total_slots).powi(2);
         let explained = if ret_var > 1e-12 { 1.0 - (g[5] / total_slots) / ret_var } else { f64::NAN };
@@ -780,13 +698,8 @@ fn run_worker(
                 let recs: Vec<&SlotRecord> = sel.iter().map(|&k| &ro.records[k]).collect();
                 let a: Vec<f32> = sel.iter().map(|&k| adv[k]).collect();
                 let r: Vec<f32> = sel.iter().map(|&k| ret[k]).collect();
-                let nodes = cfg.node_credit.then(|| NodeTargets {
-                    advantages: sel.iter().map(|&k| node_adv[k].as_slice()).collect(),
-                    returns: sel.iter().map(|&k| node_ret[k].as_slice()).collect(),
-                    task_nodes: sel.iter().map(|&k| ro.task_nodes[k].as_slice()).collect(),
-                });
                 opt.zero_grad();
-                let (loss, st) = minibatch_loss(&net, &shape, &recs, &a, &r, nodes.as_ref(), cfg);
+                let (loss, st) = minibatch_loss(&net, &shape, &recs, &a, &r, cfg);
                 // Every parameter needs a gradient on every worker for the
                 // all-reduce. Once a parameter has one, `zero_grad` keeps it
                 // (zeroed), so the zero-weighted touch is only needed until then.
@@ -892,7 +805,7 @@ pub fn train_across(
     super::alloc::keep_freed_memory();
     mix.check().map_err(DppoError::Config)?;
     let d = &mix.entries[0].0.config().decision;
-    let arch = Arch { node_critic: cfg.node_credit, ..Arch::new(d.rb_levels.len(), d.cu_levels.len()) };
+    let arch = Arch::new(d.rb_levels.len(), d.cu_levels.len());
     let fresh = || {
         let vs = nn::VarStore::new(Device::Cpu);
         let _net = Net::seeded(&vs.root(), arch, derive(cfg.seed, "dppo-init") as i64);
@@ -901,9 +814,7 @@ pub fn train_across(
     let (mut init, init_stats, fine_tuned_from) = match from {
         None => (fresh(), Normalizer::new(), None),
         Some(ck) => {
-            // The node critic takes no decision: a checkpoint with or without
-            // one fine-tunes either way (a missing one starts fresh from the seed).
-            if (Arch { node_critic: arch.node_critic, ..ck.sidecar.architecture }) != arch {
+            if ck.sidecar.architecture != arch {
                 return Err(DppoError::Config(format!(
                     "{}: its network ({:?}) is not the one this training builds ({arch:?})",
                     ck.path.display(),
@@ -911,15 +822,7 @@ pub fn train_across(
                 )));
             }
             let info = FineTuneInfo { scenario: ck.sidecar.scenario.clone(), env_steps: ck.sidecar.training.env_steps };
-            let is_node = |name: &str| name.split('.').next() == Some(NODE_CRITIC);
-            let mut weights: NamedWeights = ck.weights.iter().filter(|(n, _, _)| !is_node(n)).cloned().collect();
-            let node_weights = match (arch.node_critic, ck.sidecar.architecture.node_critic) {
-                (false, _) => Vec::new(),
-                (true, true) => ck.weights.iter().filter(|(n, _, _)| is_node(n)).cloned().collect(),
-                (true, false) => fresh().into_iter().filter(|(n, _, _)| is_node(n)).collect(),
-            };
-            weights.extend(node_weights);
-            weights.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut weights = ck.weights.clone();
             // Exact at T = 1 (x / 1 is x), so no special case.
             temper_node_logits(&mut weights, cfg.init_temperature);
             (weights, ck.sidecar.observation_stats.clone(), Some(info))

@@ -8,14 +8,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
-use solvers::dppo::credit::node_credit;
 use solvers::dppo::decode::{
     decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Downloads, Evictions, Fetch, HeadShape,
     Pick, Requested, TaskOrder,
 };
 use solvers::dppo::features::{
-    cache_rows, covered_stake, option_rows, strongest_node, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE,
-    NODE0, OPT_DROP, OPT_LOCAL,
+    cache_rows, covered_stake, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP,
+    OPT_LOCAL,
 };
 
 /// Decode one slot from random logits; returns the decision.
@@ -728,62 +727,4 @@ fn the_rescue_takes_units_from_a_task_that_holds_them_all() {
     let mut kept = d.clone();
     rescue(&cheap, &obs, &mut kept);
     assert_eq!(kept, d, "a rescue that costs more than it gains is not made");
-}
-
-/// The per-node split of a slot's cost (`train --node-credit`) loses and
-/// invents nothing: the nodes' shares and the cost of the tasks that reach
-/// no node add up to the slot's cost, downloads included. Each task's cost
-/// goes to the node it was sent to, else to its strongest node in reach.
-#[test]
-fn the_node_costs_add_up_to_the_slot_cost() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0xc4ed17);
-    let (mut slots, mut unreached, mut downloads, mut local) = (0usize, 0usize, 0usize, 0usize);
-    each_decoded_slot(
-        &mut rng,
-        |rng, case| random_world(rng, case, 30),
-        |case, world, state, obs, d, _| {
-            let outcome = transition(&world.env, state, obs, d).unwrap().0;
-            let credit = node_credit(&world.env, obs, d, &outcome);
-            assert_eq!(credit.costs.len(), world.env.nodes.len());
-            assert_eq!(credit.task_node.len(), obs.tasks.len());
-            let mut fetched = vec![0.0; world.env.nodes.len()];
-            for (n, set) in d.caches.iter().enumerate() {
-                for &m in set.iter().filter(|&&m| obs.cache_entry(n, m).is_none()) {
-                    fetched[n] += world.env.backhaul_cost_per_byte * world.env.model(m).weights_bytes;
-                    downloads += 1;
-                }
-            }
-            let mut expect = fetched;
-            for (i, t) in outcome.tasks.iter().enumerate() {
-                let node = match t.action {
-                    scenarios::Action::Offload { node, .. } => Some(node),
-                    _ => {
-                        local += usize::from(obs.covered(i));
-                        strongest_node(obs, i)
-                    }
-                };
-                assert_eq!(credit.task_node[i], node, "case {case}, task {i}");
-                match node {
-                    Some(n) => expect[n] += t.cost,
-                    None => unreached += 1,
-                }
-            }
-            for (n, (&got, &want)) in credit.costs.iter().zip(&expect).enumerate() {
-                assert!((got - want).abs() < 1e-9 * want.max(1.0), "case {case}, node {n}: {got} vs {want}");
-            }
-            let rest: f64 = (0..obs.tasks.len()).filter(|&i| !obs.covered(i)).map(|i| outcome.tasks[i].cost).sum();
-            let total = credit.costs.iter().sum::<f64>() + rest;
-            assert!(
-                (total - outcome.cost).abs() < 1e-9 * outcome.cost.max(1.0),
-                "case {case}: {total} vs {}",
-                outcome.cost
-            );
-            slots += 1;
-        },
-    );
-    assert_eq!(slots, 40 * 30);
-    assert!(
-        unreached > 0 && downloads > 0 && local > 0,
-        "every part exercised: {unreached} unreached, {local} local in reach, {downloads} downloads"
-    );
 }
