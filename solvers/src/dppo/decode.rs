@@ -320,7 +320,8 @@ pub fn decode_tasks<R: Rng>(
                     let n = o - NODE0;
                     let fits_model = pinned[n].contains(&task.model) || pinned_bytes[n] + w <= env.nodes[n].cache_bytes;
                     let guarded = match &stake {
-                        Some(stake) if obs.cache_entry(n, task.model).is_none() => {
+                        // A model pinned here already is fetched already: judged once.
+                        Some(stake) if obs.cache_entry(n, task.model).is_none() && !pinned[n].contains(&task.model) => {
                             fetch_allowed(env, obs, n, task.model, &pinned[n], pinned_bytes[n], stake)
                         }
                         _ => true,

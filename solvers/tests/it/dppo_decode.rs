@@ -447,6 +447,38 @@ fn a_guarded_fetch_may_not_push_out_more_stake_than_it_brings() {
     assert_eq!(decide(&held, Evictions::Guarded), want);
 }
 
+/// The guard judges a fetch once: a second task of a model that an earlier
+/// task of the slot fetched to the node is offered it like a cached one.
+/// One node with room for AlexNet and ResNet-152 together; AlexNet ready,
+/// its two tasks late on their terminals (more stake than the two
+/// ResNet-152 tasks, on time on theirs). The first ResNet-152 fetch fits
+/// beside AlexNet; counted again on the second task's turn, its bytes
+/// would not, and the second would be refused the node.
+#[test]
+fn a_guarded_fetch_is_judged_once_per_slot() {
+    let world = one_node_world("guard-once", |c| {
+        c.area_m = [60.0, 60.0];
+        c.terminals.count = 4;
+        c.terminals.activity = 1.0;
+        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
+        c.nodes.cache_mib = 500.0;
+    });
+    let (env, cap) = (&world.env, world.env.nodes[0].cache_bytes);
+    let (alexnet, resnet) = (0, 1);
+    let (w_a, w_r) = (env.model(alexnet).weights_bytes, env.model(resnet).weights_bytes);
+    assert!(w_a + w_r <= cap && w_a + 2.0 * w_r > cap, "room for both, not for ResNet-152 twice");
+    let mut obs = first_observation(&world);
+    assert!(obs.tasks.len() == 4 && (0..4).all(|i| obs.link(i, 0).accessible), "four tasks, all reaching the node");
+    for (i, t) in obs.tasks.iter_mut().enumerate() {
+        (t.model, t.deadline_s, t.device_flops) = if i < 2 { (resnet, 0.2, 1e12) } else { (alexnet, 0.3, 1e9) };
+    }
+    let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
+    assert!(local(0) <= 0.2 && local(2) > 0.3, "ResNet-152 on time on its terminal, AlexNet late");
+    obs.caches[0] = vec![scenarios::CacheEntry { model: alexnet, ready_at: obs.time_s, last_used: None }];
+    let options = options_preferring_node_0(env, &obs, TaskOrder::Deadline, Downloads::Held, Evictions::Guarded);
+    assert_eq!(options, vec![NODE0; 4]);
+}
+
 /// With [`Fetch::InDemand`] a free choice fetches only a model that a task
 /// reaching the node uses: one node, one terminal near it, two models; the
 /// head prefers the one the terminal does not use. With [`Fetch::Any`] both
