@@ -320,7 +320,7 @@ pub fn decode_tasks<R: Rng>(
                     let n = o - NODE0;
                     let fits_model = pinned[n].contains(&task.model) || pinned_bytes[n] + w <= env.nodes[n].cache_bytes;
                     let guarded = match &stake {
-                        // A model pinned here already is fetched already: judged once.
+                        // A model pinned here this slot is on its way: an earlier task's fetch, judged then.
                         Some(stake) if obs.cache_entry(n, task.model).is_none() && !pinned[n].contains(&task.model) => {
                             fetch_allowed(env, obs, n, task.model, &pinned[n], pinned_bytes[n], stake)
                         }

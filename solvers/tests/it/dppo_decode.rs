@@ -83,16 +83,21 @@ fn one_node_world(name: &str, edit: impl FnOnce(&mut ScenarioConfig)) -> World {
     World::build(&c.validate(name, None).unwrap(), 1)
 }
 
-/// One node whose 300 MiB cache holds AlexNet (model 0) or ResNet-152
-/// (model 1), not both, and `terminals` always-active terminals near it.
-fn alexnet_or_resnet152_world(name: &str, terminals: usize) -> World {
-    let world = one_node_world(name, |c| {
+/// One node with a cache of `cache_mib`, two models, AlexNet (model 0) and
+/// ResNet-152 (model 1), and `terminals` always-active terminals near it.
+fn alexnet_and_resnet152_world(name: &str, terminals: usize, cache_mib: f64) -> World {
+    one_node_world(name, |c| {
         c.area_m = [60.0, 60.0];
         c.terminals.count = terminals;
         c.terminals.activity = 1.0;
         c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
-        c.nodes.cache_mib = 300.0;
-    });
+        c.nodes.cache_mib = cache_mib;
+    })
+}
+
+/// As [`alexnet_and_resnet152_world`], the 300 MiB cache holding one of the two.
+fn alexnet_or_resnet152_world(name: &str, terminals: usize) -> World {
+    let world = alexnet_and_resnet152_world(name, terminals, 300.0);
     let (env, cap) = (&world.env, world.env.nodes[0].cache_bytes);
     let (w_a, w_r) = (env.model(0).weights_bytes, env.model(1).weights_bytes);
     assert!(w_a <= cap && w_r <= cap && w_a + w_r > cap, "room for one of the two");
@@ -456,13 +461,7 @@ fn a_guarded_fetch_may_not_push_out_more_stake_than_it_brings() {
 /// would not, and the second would be refused the node.
 #[test]
 fn a_guarded_fetch_is_judged_once_per_slot() {
-    let world = one_node_world("guard-once", |c| {
-        c.area_m = [60.0, 60.0];
-        c.terminals.count = 4;
-        c.terminals.activity = 1.0;
-        c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
-        c.nodes.cache_mib = 500.0;
-    });
+    let world = alexnet_and_resnet152_world("guard-once", 4, 500.0);
     let (env, cap) = (&world.env, world.env.nodes[0].cache_bytes);
     let (alexnet, resnet) = (0, 1);
     let (w_a, w_r) = (env.model(alexnet).weights_bytes, env.model(resnet).weights_bytes);
