@@ -318,10 +318,13 @@ pub fn decode_tasks<R: Rng>(
                 OPT_LOCAL | OPT_DROP => true,
                 o => {
                     let n = o - NODE0;
-                    let fits_model = pinned[n].contains(&task.model) || pinned_bytes[n] + w <= env.nodes[n].cache_bytes;
+                    let pinned_here = pinned[n].contains(&task.model);
+                    let fits_model = pinned_here || pinned_bytes[n] + w <= env.nodes[n].cache_bytes;
+                    // Only a new fetch is judged: a model pinned here this slot
+                    // is an earlier task's fetch (or cached), judged then.
+                    let fetches = !pinned_here && obs.cache_entry(n, task.model).is_none();
                     let guarded = match &stake {
-                        // A model pinned here this slot is on its way: an earlier task's fetch, judged then.
-                        Some(stake) if obs.cache_entry(n, task.model).is_none() && !pinned[n].contains(&task.model) => {
+                        Some(stake) if fetches => {
                             fetch_allowed(env, obs, n, task.model, &pinned[n], pinned_bytes[n], stake)
                         }
                         _ => true,

@@ -111,6 +111,23 @@ fn first_observation(world: &World) -> Observation {
     obs
 }
 
+/// The first observation of a one-node world whose tasks all reach the
+/// node, each set to a `(model, deadline s, device FLOP/s)`, in order.
+fn tasks_near_node_0(world: &World, tasks: &[(usize, f64, f64)]) -> Observation {
+    let mut obs = first_observation(world);
+    let n = tasks.len();
+    assert!(obs.tasks.len() == n && (0..n).all(|i| obs.link(i, 0).accessible), "{n} tasks, all reaching the node");
+    for (t, &(model, deadline, flops)) in obs.tasks.iter_mut().zip(tasks) {
+        (t.model, t.deadline_s, t.device_flops) = (model, deadline, flops);
+    }
+    obs
+}
+
+/// Whether task `i` meets its deadline on its own terminal.
+fn on_time_locally(env: &scenarios::Environment, obs: &Observation, i: usize) -> bool {
+    scenarios::sim::local_terms(env, &obs.tasks[i]).total() <= obs.tasks[i].deadline_s
+}
+
 /// Along 40 random worlds (`world_of`) of 30 slots, decode random logits in
 /// every state (sampled or not, either fetch rule and task order), check that the decision
 /// is valid, and hand it to `check` with its state, observation and fetch
@@ -354,15 +371,9 @@ fn the_task_order_decides_which_model_claims_a_full_cache() {
     let world = alexnet_or_resnet152_world("task-order-test", 2);
     let env = &world.env;
     let (alexnet, resnet) = (0, 1);
-    let mut obs = first_observation(&world);
-    assert!(obs.tasks.len() == 2 && (0..2).all(|i| obs.link(i, 0).accessible), "two tasks, both reaching the node");
-    for (i, (model, deadline)) in [(alexnet, 0.15), (resnet, 0.3)].into_iter().enumerate() {
-        obs.tasks[i].model = model;
-        obs.tasks[i].deadline_s = deadline;
-        obs.tasks[i].device_flops = 20e9;
-    }
-    let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
-    assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
+    let obs = tasks_near_node_0(&world, &[(alexnet, 0.15, 20e9), (resnet, 0.3, 20e9)]);
+    let on_time = |i| on_time_locally(env, &obs, i);
+    assert!(on_time(0) && !on_time(1), "AlexNet on time, ResNet-152 late on its terminal");
     let decide = |order| {
         let option = options_preferring_node_0(env, &obs, order, Downloads::Revocable, Evictions::Free);
         (option[0], option[1])
@@ -426,13 +437,10 @@ fn a_guarded_fetch_may_not_push_out_more_stake_than_it_brings() {
     let world = alexnet_or_resnet152_world("guarded-evictions", 4);
     let env = &world.env;
     let (alexnet, resnet) = (0, 1);
-    let mut obs = first_observation(&world);
-    assert!(obs.tasks.len() == 4 && (0..4).all(|i| obs.link(i, 0).accessible), "four tasks, all reaching the node");
-    for (i, t) in obs.tasks.iter_mut().enumerate() {
-        (t.model, t.deadline_s, t.device_flops) = if i == 0 { (alexnet, 0.15, 20e9) } else { (resnet, 0.3, 20e9) };
-    }
-    let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
-    assert!(local(0) <= 0.15 && local(1) > 0.3, "AlexNet on time, ResNet-152 late on its terminal");
+    let resnet_task = (resnet, 0.3, 20e9);
+    let mut obs = tasks_near_node_0(&world, &[(alexnet, 0.15, 20e9), resnet_task, resnet_task, resnet_task]);
+    let on_time = |i| on_time_locally(env, &obs, i);
+    assert!(on_time(0) && !on_time(1), "AlexNet on time, ResNet-152 late on its terminal");
     let decide = |obs: &Observation, evictions| {
         options_preferring_node_0(env, obs, TaskOrder::Deadline, Downloads::Held, evictions)
     };
@@ -466,13 +474,12 @@ fn a_guarded_fetch_is_judged_once_per_slot() {
     let (alexnet, resnet) = (0, 1);
     let (w_a, w_r) = (env.model(alexnet).weights_bytes, env.model(resnet).weights_bytes);
     assert!(w_a + w_r <= cap && w_a + 2.0 * w_r > cap, "room for both, not for ResNet-152 twice");
-    let mut obs = first_observation(&world);
-    assert!(obs.tasks.len() == 4 && (0..4).all(|i| obs.link(i, 0).accessible), "four tasks, all reaching the node");
-    for (i, t) in obs.tasks.iter_mut().enumerate() {
-        (t.model, t.deadline_s, t.device_flops) = if i < 2 { (resnet, 0.2, 1e12) } else { (alexnet, 0.3, 1e9) };
-    }
-    let local = |i: usize| scenarios::sim::local_terms(env, &obs.tasks[i]).total();
-    assert!(local(0) <= 0.2 && local(2) > 0.3, "ResNet-152 on time on its terminal, AlexNet late");
+    let (resnet_task, alexnet_task) = ((resnet, 0.2, 1e12), (alexnet, 0.3, 1e9));
+    let mut obs = tasks_near_node_0(&world, &[resnet_task, resnet_task, alexnet_task, alexnet_task]);
+    assert!(
+        on_time_locally(env, &obs, 0) && !on_time_locally(env, &obs, 2),
+        "ResNet-152 on time on its terminal, AlexNet late"
+    );
     obs.caches[0] = vec![scenarios::CacheEntry { model: alexnet, ready_at: obs.time_s, last_used: None }];
     let options = options_preferring_node_0(env, &obs, TaskOrder::Deadline, Downloads::Held, Evictions::Guarded);
     assert_eq!(options, vec![NODE0; 4]);
