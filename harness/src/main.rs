@@ -144,6 +144,10 @@ struct TrainCli {
     /// but ruled out (docs/heldout.md, "Tempered start").
     #[arg(long, default_value_t = TrainConfig::default().init_temperature, requires = "init")]
     init_temperature: f64,
+    /// Ask the cache head about fetches before the tasks, under this rule (off, stake, room,
+    /// projected, uncovered; docs/model.md §9b, "Fetch claims").
+    #[arg(long, default_value = "off")]
+    claim_rule: solvers::dppo::decode::ClaimRule,
     /// Output folder: policy.safetensors, policy.json, train.parquet, train_worlds.parquet.
     #[arg(long)]
     out: PathBuf,
@@ -459,6 +463,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 gamma: t.gamma,
                 gae_lambda: t.gae_lambda,
                 init_temperature: t.init_temperature,
+                claim_rule: t.claim_rule,
                 ..Default::default()
             };
             let args = harness::train_cmd::TrainArgs {

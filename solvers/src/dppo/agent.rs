@@ -6,7 +6,9 @@ use std::time::Instant;
 use rand::Rng;
 use scenarios::{Decision, Environment, Observation};
 
-use super::decode::{decode_caches, decode_cuts, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, SlotActions};
+use super::decode::{
+    claim_fetches, decode_caches, decode_cuts, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, SlotActions,
+};
 use super::features::{self, Demand, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
 use super::net::{rows_tensor, to_vec, Affine, Net, Normalizer};
 
@@ -111,13 +113,17 @@ pub fn act<R: Rng>(
     });
     *forward_s += clock.elapsed().as_secs_f64();
 
-    // Stage 1: options and levels.
+    // Stage 1: the cache head's fetch claims (if asked first), options and levels.
     let stride = shape.row_out();
+    let per_slot_cache = shape.nodes * shape.models;
     let mut at = 0;
-    for (((obs, rec), v), (cands, cand_start)) in
-        observations.iter().zip(records.iter_mut()).zip(&values).zip(candidates)
+    let mut claims = Vec::with_capacity(records.len());
+    for (k, (((obs, rec), v), (cands, cand_start))) in
+        observations.iter().zip(records.iter_mut()).zip(&values).zip(candidates).enumerate()
     {
         let len = cands.len() * stride;
+        let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];
+        let claimed = claim_fetches(env, obs, shape, logits, net.arch.downloads(), net.arch.claim_rule, pick);
         rec.actions = decode_tasks(
             env,
             obs,
@@ -128,10 +134,12 @@ pub fn act<R: Rng>(
             net.arch.task_order(),
             net.arch.downloads(),
             net.arch.evictions(),
+            &claimed,
             pick,
         );
         rec.value = *v;
         at += len;
+        claims.push(claimed);
     }
 
     // Stage 2: cuts of the offloaded tasks, all observations in one forward.
@@ -174,14 +182,14 @@ pub fn act<R: Rng>(
     }
     let mut at = 0;
     let mut out = Vec::with_capacity(records.len());
-    let per_slot_cache = shape.nodes * shape.models;
-    for (k, (obs, mut rec)) in observations.iter().zip(records).enumerate() {
+    for (k, ((obs, mut rec), claimed)) in observations.iter().zip(records).zip(&claims).enumerate() {
         let n_cut = (0..rec.n_tasks).filter(|&i| rec.actions.is_offload(i)).count() * shape.cuts;
         decode_cuts(env, obs, shape, &mut rec.actions, &cut_logits[at..at + n_cut], pick);
         at += n_cut;
         let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];
         let fetch = if net.arch.demand_fetch { Fetch::InDemand } else { Fetch::Any };
-        let mut decision = decode_caches(env, obs, shape, &mut rec.actions, logits, fetch, net.arch.downloads(), pick);
+        let mut decision =
+            decode_caches(env, obs, shape, &mut rec.actions, logits, fetch, net.arch.downloads(), claimed, pick);
         if net.arch.rescue {
             rescue(env, obs, &mut decision);
         }

@@ -194,6 +194,28 @@ pub enum Evictions {
     Guarded,
 }
 
+/// Bytes and stake (per [`super::features::stake_by_node`]) of the ready
+/// models at `node` that tasks in reach would use, other than `model` and
+/// those already pinned there this slot.
+fn ready_in_use(
+    env: &Environment,
+    obs: &Observation,
+    node: usize,
+    model: usize,
+    pinned: &[usize],
+    stake: &[Vec<f64>],
+) -> (f64, f64) {
+    let (mut bytes, mut their_stake) = (0.0, 0.0);
+    for e in &obs.caches[node] {
+        let in_use = e.ready_at <= obs.time_s && stake[node][e.model] > 0.0 && !pinned.contains(&e.model);
+        if e.model != model && in_use {
+            bytes += env.model(e.model).weights_bytes;
+            their_stake += stake[node][e.model];
+        }
+    }
+    (bytes, their_stake)
+}
+
 /// With [`Evictions::Guarded`], may a task's option fetch `model` at `node`
 /// (absent there), given the models pinned there so far? `stake` is
 /// [`super::features::stake_by_node`]'s.
@@ -206,16 +228,147 @@ fn fetch_allowed(
     pinned_bytes: f64,
     stake: &[Vec<f64>],
 ) -> bool {
-    let (mut bytes, mut their_stake) = (0.0, 0.0);
-    for e in &obs.caches[node] {
-        let in_use = e.ready_at <= obs.time_s && stake[node][e.model] > 0.0 && !pinned.contains(&e.model);
-        if e.model != model && in_use {
-            bytes += env.model(e.model).weights_bytes;
-            their_stake += stake[node][e.model];
-        }
-    }
+    let (bytes, their_stake) = ready_in_use(env, obs, node, model, pinned, stake);
     pinned_bytes + env.model(model).weights_bytes + bytes <= env.nodes[node].cache_bytes
         || stake[node][model] >= their_stake
+}
+
+/// Whether, and under which rule, the cache head is asked about fetches
+/// before the tasks decode ([`claim_fetches`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClaimRule {
+    /// Not asked first: the cache head decides after the tasks.
+    #[default]
+    Off,
+    /// A claim is offered where a task's fetch would be ([`fetch_allowed`]):
+    /// it fits beside the ready models in use, or its stake now is at least theirs.
+    Stake,
+    /// Only into room that no ready model in use holds.
+    Room,
+    /// Into room, or where the stake of the model's tasks still in reach
+    /// when the download is ready ([`stake_when_ready`]) is at least the
+    /// stake the ready models in use serve now.
+    Projected,
+    /// As [`ClaimRule::Projected`], counting only the tasks that reach no
+    /// other node holding the model (ready or downloading).
+    Uncovered,
+    /// As [`ClaimRule::Uncovered`], and a claim into room too needs a
+    /// positive such stake: a download is held until ready, tasks or not.
+    Strict,
+}
+
+impl std::str::FromStr for ClaimRule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "off" => ClaimRule::Off,
+            "stake" => ClaimRule::Stake,
+            "room" => ClaimRule::Room,
+            "projected" => ClaimRule::Projected,
+            "uncovered" => ClaimRule::Uncovered,
+            "strict" => ClaimRule::Strict,
+            _ => return Err(format!("expected off, stake, room, projected, uncovered or strict, got `{s}`")),
+        })
+    }
+}
+
+/// `model`'s stake at `node` from the tasks that will still be in reach when
+/// a download started now is ready: each task moved on at its velocity,
+/// in reach meaning no farther from the node than the farthest task that
+/// reaches it now. A download serves nothing until it is ready, and a
+/// vehicle has left the cell by then (docs/model.md §9b, "Fetch claims").
+fn stake_when_ready(env: &Environment, obs: &Observation, node: usize, model: usize, uncovered: bool) -> f64 {
+    let at = env.nodes[node].pos;
+    let dist = |p: [f64; 2]| (p[0] - at[0]).hypot(p[1] - at[1]);
+    let reaches = |i: usize| obs.link(i, node).accessible;
+    let range = (0..obs.tasks.len()).filter(|&i| reaches(i)).map(|i| dist(obs.tasks[i].pos)).fold(0.0, f64::max);
+    let wait = env.ready_after_download(node, model, obs.time_s) - obs.time_s;
+    obs.tasks
+        .iter()
+        .enumerate()
+        .filter(|&(i, t)| t.model == model && reaches(i))
+        .filter(|&(i, _)| {
+            !uncovered
+                || !(0..env.nodes.len())
+                    .any(|o| o != node && obs.link(i, o).accessible && obs.cache_entry(o, model).is_some())
+        })
+        .filter(|(_, t)| dist([t.pos[0] + t.vel[0] * wait, t.pos[1] + t.vel[1] * wait]) <= range)
+        .map(|(_, t)| local_cost(env, t) / env.interruption_cost)
+        .sum()
+}
+
+/// Fetches the cache head decided before the tasks ([`claim_fetches`]);
+/// empty ([`Claims::default`]) when the decoder does not ask it first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Claims {
+    /// Per node, the models claimed: pinned for the tasks, then kept.
+    pub models: Vec<Vec<usize>>,
+    /// The (node, model) units decided: unit (node-major), fetched, log-probability.
+    pub decided: Vec<(usize, bool, f32)>,
+}
+
+/// Ask the cache head first about every absent model that a task in reach
+/// uses (per node, in the head's order), each only where `rule` allows it.
+/// A claimed model is pinned before the tasks decode. Decided after the
+/// tasks, the cache head's fetch of ResNet-152 at node 4 of held-out
+/// `random-pedestrian` seed 2, which it wanted with probability 0.994, was
+/// never offered: an AlexNet offload had pinned AlexNet first
+/// (docs/model.md §9b, "Fetch claims").
+pub fn claim_fetches<R: Rng>(
+    env: &Environment,
+    obs: &Observation,
+    shape: &HeadShape,
+    cache_logits: &[f32],
+    downloads: Downloads,
+    rule: ClaimRule,
+    pick: &mut Pick<'_, R>,
+) -> Claims {
+    if rule == ClaimRule::Off {
+        return Claims::default();
+    }
+    let n_models = shape.models;
+    let (reach, stake) = (reach_counts(env, obs), stake_by_node(env, obs));
+    let mut claims = Claims { models: held_downloads(obs, shape.nodes, downloads), decided: Vec::new() };
+    for (n, pinned) in claims.models.iter_mut().enumerate() {
+        let mut bytes: f64 = pinned.iter().map(|&m| env.model(m).weights_bytes).sum();
+        let logits = &cache_logits[n * n_models..(n + 1) * n_models];
+        let mut absent: Vec<usize> =
+            (0..n_models).filter(|&m| reach[n][m] > 0 && obs.cache_entry(n, m).is_none()).collect();
+        absent.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
+        let held = pinned.len();
+        for m in absent {
+            let w = env.model(m).weights_bytes;
+            if bytes + w > env.nodes[n].cache_bytes {
+                continue;
+            }
+            let (in_use, their_stake) = ready_in_use(env, obs, n, m, pinned, &stake);
+            let into_room = bytes + w + in_use <= env.nodes[n].cache_bytes;
+            let allowed = match rule {
+                ClaimRule::Off => false,
+                ClaimRule::Room => into_room,
+                ClaimRule::Stake => into_room || stake[n][m] >= their_stake,
+                ClaimRule::Projected => into_room || stake_when_ready(env, obs, n, m, false) >= their_stake,
+                ClaimRule::Uncovered => into_room || stake_when_ready(env, obs, n, m, true) >= their_stake,
+                ClaimRule::Strict => {
+                    let when_ready = stake_when_ready(env, obs, n, m, true);
+                    when_ready > 0.0 && (into_room || when_ready >= their_stake)
+                }
+            };
+            if !allowed {
+                continue;
+            }
+            let (fetch, lp) = pick.bernoulli(logits[m]);
+            claims.decided.push((n * n_models + m, fetch, lp));
+            if fetch {
+                pinned.push(m);
+                bytes += w;
+            }
+        }
+        // The held downloads are pinned by the decoder anyway; keep only the claims.
+        pinned.drain(..held);
+    }
+    claims
 }
 
 /// The models each node must keep this slot because their download is in
@@ -272,6 +425,7 @@ pub fn decode_tasks<R: Rng>(
     order: TaskOrder,
     downloads: Downloads,
     evictions: Evictions,
+    claims: &Claims,
     pick: &mut Pick<'_, R>,
 ) -> SlotActions {
     let n_tasks = obs.tasks.len();
@@ -304,6 +458,9 @@ pub fn decode_tasks<R: Rng>(
     let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
     let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
     let mut pinned = held_downloads(obs, shape.nodes, downloads);
+    for (models, claimed) in pinned.iter_mut().zip(&claims.models) {
+        models.extend(claimed.iter().filter(|m| !models.contains(m)).collect::<Vec<_>>());
+    }
     let mut pinned_bytes: Vec<f64> =
         pinned.iter().map(|ms| ms.iter().map(|&m| env.model(m).weights_bytes).sum()).collect();
     let (rb_min, cu_min) = (env.rb_levels[0], env.cu_levels[0]);
@@ -417,6 +574,7 @@ pub fn decode_caches<R: Rng>(
     cache_logits: &[f32],
     fetch: Fetch,
     downloads: Downloads,
+    claims: &Claims,
     pick: &mut Pick<'_, R>,
 ) -> Decision {
     let (n_nodes, n_models) = (shape.nodes, shape.models);
@@ -424,6 +582,11 @@ pub fn decode_caches<R: Rng>(
     a.cache_free_choice = vec![false; n_nodes * n_models];
     a.cache_logp = vec![0.0; n_nodes * n_models];
     let mut needed = vec![vec![false; n_models]; n_nodes];
+    // The claims' choices were made before the tasks; claimed models are kept.
+    for &(u, fetched, lp) in &claims.decided {
+        (a.cache_free_choice[u], a.cache_keep[u], a.cache_logp[u]) = (true, fetched, lp);
+        needed[u / n_models][u % n_models] |= fetched;
+    }
     for (n, models) in held_downloads(obs, n_nodes, downloads).iter().enumerate() {
         for &m in models {
             needed[n][m] = true;
@@ -453,7 +616,8 @@ pub fn decode_caches<R: Rng>(
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
         free.clear();
         let fetchable = |m: usize| reach.as_ref().is_none_or(|r| r[n][m] > 0) || obs.cache_entry(n, m).is_some();
-        free.extend((0..n_models).filter(|&m| !need[m] && fetchable(m)));
+        let decided = |m: usize| a.cache_free_choice[n * n_models + m];
+        free.extend((0..n_models).filter(|&m| !need[m] && !decided(m) && fetchable(m)));
         free.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
         for &m in &free {
             if bytes + env.model(m).weights_bytes > env.nodes[n].cache_bytes {
@@ -752,6 +916,7 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
         TaskOrder::Deadline,
         Downloads::Revocable,
         Evictions::Free,
+        &Claims::default(),
         &mut pick,
     );
     let offloaded: Vec<usize> = (0..n_tasks).filter(|&i| a.is_offload(i)).collect();
@@ -761,7 +926,17 @@ pub fn decode_requested(env: &Environment, obs: &Observation, req: &Requested) -
     }
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
     let cache_logits: Vec<f32> = req.keep.iter().map(|&k| if k { 1.0 } else { -1.0 }).collect();
-    let decision = decode_caches(env, obs, &shape, &mut a, &cache_logits, Fetch::Any, Downloads::Revocable, &mut pick);
+    let decision = decode_caches(
+        env,
+        obs,
+        &shape,
+        &mut a,
+        &cache_logits,
+        Fetch::Any,
+        Downloads::Revocable,
+        &Claims::default(),
+        &mut pick,
+    );
     let mut changed = 0;
     for i in 0..n_tasks {
         changed += usize::from(a.option[i] != req.option[i]);

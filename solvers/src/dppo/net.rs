@@ -9,7 +9,7 @@
 use tch::nn;
 use tch::{Kind, Tensor};
 
-use super::decode::{Downloads, Evictions, TaskOrder};
+use super::decode::{ClaimRule, Downloads, Evictions, TaskOrder};
 use super::features::{Demand, CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
 
 /// Initial skip weight from a normalised cost estimate to its logit.
@@ -86,6 +86,10 @@ pub struct Arch {
     /// ([`Evictions::Guarded`]); absent (false, free) in older sidecars.
     #[serde(default)]
     pub guard_evictions: bool,
+    /// Whether the cache head is asked about fetches before the tasks, and
+    /// under which rule ([`ClaimRule`]); absent (off) in older sidecars.
+    #[serde(default)]
+    pub claim_rule: ClaimRule,
 }
 
 impl Arch {
@@ -107,6 +111,7 @@ impl Arch {
             stake_order: true,
             hold_downloads: true,
             guard_evictions: true,
+            claim_rule: ClaimRule::Off,
         }
     }
     /// The order in which this network's decoder offers tasks the nodes.

@@ -9,8 +9,8 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
-    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Downloads, Evictions, Fetch, HeadShape,
-    Pick, Requested, TaskOrder,
+    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Claims, Downloads, Evictions, Fetch,
+    HeadShape, Pick, Requested, TaskOrder,
 };
 use solvers::dppo::features::{
     cache_rows, covered_stake, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP,
@@ -42,9 +42,21 @@ fn decode_random(
     let order = if rng.gen_bool(0.5) { TaskOrder::Stake } else { TaskOrder::Deadline };
     let downloads = if rng.gen_bool(0.5) { Downloads::Held } else { Downloads::Revocable };
     let evictions = if rng.gen_bool(0.5) { Evictions::Guarded } else { Evictions::Free };
-    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, downloads, evictions, &mut pick);
+    let mut a = decode_tasks(
+        env,
+        obs,
+        &shape,
+        cands,
+        start,
+        &row_out,
+        order,
+        downloads,
+        evictions,
+        &Claims::default(),
+        &mut pick,
+    );
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
-    let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &mut pick);
+    let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &Claims::default(), &mut pick);
     if downloads == Downloads::Held {
         for (n, entries) in obs.caches.iter().enumerate() {
             for e in entries.iter().filter(|e| e.ready_at > obs.time_s) {
@@ -333,7 +345,17 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
         let mut a =
             solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL; obs.tasks.len()], ..Default::default() };
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(env, &obs, &shape, &mut a, &logits, Fetch::Any, Downloads::Revocable, &mut pick);
+        let d = decode_caches(
+            env,
+            &obs,
+            &shape,
+            &mut a,
+            &logits,
+            Fetch::Any,
+            Downloads::Revocable,
+            &Claims::default(),
+            &mut pick,
+        );
         assert_eq!(d.caches, vec![vec![preferred]], "preferred {preferred}");
         // Both were offered only while they fit: the other one was not a free choice.
         assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
@@ -358,7 +380,20 @@ fn options_preferring_node_0(
         .flat_map(|&c| (0..shape.row_out()).map(move |k| if k == 0 && c == NODE0 { 5.0 } else { 0.0 }))
         .collect();
     let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-    decode_tasks(env, obs, &shape, cands, cand_start, &row_out, order, downloads, evictions, &mut pick).option
+    decode_tasks(
+        env,
+        obs,
+        &shape,
+        cands,
+        cand_start,
+        &row_out,
+        order,
+        downloads,
+        evictions,
+        &Claims::default(),
+        &mut pick,
+    )
+    .option
 }
 
 /// The task order decides which of two models that cannot share a node's
@@ -412,10 +447,21 @@ fn a_held_download_keeps_its_room_until_ready() {
             TaskOrder::Stake,
             downloads,
             Evictions::Free,
+            &Claims::default(),
             &mut pick,
         );
         decode_cuts(env, &obs, &shape, &mut a, &vec![0.0; shape.cuts], &mut pick);
-        let d = decode_caches(env, &obs, &shape, &mut a, &[-10.0, -10.0], Fetch::Any, downloads, &mut pick);
+        let d = decode_caches(
+            env,
+            &obs,
+            &shape,
+            &mut a,
+            &[-10.0, -10.0],
+            Fetch::Any,
+            downloads,
+            &Claims::default(),
+            &mut pick,
+        );
         validate(env, &obs, &d).unwrap();
         (a.option[0], d.caches)
     };
@@ -508,7 +554,17 @@ fn a_demand_fetch_fetches_only_what_a_task_in_reach_uses() {
     let decide = |fetch| {
         let mut a = solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL], ..Default::default() };
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(env, &obs, &shape, &mut a, &logits, fetch, Downloads::Revocable, &mut pick);
+        let d = decode_caches(
+            env,
+            &obs,
+            &shape,
+            &mut a,
+            &logits,
+            fetch,
+            Downloads::Revocable,
+            &Claims::default(),
+            &mut pick,
+        );
         validate(env, &obs, &d).unwrap();
         (d.caches, a.cache_free_choice)
     };
