@@ -144,10 +144,11 @@ struct TrainCli {
     /// but ruled out (docs/heldout.md, "Tempered start").
     #[arg(long, default_value_t = TrainConfig::default().init_temperature, requires = "init")]
     init_temperature: f64,
-    /// Ask the cache head about fetches before the tasks, under this rule (off, stake, room,
-    /// projected, uncovered; docs/model.md §9b, "Fetch claims").
-    #[arg(long, default_value = "off")]
-    claim_rule: solvers::dppo::decode::ClaimRule,
+    /// Train (and save) with fetch claims: the decoder asks the cache head about downloads
+    /// before the tasks (docs/model.md §9b, "Fetch claims"). The shipped `default` checkpoint
+    /// decides with them; its weights were trained without.
+    #[arg(long)]
+    fetch_claims: bool,
     /// Output folder: policy.safetensors, policy.json, train.parquet, train_worlds.parquet.
     #[arg(long)]
     out: PathBuf,
@@ -463,7 +464,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 gamma: t.gamma,
                 gae_lambda: t.gae_lambda,
                 init_temperature: t.init_temperature,
-                claim_rule: t.claim_rule,
+                fetch_claims: t.fetch_claims,
                 ..Default::default()
             };
             let args = harness::train_cmd::TrainArgs {

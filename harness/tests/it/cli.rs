@@ -652,12 +652,37 @@ mod dppo {
         for key in ["architecture", "hyperparameters", "observation_stats", "scenario", "git_revision"] {
             assert!(side.get(key).is_some(), "sidecar lacks {key}");
         }
+        assert_eq!(side["architecture"]["fetch_claims"], false);
         let ck = out.join("policy.safetensors");
         let res = d.path().join("res");
         let o = run_tiny(&res, &["--policies", "dppo,greedy", "--checkpoint", ck.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
         let csv = std::fs::read_to_string(res.join("summary.csv")).unwrap();
         assert_eq!(csv.lines().filter(|l| l.contains(",dppo,")).count(), 2);
+        // Fine-tuned with fetch claims, from a checkpoint without: the sidecar says so.
+        let claims = d.path().join("claims");
+        let o = edgebench(&[
+            "train",
+            "--scenario",
+            "tiny",
+            "--steps",
+            "256",
+            "--envs",
+            "2",
+            "--init",
+            ck.to_str().unwrap(),
+            "--fetch-claims",
+            "--quiet",
+            "--out",
+            claims.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let side: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(claims.join("policy.json")).unwrap()).unwrap();
+        assert_eq!(
+            (&side["architecture"]["fetch_claims"], &side["hyperparameters"]["fetch_claims"]),
+            (&true.into(), &true.into())
+        );
     }
 
     /// `--checkpoint shipped:NAME` is the checkpoint built into the binary:

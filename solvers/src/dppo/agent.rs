@@ -7,7 +7,8 @@ use rand::Rng;
 use scenarios::{Decision, Environment, Observation};
 
 use super::decode::{
-    claim_fetches, decode_caches, decode_cuts, decode_tasks, rescue, top_up, Fetch, HeadShape, Pick, SlotActions,
+    claim_fetches, decode_caches, decode_cuts, decode_tasks, rescue, top_up, Claims, Fetch, HeadShape, Pick,
+    SlotActions,
 };
 use super::features::{self, Demand, SlotContext, CACHE_DIM, CUT_DIM, NODE0, ROW_DIM, VALUE_DIM};
 use super::net::{rows_tensor, to_vec, Affine, Net, Normalizer};
@@ -123,7 +124,11 @@ pub fn act<R: Rng>(
     {
         let len = cands.len() * stride;
         let logits = &cache_logits[k * per_slot_cache..(k + 1) * per_slot_cache];
-        let claimed = claim_fetches(env, obs, shape, logits, net.arch.downloads(), net.arch.claim_rule, pick);
+        let claimed = if net.arch.fetch_claims {
+            claim_fetches(env, obs, shape, logits, net.arch.downloads(), pick)
+        } else {
+            Claims::default()
+        };
         rec.actions = decode_tasks(
             env,
             obs,

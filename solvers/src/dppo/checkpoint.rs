@@ -200,7 +200,7 @@ pub fn load_bytes(
         stake_order: sidecar.architecture.stake_order,
         hold_downloads: sidecar.architecture.hold_downloads,
         guard_evictions: sidecar.architecture.guard_evictions,
-        claim_rule: sidecar.architecture.claim_rule,
+        fetch_claims: sidecar.architecture.fetch_claims,
         ..Arch::new(rb_levels.len(), cu_levels.len())
     };
     if sidecar.architecture != expected {

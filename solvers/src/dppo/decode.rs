@@ -233,66 +233,27 @@ fn fetch_allowed(
         || stake[node][model] >= their_stake
 }
 
-/// Whether, and under which rule, the cache head is asked about fetches
-/// before the tasks decode ([`claim_fetches`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClaimRule {
-    /// Not asked first: the cache head decides after the tasks.
-    #[default]
-    Off,
-    /// A claim is offered where a task's fetch would be ([`fetch_allowed`]):
-    /// it fits beside the ready models in use, or its stake now is at least theirs.
-    Stake,
-    /// Only into room that no ready model in use holds.
-    Room,
-    /// Into room, or where the stake of the model's tasks still in reach
-    /// when the download is ready ([`stake_when_ready`]) is at least the
-    /// stake the ready models in use serve now.
-    Projected,
-    /// As [`ClaimRule::Projected`], counting only the tasks that reach no
-    /// other node holding the model (ready or downloading).
-    Uncovered,
-    /// As [`ClaimRule::Uncovered`], and a claim into room too needs a
-    /// positive such stake: a download is held until ready, tasks or not.
-    Strict,
-}
-
-impl std::str::FromStr for ClaimRule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "off" => ClaimRule::Off,
-            "stake" => ClaimRule::Stake,
-            "room" => ClaimRule::Room,
-            "projected" => ClaimRule::Projected,
-            "uncovered" => ClaimRule::Uncovered,
-            "strict" => ClaimRule::Strict,
-            _ => return Err(format!("expected off, stake, room, projected, uncovered or strict, got `{s}`")),
-        })
-    }
-}
-
-/// `model`'s stake at `node` from the tasks that will still be in reach when
-/// a download started now is ready: each task moved on at its velocity,
-/// in reach meaning no farther from the node than the farthest task that
-/// reaches it now. A download serves nothing until it is ready, and a
-/// vehicle has left the cell by then (docs/model.md §9b, "Fetch claims").
-fn stake_when_ready(env: &Environment, obs: &Observation, node: usize, model: usize, uncovered: bool) -> f64 {
+/// `model`'s stake at `node` that a download started now would serve: the
+/// local cost at stake (as [`super::features::stake_by_node`]) of the
+/// model's tasks that reach the node, reach no other node holding the model
+/// (ready or downloading), and will still be in reach when the download is
+/// ready. Each task moves on at its velocity for the download's wait; in
+/// reach means no farther from the node than the farthest task that reaches
+/// it now. A download serves nothing until it is ready, and a vehicle has
+/// left the cell by then (docs/model.md §9b, "Fetch claims").
+fn staying_stake(env: &Environment, obs: &Observation, node: usize, model: usize) -> f64 {
     let at = env.nodes[node].pos;
     let dist = |p: [f64; 2]| (p[0] - at[0]).hypot(p[1] - at[1]);
     let reaches = |i: usize| obs.link(i, node).accessible;
     let range = (0..obs.tasks.len()).filter(|&i| reaches(i)).map(|i| dist(obs.tasks[i].pos)).fold(0.0, f64::max);
+    let held_elsewhere = |i: usize| {
+        (0..obs.nodes).any(|o| o != node && obs.link(i, o).accessible && obs.cache_entry(o, model).is_some())
+    };
     let wait = env.ready_after_download(node, model, obs.time_s) - obs.time_s;
     obs.tasks
         .iter()
         .enumerate()
-        .filter(|&(i, t)| t.model == model && reaches(i))
-        .filter(|&(i, _)| {
-            !uncovered
-                || !(0..env.nodes.len())
-                    .any(|o| o != node && obs.link(i, o).accessible && obs.cache_entry(o, model).is_some())
-        })
+        .filter(|&(i, t)| t.model == model && reaches(i) && !held_elsewhere(i))
         .filter(|(_, t)| dist([t.pos[0] + t.vel[0] * wait, t.pos[1] + t.vel[1] * wait]) <= range)
         .map(|(_, t)| local_cost(env, t) / env.interruption_cost)
         .sum()
@@ -308,12 +269,18 @@ pub struct Claims {
     pub decided: Vec<(usize, bool, f32)>,
 }
 
-/// Ask the cache head first about every absent model that a task in reach
-/// uses (per node, in the head's order), each only where `rule` allows it.
-/// A claimed model is pinned before the tasks decode. Decided after the
-/// tasks, the cache head's fetch of ResNet-152 at node 4 of held-out
-/// `random-pedestrian` seed 2, which it wanted with probability 0.994, was
-/// never offered: an AlexNet offload had pinned AlexNet first
+/// Ask the cache head, before the tasks decode, about every absent model
+/// with a [`staying_stake`] at a node (per node, in the head's order). A
+/// claim must fit beside the held downloads and earlier claims; it may push
+/// out ready models that tasks in reach use only when its staying stake is
+/// at least theirs now. A claimed model is pinned for the tasks, then kept.
+///
+/// Why first: decided after the tasks, the cache head's fetch of ResNet-152
+/// at node 4 of held-out `random-pedestrian` seed 2, which it wanted with
+/// probability 0.994, was never offered, because an AlexNet offload had
+/// pinned AlexNet there. Why the staying stake: claims priced by this
+/// slot's stake swapped ready models in use for downloads whose tasks had
+/// left (or were served elsewhere) by the time they were ready
 /// (docs/model.md §9b, "Fetch claims").
 pub fn claim_fetches<R: Rng>(
     env: &Environment,
@@ -321,41 +288,26 @@ pub fn claim_fetches<R: Rng>(
     shape: &HeadShape,
     cache_logits: &[f32],
     downloads: Downloads,
-    rule: ClaimRule,
     pick: &mut Pick<'_, R>,
 ) -> Claims {
-    if rule == ClaimRule::Off {
-        return Claims::default();
-    }
     let n_models = shape.models;
-    let (reach, stake) = (reach_counts(env, obs), stake_by_node(env, obs));
+    let stake = stake_by_node(env, obs);
     let mut claims = Claims { models: held_downloads(obs, shape.nodes, downloads), decided: Vec::new() };
     for (n, pinned) in claims.models.iter_mut().enumerate() {
         let mut bytes: f64 = pinned.iter().map(|&m| env.model(m).weights_bytes).sum();
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
-        let mut absent: Vec<usize> =
-            (0..n_models).filter(|&m| reach[n][m] > 0 && obs.cache_entry(n, m).is_none()).collect();
-        absent.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
+        let mut absent: Vec<(usize, f64)> = (0..n_models)
+            .filter(|&m| obs.cache_entry(n, m).is_none())
+            .map(|m| (m, staying_stake(env, obs, n, m)))
+            .filter(|&(_, staying)| staying > 0.0)
+            .collect();
+        absent.sort_by(|&(x, _), &(y, _)| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
         let held = pinned.len();
-        for m in absent {
+        for (m, staying) in absent {
             let w = env.model(m).weights_bytes;
-            if bytes + w > env.nodes[n].cache_bytes {
-                continue;
-            }
             let (in_use, their_stake) = ready_in_use(env, obs, n, m, pinned, &stake);
-            let into_room = bytes + w + in_use <= env.nodes[n].cache_bytes;
-            let allowed = match rule {
-                ClaimRule::Off => false,
-                ClaimRule::Room => into_room,
-                ClaimRule::Stake => into_room || stake[n][m] >= their_stake,
-                ClaimRule::Projected => into_room || stake_when_ready(env, obs, n, m, false) >= their_stake,
-                ClaimRule::Uncovered => into_room || stake_when_ready(env, obs, n, m, true) >= their_stake,
-                ClaimRule::Strict => {
-                    let when_ready = stake_when_ready(env, obs, n, m, true);
-                    when_ready > 0.0 && (into_room || when_ready >= their_stake)
-                }
-            };
-            if !allowed {
+            let fits = bytes + w <= env.nodes[n].cache_bytes;
+            if !fits || (bytes + w + in_use > env.nodes[n].cache_bytes && staying < their_stake) {
                 continue;
             }
             let (fetch, lp) = pick.bernoulli(logits[m]);
@@ -607,7 +559,11 @@ pub fn decode_caches<R: Rng>(
         for (m, _) in need.iter().enumerate().filter(|(_, &x)| x) {
             set.push(m);
             bytes += env.model(m).weights_bytes;
-            a.cache_keep[n * n_models + m] = true;
+            // A claim the head declined keeps its sample for the update,
+            // though a task fetched the model after it.
+            if !a.cache_free_choice[n * n_models + m] {
+                a.cache_keep[n * n_models + m] = true;
+            }
         }
         // The free choices in the head's order of preference (highest logit
         // first, ties to the lower model): in index order, a model late in

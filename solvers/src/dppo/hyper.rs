@@ -30,10 +30,11 @@ pub struct TrainConfig {
     /// training ([`super::net::temper_node_logits`]; 1: as saved).
     #[serde(default = "unit")]
     pub init_temperature: f64,
-    /// The decoder's fetch claims during training and in the saved
-    /// checkpoint ([`super::decode::ClaimRule`]; absent: off).
+    /// The decoder asks the cache head about fetches before the tasks, in
+    /// training and in the saved checkpoint ([`super::net::Arch::fetch_claims`];
+    /// absent: false).
     #[serde(default)]
-    pub claim_rule: super::decode::ClaimRule,
+    pub fetch_claims: bool,
 }
 
 impl Default for TrainConfig {
@@ -59,7 +60,7 @@ impl Default for TrainConfig {
             value_coef: 0.5,
             max_grad_norm: 0.5,
             init_temperature: 1.0,
-            claim_rule: super::decode::ClaimRule::Off,
+            fetch_claims: false,
         }
     }
 }

@@ -9,7 +9,7 @@
 use tch::nn;
 use tch::{Kind, Tensor};
 
-use super::decode::{ClaimRule, Downloads, Evictions, TaskOrder};
+use super::decode::{Downloads, Evictions, TaskOrder};
 use super::features::{Demand, CACHE_DIM, CUT_DIM, CUT_EXTRA, ROW_DIM, TASK_DIM, VALUE_DIM};
 
 /// Initial skip weight from a normalised cost estimate to its logit.
@@ -86,10 +86,12 @@ pub struct Arch {
     /// ([`Evictions::Guarded`]); absent (false, free) in older sidecars.
     #[serde(default)]
     pub guard_evictions: bool,
-    /// Whether the cache head is asked about fetches before the tasks, and
-    /// under which rule ([`ClaimRule`]); absent (off) in older sidecars.
+    /// The cache head is asked about fetches before the tasks decode
+    /// ([`super::decode::claim_fetches`]); absent (false, after) in older
+    /// sidecars. A decoder setting, not a network one: weights trained
+    /// without it decide with it (and may be fine-tuned either way).
     #[serde(default)]
-    pub claim_rule: ClaimRule,
+    pub fetch_claims: bool,
 }
 
 impl Arch {
@@ -111,7 +113,7 @@ impl Arch {
             stake_order: true,
             hold_downloads: true,
             guard_evictions: true,
-            claim_rule: ClaimRule::Off,
+            fetch_claims: false,
         }
     }
     /// The order in which this network's decoder offers tasks the nodes.

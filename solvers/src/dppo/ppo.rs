@@ -805,7 +805,7 @@ pub fn train_across(
     super::alloc::keep_freed_memory();
     mix.check().map_err(DppoError::Config)?;
     let d = &mix.entries[0].0.config().decision;
-    let arch = Arch { claim_rule: cfg.claim_rule, ..Arch::new(d.rb_levels.len(), d.cu_levels.len()) };
+    let arch = Arch { fetch_claims: cfg.fetch_claims, ..Arch::new(d.rb_levels.len(), d.cu_levels.len()) };
     let fresh = || {
         let vs = nn::VarStore::new(Device::Cpu);
         let _net = Net::seeded(&vs.root(), arch, derive(cfg.seed, "dppo-init") as i64);
@@ -814,8 +814,8 @@ pub fn train_across(
     let (mut init, init_stats, fine_tuned_from) = match from {
         None => (fresh(), Normalizer::new(), None),
         Some(ck) => {
-            // The claim rule is the decoder's, not the network's: any may be fine-tuned under another.
-            if (Arch { claim_rule: arch.claim_rule, ..ck.sidecar.architecture }) != arch {
+            // Fetch claims are the decoder's, not the network's: either may be fine-tuned under the other.
+            if (Arch { fetch_claims: arch.fetch_claims, ..ck.sidecar.architecture }) != arch {
                 return Err(DppoError::Config(format!(
                     "{}: its network ({:?}) is not the one this training builds ({arch:?})",
                     ck.path.display(),

@@ -94,14 +94,21 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     // same weights as hardtanh. (Compared on the outputs, not on decisions:
     // a briefly trained network decides like its prior either way.)
     // Likewise a sidecar without `top_up` (or `rescue`, `demand_fetch`,
-    // `demand_share`, `stake_order`, `hold_downloads`, `guard_evictions`)
-    // loads with it off.
+    // `demand_share`, `stake_order`, `hold_downloads`, `guard_evictions`,
+    // `fetch_claims`) loads with it off.
     assert_eq!(ck.sidecar.architecture.activation, Activation::Hardtanh);
     let arch = ck.sidecar.architecture;
     assert!(arch.top_up && arch.rescue && arch.demand_fetch && arch.demand_share && arch.stake_order);
     assert_eq!(arch.downloads(), Downloads::Held);
     assert_eq!(arch.evictions(), Evictions::Guarded);
     let mut side: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Fetch claims are the decoder's: a sidecar turns them on for the same weights.
+    assert!(!arch.fetch_claims);
+    side["architecture"]["fetch_claims"] = true.into();
+    let claims = d.path().join("claims.safetensors");
+    std::fs::write(&claims, &bytes).unwrap();
+    std::fs::write(checkpoint::sidecar_path(&claims), side.to_string()).unwrap();
+    assert!(checkpoint::load(&claims, &levels.rb_levels, &levels.cu_levels).unwrap().sidecar.architecture.fetch_claims);
     side["architecture"].as_object_mut().unwrap().remove("activation").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("top_up").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("rescue").unwrap();
@@ -110,6 +117,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     side["architecture"].as_object_mut().unwrap().remove("stake_order").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("hold_downloads").unwrap();
     side["architecture"].as_object_mut().unwrap().remove("guard_evictions").unwrap();
+    side["architecture"].as_object_mut().unwrap().remove("fetch_claims").unwrap();
     let legacy = d.path().join("legacy.safetensors");
     std::fs::write(&legacy, &bytes).unwrap();
     std::fs::write(checkpoint::sidecar_path(&legacy), side.to_string()).unwrap();
@@ -121,6 +129,7 @@ fn checkpoints_round_trip_and_refuse_what_does_not_fit() {
     assert_eq!(arch.task_order(), TaskOrder::Deadline);
     assert_eq!(arch.downloads(), Downloads::Revocable);
     assert_eq!(arch.evictions(), Evictions::Free);
+    assert!(!arch.fetch_claims);
     let rows: Vec<f32> = (0..4 * ROW_DIM).map(|k| (k % 7) as f32 - 3.0).collect();
     let (hard, soft) = (
         option_outputs(back.sidecar.architecture, &back.weights, &rows),
@@ -463,4 +472,52 @@ fn a_mixture_of_other_decision_levels_or_bad_weights_is_refused() {
             other => panic!("expected a config error, got {:?}", other.map(|_| ())),
         }
     }
+}
+
+/// Held-out `random-pedestrian` seed 2 (docs/heldout.md): a crowd of
+/// ResNet-152 users gathers at node 4 from slot 61; the planner downloads
+/// ResNet-152 there and serves hundreds of their tasks. The shipped
+/// `default` checkpoint's weights serve none of them there unless the cache
+/// head is asked first (fetch claims, its sidecar's `fetch_claims`); with
+/// the claims they are served and the run costs less. A change that loses
+/// the claims (or the weights' will to claim) fails here.
+#[test]
+fn fetch_claims_serve_the_resnet152_crowd_of_random_pedestrian_seed_2() {
+    let scenario = scenarios::presets::resolve(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/heldout/random-pedestrian.toml"
+    ))
+    .unwrap();
+    let world = World::build(&scenario, 2);
+    let env = &world.env;
+    let resnet152 = env.catalogue().models.iter().position(|m| m.name == "ResNet-152").unwrap();
+    let shipped = solvers::dppo::shipped_named("default").unwrap().load(&env.rb_levels, &env.cu_levels).unwrap();
+    assert!(shipped.sidecar.architecture.fetch_claims, "the shipped default checkpoint decides with claims");
+    let mut without = shipped.clone();
+    without.sidecar.architecture.fetch_claims = false;
+    // ResNet-152 tasks served at node 4, and the run's cost.
+    let run = |ck: Checkpoint| {
+        let mut policy = Dppo::new(&Arc::new(ck)).unwrap();
+        policy.reset(env, 1);
+        let mut sim = scenarios::Simulator::new(&world);
+        let mut obs = scenarios::Observation::default();
+        let (mut served, mut cost) = (0, 0.0);
+        while !sim.is_done() {
+            sim.observe(&mut obs);
+            let d = policy.decide(env, &obs).unwrap();
+            served += (0..obs.tasks.len())
+                .filter(|&i| {
+                    obs.tasks[i].model == resnet152
+                        && matches!(d.actions[i], scenarios::Action::Offload { node: 4, .. })
+                })
+                .count();
+            cost += sim.step(&obs, &d).unwrap().cost;
+        }
+        (served, cost)
+    };
+    let (served_with, cost_with) = run(shipped);
+    let (served_without, cost_without) = run(without);
+    eprintln!("ResNet-152 at node 4: {served_with} with claims, {served_without} without; cost {cost_with:.1} vs {cost_without:.1}");
+    assert!(served_with >= 200 && served_without <= 20, "{served_with} with claims, {served_without} without");
+    assert!(cost_with < 0.98 * cost_without, "cost {cost_with:.1} with claims, {cost_without:.1} without");
 }

@@ -9,22 +9,23 @@ use rand_chacha::ChaCha8Rng;
 use scenarios::sim::{observe, transition, validate};
 use scenarios::{Observation, ScenarioConfig, SimState, World};
 use solvers::dppo::decode::{
-    decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Claims, Downloads, Evictions, Fetch,
-    HeadShape, Pick, Requested, TaskOrder,
+    claim_fetches, decode_caches, decode_cuts, decode_requested, decode_tasks, rescue, top_up, Claims, Downloads,
+    Evictions, Fetch, HeadShape, Pick, Requested, TaskOrder,
 };
 use solvers::dppo::features::{
     cache_rows, covered_stake, option_rows, Demand, SlotContext, CACHE_DEMAND, CACHE_DIM, CACHE_STAKE, NODE0, OPT_DROP,
     OPT_LOCAL,
 };
 
-/// Decode one slot from random logits; returns the decision.
+/// Decode one slot from random logits (with fetch claims or not); returns
+/// the decision and the number of models claimed.
 fn decode_random(
     world: &World,
     obs: &Observation,
     rng: &mut ChaCha8Rng,
     sample: bool,
     fetch: Fetch,
-) -> scenarios::Decision {
+) -> (scenarios::Decision, usize) {
     let env = &world.env;
     let shape = HeadShape::of(env);
     let ctx = SlotContext::new(env, obs);
@@ -42,21 +43,21 @@ fn decode_random(
     let order = if rng.gen_bool(0.5) { TaskOrder::Stake } else { TaskOrder::Deadline };
     let downloads = if rng.gen_bool(0.5) { Downloads::Held } else { Downloads::Revocable };
     let evictions = if rng.gen_bool(0.5) { Evictions::Guarded } else { Evictions::Free };
-    let mut a = decode_tasks(
-        env,
-        obs,
-        &shape,
-        cands,
-        start,
-        &row_out,
-        order,
-        downloads,
-        evictions,
-        &Claims::default(),
-        &mut pick,
-    );
+    let claims = if rng.gen_bool(0.5) {
+        claim_fetches(env, obs, &shape, &cache_logits, downloads, &mut pick)
+    } else {
+        Claims::default()
+    };
+    let mut a = decode_tasks(env, obs, &shape, cands, start, &row_out, order, downloads, evictions, &claims, &mut pick);
     decode_cuts(env, obs, &shape, &mut a, &cut_logits, &mut pick);
-    let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &Claims::default(), &mut pick);
+    let d = decode_caches(env, obs, &shape, &mut a, &cache_logits, fetch, downloads, &claims, &mut pick);
+    // A claim is the cache head's choice, made once, and what it fetched is kept.
+    for &(u, fetched, lp) in &claims.decided {
+        assert!(a.cache_free_choice[u] && a.cache_keep[u] == fetched && a.cache_logp[u] == lp);
+    }
+    for (n, models) in claims.models.iter().enumerate() {
+        assert!(models.iter().all(|m| d.caches[n].contains(m)), "slot {}: a claim at node {n} was dropped", obs.slot);
+    }
     if downloads == Downloads::Held {
         for (n, entries) in obs.caches.iter().enumerate() {
             for e in entries.iter().filter(|e| e.ready_at > obs.time_s) {
@@ -64,7 +65,7 @@ fn decode_random(
             }
         }
     }
-    d
+    (d, claims.models.iter().map(Vec::len).sum())
 }
 
 /// A world with random nodes (count, units, cache) and terminals (count, activity).
@@ -144,11 +145,13 @@ fn on_time_locally(env: &scenarios::Environment, obs: &Observation, i: usize) ->
 /// every state (sampled or not, either fetch rule and task order), check that the decision
 /// is valid, and hand it to `check` with its state, observation and fetch
 /// rule; the state then evolves with it (caches fill, ready times vary).
+/// Returns the number of models claimed along the way.
 fn each_decoded_slot(
     rng: &mut ChaCha8Rng,
     mut world_of: impl FnMut(&mut ChaCha8Rng, u64) -> World,
     mut check: impl FnMut(u64, &World, &SimState, &Observation, &scenarios::Decision, Fetch),
-) {
+) -> usize {
+    let mut claimed = 0;
     for case in 0..40u64 {
         let world = world_of(rng, case);
         let mut state = SimState::initial(world.env.nodes.len(), world.terminals());
@@ -158,7 +161,8 @@ fn each_decoded_slot(
             observe(&world, &mut draws, &state, &mut obs);
             let sample = rng.gen_bool(0.7);
             let fetch = if rng.gen_bool(0.5) { Fetch::InDemand } else { Fetch::Any };
-            let d = decode_random(&world, &obs, rng, sample, fetch);
+            let (d, claims) = decode_random(&world, &obs, rng, sample, fetch);
+            claimed += claims;
             if let Err(e) = validate(&world.env, &obs, &d) {
                 panic!("case {case}, slot {}: {e}", obs.slot);
             }
@@ -166,6 +170,7 @@ fn each_decoded_slot(
             state = transition(&world.env, &state, &obs, &d).unwrap().1;
         }
     }
+    claimed
 }
 
 /// Apply a step after decoding (`top_up`, `rescue`) to a copy of `d`, check
@@ -195,7 +200,7 @@ fn every_decoded_decision_is_valid() {
     let mut checked = 0;
     let mut offloads = 0;
     let (mut raised, mut gained) = (0usize, 0.0f64);
-    each_decoded_slot(
+    let claimed = each_decoded_slot(
         &mut rng,
         |rng, case| random_world(rng, case, 30),
         |case, world, state, obs, d, _| {
@@ -229,6 +234,7 @@ fn every_decoded_decision_is_valid() {
     assert_eq!(checked, 40 * 30);
     assert!(offloads > 1_000, "the test must exercise offloads, got {offloads}");
     assert!(raised > 100 && gained > 0.0, "the top-up must be exercised: {raised} tasks raised, cost gained {gained}");
+    assert!(claimed > 100, "fetch claims must be exercised, got {claimed}");
 }
 
 /// The request that asks for exactly `d`.
@@ -307,7 +313,7 @@ fn requested_decisions_are_made_valid_and_valid_ones_pass_unchanged() {
             requests += 1;
             // Valid requests pass unchanged (decoded under either fetch rule).
             let fetch = if rng.gen_bool(0.5) { Fetch::InDemand } else { Fetch::Any };
-            let own = decode_random(&world, &obs, &mut rng, true, fetch);
+            let (own, _) = decode_random(&world, &obs, &mut rng, true, fetch);
             let (d2, changed2) = decode_requested(env, &obs, &request_of(&world, &own));
             assert_eq!((d2.actions.clone(), changed2), (own.actions.clone(), 0), "case {case}, slot {}", obs.slot);
             assert_eq!(sorted_caches(&d2), sorted_caches(&own));
@@ -821,4 +827,121 @@ fn the_rescue_takes_units_from_a_task_that_holds_them_all() {
     let mut kept = d.clone();
     rescue(&cheap, &obs, &mut kept);
     assert_eq!(kept, d, "a rescue that costs more than it gains is not made");
+}
+
+/// The claims of the most probable choices, downloads held, with the same
+/// cache-head logit per model at every node.
+fn claims_with(env: &scenarios::Environment, obs: &Observation, model_logits: &[f32]) -> Claims {
+    let shape = HeadShape::of(env);
+    let logits: Vec<f32> = (0..shape.nodes).flat_map(|_| model_logits.iter().copied()).collect();
+    let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+    claim_fetches(env, obs, &shape, &logits, Downloads::Held, &mut pick)
+}
+
+/// As [`claims_with`], the cache head wanting both models equally.
+fn claims_wanting_everything(env: &scenarios::Environment, obs: &Observation) -> Claims {
+    claims_with(env, obs, &[5.0, 5.0])
+}
+
+/// Fetch claims come before the tasks: an AlexNet task (earlier deadline,
+/// on time on its terminal) and a ResNet-152 task (late on its own) both
+/// prefer the node, whose cache holds one of the two. By deadline the
+/// AlexNet task pins the node first and the ResNet-152 task is refused it;
+/// with the cache head asked first (preferring ResNet-152), ResNet-152 is
+/// claimed, and it is the AlexNet task that is refused. The claim is a free
+/// choice of the cache head, kept in the decision.
+#[test]
+fn a_claim_is_decided_before_the_tasks() {
+    let world = alexnet_or_resnet152_world("claim-first", 2);
+    let env = &world.env;
+    let (alexnet, resnet) = (0, 1);
+    let obs = tasks_near_node_0(&world, &[(alexnet, 0.15, 20e9), (resnet, 0.3, 20e9)]);
+    assert!(on_time_locally(env, &obs, 0) && !on_time_locally(env, &obs, 1));
+    let shape = HeadShape::of(env);
+    let options = |claims: &Claims| {
+        let cands: Vec<usize> = obs.tasks.iter().flat_map(|_| [OPT_LOCAL, OPT_DROP, NODE0]).collect();
+        let row_out: Vec<f32> = cands
+            .iter()
+            .flat_map(|&c| (0..shape.row_out()).map(move |k| if k == 0 && c == NODE0 { 5.0 } else { 0.0 }))
+            .collect();
+        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+        let mut a = decode_tasks(
+            env,
+            &obs,
+            &shape,
+            cands,
+            vec![0, 3, 6],
+            &row_out,
+            TaskOrder::Deadline,
+            Downloads::Held,
+            Evictions::Guarded,
+            claims,
+            &mut pick,
+        );
+        decode_cuts(env, &obs, &shape, &mut a, &vec![0.0; 2 * shape.cuts], &mut pick);
+        let d =
+            decode_caches(env, &obs, &shape, &mut a, &[5.0, 5.0], Fetch::InDemand, Downloads::Held, claims, &mut pick);
+        validate(env, &obs, &d).unwrap();
+        (a.option.clone(), d.caches, a.cache_free_choice)
+    };
+    let (opts, caches, _) = options(&Claims::default());
+    assert_eq!((opts, caches), (vec![NODE0, OPT_LOCAL], vec![vec![alexnet]]));
+    let claims = claims_with(env, &obs, &[1.0, 5.0]);
+    assert_eq!(claims.models, vec![vec![resnet]], "ResNet-152 claimed; then AlexNet no longer fits");
+    let (opts, caches, free) = options(&claims);
+    assert_eq!((opts, caches), (vec![OPT_LOCAL, NODE0], vec![vec![resnet]]));
+    assert!(free[resnet], "the claim is the cache head's choice");
+}
+
+/// A claim counts only the tasks a download would serve: a ResNet-152 task
+/// standing by the node is claimed for; one walking away at 5 m/s has left
+/// the node's reach (the farthest task in reach now) when the ~10 s
+/// download is ready, and one that reaches another node already holding
+/// ResNet-152 (there or on its way) is served there; neither is claimed for.
+#[test]
+fn a_claim_counts_only_tasks_still_in_reach_and_served_nowhere_else() {
+    let world = alexnet_and_resnet152_world("claim-staying", 1, 500.0);
+    let env = &world.env;
+    let resnet = 1;
+    let mut obs = tasks_near_node_0(&world, &[(resnet, 0.3, 20e9)]);
+    assert!(!on_time_locally(env, &obs, 0));
+    assert_eq!(claims_wanting_everything(env, &obs).models, vec![vec![resnet]]);
+    let away = [obs.tasks[0].pos[0] - env.nodes[0].pos[0], obs.tasks[0].pos[1] - env.nodes[0].pos[1]];
+    let norm = away[0].hypot(away[1]).max(1e-9);
+    obs.tasks[0].vel = [5.0 * away[0] / norm, 5.0 * away[1] / norm];
+    let claims = claims_wanting_everything(env, &obs);
+    assert!(claims.models == vec![Vec::<usize>::new()] && claims.decided.is_empty(), "{claims:?}");
+
+    let mut c = ScenarioConfig::default();
+    (c.nodes.count, c.area_m, c.terminals.count, c.terminals.activity) = (2, [60.0, 60.0], 1, 1.0);
+    c.catalogue.models = vec!["AlexNet".into(), "ResNet-152".into()];
+    let world = World::build(&c.validate("claim-elsewhere", None).unwrap(), 1);
+    let env = &world.env;
+    let mut obs = first_observation(&world);
+    assert!(obs.tasks.len() == 1 && obs.link(0, 0).accessible && obs.link(0, 1).accessible, "one task, both nodes");
+    (obs.tasks[0].model, obs.tasks[0].deadline_s, obs.tasks[0].device_flops) = (resnet, 0.3, 20e9);
+    assert_eq!(claims_wanting_everything(env, &obs).models, vec![vec![resnet], vec![resnet]]);
+    obs.caches[1] = vec![scenarios::CacheEntry { model: resnet, ready_at: obs.time_s + 3.0, last_used: None }];
+    assert_eq!(claims_wanting_everything(env, &obs).models, vec![Vec::<usize>::new(); 2]);
+}
+
+/// A claim may push out a ready model in use only for at least its stake:
+/// AlexNet ready at a node with room for one of the two, every task late on
+/// its terminal (stake 1 each). Two ResNet-152 tasks against one AlexNet
+/// task claim the node; one against two does not.
+#[test]
+fn a_claim_evicts_a_model_in_use_only_for_at_least_its_stake() {
+    let world = alexnet_or_resnet152_world("claim-evicts", 3);
+    let env = &world.env;
+    let (alexnet, resnet) = (0, 1);
+    let late = |model| (model, 0.05, 1e9);
+    for (tasks, claimed) in [
+        ([late(resnet), late(resnet), late(alexnet)], vec![vec![resnet]]),
+        ([late(resnet), late(alexnet), late(alexnet)], vec![vec![]]),
+    ] {
+        let mut obs = tasks_near_node_0(&world, &tasks);
+        assert!((0..3).all(|i| !on_time_locally(env, &obs, i)), "every task late on its terminal");
+        obs.caches[0] = vec![scenarios::CacheEntry { model: alexnet, ready_at: obs.time_s, last_used: None }];
+        assert_eq!(claims_wanting_everything(env, &obs).models, claimed, "{tasks:?}");
+    }
 }
