@@ -350,18 +350,7 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
         logits[other] = 1.0;
         let mut a =
             solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL; obs.tasks.len()], ..Default::default() };
-        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(
-            env,
-            &obs,
-            &shape,
-            &mut a,
-            &logits,
-            Fetch::Any,
-            Downloads::Revocable,
-            &Claims::default(),
-            &mut pick,
-        );
+        let d = caches_without_claims(env, &obs, &mut a, &logits, Fetch::Any, Downloads::Revocable);
         assert_eq!(d.caches, vec![vec![preferred]], "preferred {preferred}");
         // Both were offered only while they fit: the other one was not a free choice.
         assert!(a.cache_free_choice[preferred] && !a.cache_free_choice[other]);
@@ -369,15 +358,29 @@ fn a_full_cache_keeps_the_model_the_head_prefers_most() {
     }
 }
 
-/// The options decoded (most probable) when every task can go local, drop
-/// or node 0 and every task's logits prefer node 0.
-fn options_preferring_node_0(
+/// Stage 3 (most probable choices) without fetch claims.
+fn caches_without_claims(
+    env: &scenarios::Environment,
+    obs: &Observation,
+    a: &mut solvers::dppo::decode::SlotActions,
+    cache_logits: &[f32],
+    fetch: Fetch,
+    downloads: Downloads,
+) -> scenarios::Decision {
+    let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
+    decode_caches(env, obs, &HeadShape::of(env), a, cache_logits, fetch, downloads, &Claims::default(), &mut pick)
+}
+
+/// Stage 1 decoded (most probable) when every task can go local, drop or
+/// node 0 and every task's logits prefer node 0, after `claims`.
+fn decode_preferring_node_0(
     env: &scenarios::Environment,
     obs: &Observation,
     order: TaskOrder,
     downloads: Downloads,
     evictions: Evictions,
-) -> Vec<usize> {
+    claims: &Claims,
+) -> solvers::dppo::decode::SlotActions {
     let shape = HeadShape::of(env);
     let cands: Vec<usize> = obs.tasks.iter().flat_map(|_| [OPT_LOCAL, OPT_DROP, NODE0]).collect();
     let cand_start = (0..=obs.tasks.len()).map(|i| 3 * i).collect();
@@ -386,20 +389,18 @@ fn options_preferring_node_0(
         .flat_map(|&c| (0..shape.row_out()).map(move |k| if k == 0 && c == NODE0 { 5.0 } else { 0.0 }))
         .collect();
     let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-    decode_tasks(
-        env,
-        obs,
-        &shape,
-        cands,
-        cand_start,
-        &row_out,
-        order,
-        downloads,
-        evictions,
-        &Claims::default(),
-        &mut pick,
-    )
-    .option
+    decode_tasks(env, obs, &shape, cands, cand_start, &row_out, order, downloads, evictions, claims, &mut pick)
+}
+
+/// The options of [`decode_preferring_node_0`] without claims.
+fn options_preferring_node_0(
+    env: &scenarios::Environment,
+    obs: &Observation,
+    order: TaskOrder,
+    downloads: Downloads,
+    evictions: Evictions,
+) -> Vec<usize> {
+    decode_preferring_node_0(env, obs, order, downloads, evictions, &Claims::default()).option
 }
 
 /// The task order decides which of two models that cannot share a node's
@@ -439,35 +440,11 @@ fn a_held_download_keeps_its_room_until_ready() {
     obs.caches[0] = vec![scenarios::CacheEntry { model: resnet, ready_at: obs.time_s + 5.0, last_used: None }];
     let shape = HeadShape::of(env);
     let decide = |downloads| {
-        let cands = vec![OPT_LOCAL, OPT_DROP, NODE0];
-        let mut row_out = vec![0f32; cands.len() * shape.row_out()];
-        row_out[2 * shape.row_out()] = 5.0;
+        let mut a =
+            decode_preferring_node_0(env, &obs, TaskOrder::Stake, downloads, Evictions::Free, &Claims::default());
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let mut a = decode_tasks(
-            env,
-            &obs,
-            &shape,
-            cands,
-            vec![0, 3],
-            &row_out,
-            TaskOrder::Stake,
-            downloads,
-            Evictions::Free,
-            &Claims::default(),
-            &mut pick,
-        );
         decode_cuts(env, &obs, &shape, &mut a, &vec![0.0; shape.cuts], &mut pick);
-        let d = decode_caches(
-            env,
-            &obs,
-            &shape,
-            &mut a,
-            &[-10.0, -10.0],
-            Fetch::Any,
-            downloads,
-            &Claims::default(),
-            &mut pick,
-        );
+        let d = caches_without_claims(env, &obs, &mut a, &[-10.0, -10.0], Fetch::Any, downloads);
         validate(env, &obs, &d).unwrap();
         (a.option[0], d.caches)
     };
@@ -556,21 +533,9 @@ fn a_demand_fetch_fetches_only_what_a_task_in_reach_uses() {
     let unused = 1 - used;
     let mut logits = [0f32; 2];
     (logits[unused], logits[used]) = (3.0, 1.0);
-    let shape = HeadShape::of(env);
     let decide = |fetch| {
         let mut a = solvers::dppo::decode::SlotActions { option: vec![OPT_LOCAL], ..Default::default() };
-        let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let d = decode_caches(
-            env,
-            &obs,
-            &shape,
-            &mut a,
-            &logits,
-            fetch,
-            Downloads::Revocable,
-            &Claims::default(),
-            &mut pick,
-        );
+        let d = caches_without_claims(env, &obs, &mut a, &logits, fetch, Downloads::Revocable);
         validate(env, &obs, &d).unwrap();
         (d.caches, a.cache_free_choice)
     };
@@ -859,25 +824,9 @@ fn a_claim_is_decided_before_the_tasks() {
     assert!(on_time_locally(env, &obs, 0) && !on_time_locally(env, &obs, 1));
     let shape = HeadShape::of(env);
     let options = |claims: &Claims| {
-        let cands: Vec<usize> = obs.tasks.iter().flat_map(|_| [OPT_LOCAL, OPT_DROP, NODE0]).collect();
-        let row_out: Vec<f32> = cands
-            .iter()
-            .flat_map(|&c| (0..shape.row_out()).map(move |k| if k == 0 && c == NODE0 { 5.0 } else { 0.0 }))
-            .collect();
+        let mut a =
+            decode_preferring_node_0(env, &obs, TaskOrder::Deadline, Downloads::Held, Evictions::Guarded, claims);
         let mut pick: Pick<'_, ChaCha8Rng> = Pick::Mode;
-        let mut a = decode_tasks(
-            env,
-            &obs,
-            &shape,
-            cands,
-            vec![0, 3, 6],
-            &row_out,
-            TaskOrder::Deadline,
-            Downloads::Held,
-            Evictions::Guarded,
-            claims,
-            &mut pick,
-        );
         decode_cuts(env, &obs, &shape, &mut a, &vec![0.0; 2 * shape.cuts], &mut pick);
         let d =
             decode_caches(env, &obs, &shape, &mut a, &[5.0, 5.0], Fetch::InDemand, Downloads::Held, claims, &mut pick);
