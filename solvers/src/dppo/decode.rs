@@ -1,6 +1,9 @@
 //! From head logits to a decision that cannot break a rule of the simulator.
 //!
-//! Tasks are decoded one after another in a [`TaskOrder`], each
+//! With fetch claims ([`claim_fetches`]) the cache head first claims absent
+//! models whose tasks will still be there when the download is ready; a
+//! claimed model is pinned like a held download. Then tasks are decoded one
+//! after another in a [`TaskOrder`], each
 //! against what earlier tasks left: a node is offered only when the task
 //! reaches it, its smallest levels still fit and its model is cached there or
 //! can still be fetched (the bytes of models already needed this slot plus
