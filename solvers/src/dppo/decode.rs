@@ -197,17 +197,23 @@ pub enum Evictions {
     Guarded,
 }
 
-/// Bytes and stake (per [`super::features::stake_by_node`]) of the ready
-/// models at `node` that tasks in reach would use, other than `model` and
-/// those already pinned there this slot.
-fn ready_in_use(
+/// With [`Evictions::Guarded`] (a task's fetch) and for a fetch claim, may
+/// `model` (absent at `node`) be fetched there, given the models pinned
+/// there so far? Yes when it fits beside them and the ready models there
+/// that tasks in reach use (stake > 0, not pinned yet), or when the stake
+/// it `brings` is at least theirs together. `stake` is
+/// [`super::features::stake_by_node`]'s.
+#[allow(clippy::too_many_arguments)]
+fn fetch_allowed(
     env: &Environment,
     obs: &Observation,
     node: usize,
     model: usize,
     pinned: &[usize],
+    pinned_bytes: f64,
+    brings: f64,
     stake: &[Vec<f64>],
-) -> (f64, f64) {
+) -> bool {
     let (mut bytes, mut their_stake) = (0.0, 0.0);
     for e in &obs.caches[node] {
         let in_use = e.ready_at <= obs.time_s && stake[node][e.model] > 0.0 && !pinned.contains(&e.model);
@@ -216,50 +222,33 @@ fn ready_in_use(
             their_stake += stake[node][e.model];
         }
     }
-    (bytes, their_stake)
+    pinned_bytes + env.model(model).weights_bytes + bytes <= env.nodes[node].cache_bytes || brings >= their_stake
 }
 
-/// With [`Evictions::Guarded`], may a task's option fetch `model` at `node`
-/// (absent there), given the models pinned there so far? `stake` is
-/// [`super::features::stake_by_node`]'s.
-fn fetch_allowed(
-    env: &Environment,
-    obs: &Observation,
-    node: usize,
-    model: usize,
-    pinned: &[usize],
-    pinned_bytes: f64,
-    stake: &[Vec<f64>],
-) -> bool {
-    let (bytes, their_stake) = ready_in_use(env, obs, node, model, pinned, stake);
-    pinned_bytes + env.model(model).weights_bytes + bytes <= env.nodes[node].cache_bytes
-        || stake[node][model] >= their_stake
-}
-
-/// `model`'s stake at `node` that a download started now would serve: the
-/// local cost at stake (as [`super::features::stake_by_node`]) of the
+/// Per model, the stake at `node` that a download started now would serve:
+/// the local cost at stake (as [`super::features::stake_by_node`]) of the
 /// model's tasks that reach the node, reach no other node holding the model
 /// (ready or downloading), and will still be in reach when the download is
 /// ready. Each task moves on at its velocity for the download's wait; in
 /// reach means no farther from the node than the farthest task that reaches
 /// it now. A download serves nothing until it is ready, and a vehicle has
 /// left the cell by then (docs/model.md §9b, "Fetch claims").
-fn staying_stake(env: &Environment, obs: &Observation, node: usize, model: usize) -> f64 {
+fn staying_stake(env: &Environment, obs: &Observation, node: usize) -> Vec<f64> {
     let at = env.nodes[node].pos;
     let dist = |p: [f64; 2]| (p[0] - at[0]).hypot(p[1] - at[1]);
-    let reaches = |i: usize| obs.link(i, node).accessible;
-    let range = (0..obs.tasks.len()).filter(|&i| reaches(i)).map(|i| dist(obs.tasks[i].pos)).fold(0.0, f64::max);
-    let held_elsewhere = |i: usize| {
-        (0..obs.nodes).any(|o| o != node && obs.link(i, o).accessible && obs.cache_entry(o, model).is_some())
-    };
-    let wait = env.ready_after_download(node, model, obs.time_s) - obs.time_s;
-    obs.tasks
-        .iter()
-        .enumerate()
-        .filter(|&(i, t)| t.model == model && reaches(i) && !held_elsewhere(i))
-        .filter(|(_, t)| dist([t.pos[0] + t.vel[0] * wait, t.pos[1] + t.vel[1] * wait]) <= range)
-        .map(|(_, t)| local_cost(env, t) / env.interruption_cost)
-        .sum()
+    let in_reach: Vec<usize> = (0..obs.tasks.len()).filter(|&i| obs.link(i, node).accessible).collect();
+    let range = in_reach.iter().map(|&i| dist(obs.tasks[i].pos)).fold(0.0, f64::max);
+    let mut staying = vec![0.0; env.catalogue().len()];
+    for &i in &in_reach {
+        let t = &obs.tasks[i];
+        let held_elsewhere =
+            (0..obs.nodes).any(|o| o != node && obs.link(i, o).accessible && obs.cache_entry(o, t.model).is_some());
+        let wait = env.ready_after_download(node, t.model, obs.time_s) - obs.time_s;
+        if !held_elsewhere && dist([t.pos[0] + t.vel[0] * wait, t.pos[1] + t.vel[1] * wait]) <= range {
+            staying[t.model] += local_cost(env, t) / env.interruption_cost;
+        }
+    }
+    staying
 }
 
 /// Fetches the cache head decided before the tasks ([`claim_fetches`]);
@@ -295,33 +284,31 @@ pub fn claim_fetches<R: Rng>(
 ) -> Claims {
     let n_models = shape.models;
     let stake = stake_by_node(env, obs);
-    let mut claims = Claims { models: held_downloads(obs, shape.nodes, downloads), decided: Vec::new() };
-    for (n, pinned) in claims.models.iter_mut().enumerate() {
+    let held = held_downloads(obs, shape.nodes, downloads);
+    let mut claims = Claims { models: vec![Vec::new(); shape.nodes], decided: Vec::new() };
+    for (n, claimed) in claims.models.iter_mut().enumerate() {
+        let mut pinned = held[n].clone();
         let mut bytes: f64 = pinned.iter().map(|&m| env.model(m).weights_bytes).sum();
         let logits = &cache_logits[n * n_models..(n + 1) * n_models];
-        let mut absent: Vec<(usize, f64)> = (0..n_models)
-            .filter(|&m| obs.cache_entry(n, m).is_none())
-            .map(|m| (m, staying_stake(env, obs, n, m)))
-            .filter(|&(_, staying)| staying > 0.0)
-            .collect();
-        absent.sort_by(|&(x, _), &(y, _)| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
-        let held = pinned.len();
-        for (m, staying) in absent {
+        let staying = staying_stake(env, obs, n);
+        let mut absent: Vec<usize> =
+            (0..n_models).filter(|&m| obs.cache_entry(n, m).is_none() && staying[m] > 0.0).collect();
+        absent.sort_by(|&x, &y| logits[y].total_cmp(&logits[x]).then(x.cmp(&y)));
+        for m in absent {
             let w = env.model(m).weights_bytes;
-            let (in_use, their_stake) = ready_in_use(env, obs, n, m, pinned, &stake);
-            let fits = bytes + w <= env.nodes[n].cache_bytes;
-            if !fits || (bytes + w + in_use > env.nodes[n].cache_bytes && staying < their_stake) {
+            if bytes + w > env.nodes[n].cache_bytes
+                || !fetch_allowed(env, obs, n, m, &pinned, bytes, staying[m], &stake)
+            {
                 continue;
             }
             let (fetch, lp) = pick.bernoulli(logits[m]);
             claims.decided.push((n * n_models + m, fetch, lp));
             if fetch {
                 pinned.push(m);
+                claimed.push(m);
                 bytes += w;
             }
         }
-        // The held downloads are pinned by the decoder anyway; keep only the claims.
-        pinned.drain(..held);
     }
     claims
 }
@@ -413,8 +400,9 @@ pub fn decode_tasks<R: Rng>(
     let mut rb_left: Vec<u32> = env.nodes.iter().map(|n| n.rb_units).collect();
     let mut cu_left: Vec<u32> = env.nodes.iter().map(|n| n.cu_units).collect();
     let mut pinned = held_downloads(obs, shape.nodes, downloads);
+    // Claimed models are absent from the cache, held downloads in it: no overlap.
     for (models, claimed) in pinned.iter_mut().zip(&claims.models) {
-        models.extend(claimed.iter().filter(|m| !models.contains(m)).collect::<Vec<_>>());
+        models.extend_from_slice(claimed);
     }
     let mut pinned_bytes: Vec<f64> =
         pinned.iter().map(|ms| ms.iter().map(|&m| env.model(m).weights_bytes).sum()).collect();
@@ -437,7 +425,8 @@ pub fn decode_tasks<R: Rng>(
                     let fetches = !pinned_here && obs.cache_entry(n, task.model).is_none();
                     let guarded = match &stake {
                         Some(stake) if fetches => {
-                            fetch_allowed(env, obs, n, task.model, &pinned[n], pinned_bytes[n], stake)
+                            let brings = stake[n][task.model];
+                            fetch_allowed(env, obs, n, task.model, &pinned[n], pinned_bytes[n], brings, stake)
                         }
                         _ => true,
                     };

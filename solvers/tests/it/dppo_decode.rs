@@ -136,6 +136,17 @@ fn tasks_near_node_0(world: &World, tasks: &[(usize, f64, f64)]) -> Observation 
     obs
 }
 
+/// [`alexnet_or_resnet152_world`] with two tasks near the node: AlexNet
+/// (model 0, the earlier deadline), on time on its terminal, and
+/// ResNet-152 (model 1), late on its own.
+fn alexnet_on_time_and_resnet152_late(name: &str) -> (World, Observation) {
+    let world = alexnet_or_resnet152_world(name, 2);
+    let obs = tasks_near_node_0(&world, &[(0, 0.15, 20e9), (1, 0.3, 20e9)]);
+    let on_time = |i| on_time_locally(&world.env, &obs, i);
+    assert!(on_time(0) && !on_time(1), "AlexNet on time, ResNet-152 late on its terminal");
+    (world, obs)
+}
+
 /// Whether task `i` meets its deadline on its own terminal.
 fn on_time_locally(env: &scenarios::Environment, obs: &Observation, i: usize) -> bool {
     scenarios::sim::local_terms(env, &obs.tasks[i]).total() <= obs.tasks[i].deadline_s
@@ -410,12 +421,8 @@ fn options_preferring_node_0(
 /// the node; by stake it is the other way round.
 #[test]
 fn the_task_order_decides_which_model_claims_a_full_cache() {
-    let world = alexnet_or_resnet152_world("task-order-test", 2);
+    let (world, obs) = alexnet_on_time_and_resnet152_late("task-order-test");
     let env = &world.env;
-    let (alexnet, resnet) = (0, 1);
-    let obs = tasks_near_node_0(&world, &[(alexnet, 0.15, 20e9), (resnet, 0.3, 20e9)]);
-    let on_time = |i| on_time_locally(env, &obs, i);
-    assert!(on_time(0) && !on_time(1), "AlexNet on time, ResNet-152 late on its terminal");
     let decide = |order| {
         let option = options_preferring_node_0(env, &obs, order, Downloads::Revocable, Evictions::Free);
         (option[0], option[1])
@@ -817,11 +824,9 @@ fn claims_wanting_everything(env: &scenarios::Environment, obs: &Observation) ->
 /// choice of the cache head, kept in the decision.
 #[test]
 fn a_claim_is_decided_before_the_tasks() {
-    let world = alexnet_or_resnet152_world("claim-first", 2);
+    let (world, obs) = alexnet_on_time_and_resnet152_late("claim-first");
     let env = &world.env;
     let (alexnet, resnet) = (0, 1);
-    let obs = tasks_near_node_0(&world, &[(alexnet, 0.15, 20e9), (resnet, 0.3, 20e9)]);
-    assert!(on_time_locally(env, &obs, 0) && !on_time_locally(env, &obs, 1));
     let shape = HeadShape::of(env);
     let options = |claims: &Claims| {
         let mut a =
